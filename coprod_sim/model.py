@@ -1,0 +1,85 @@
+"""``CoproductionModel``: the Mesa model around the vectorised kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from coprod_sim.agents import Administration, CitizenViews
+from coprod_sim.kernel import Kernel, Streams
+from coprod_sim.network import to_networkx
+from coprod_sim.outcomes import DESCRIPTIONS, neighbourhood_rows, observe
+from coprod_sim.params import Parameters
+
+
+def as_parameters(params: Parameters | Mapping[str, Any] | None = None, **overrides: Any
+                  ) -> Parameters:
+    """Parameters from a Parameters object or a dotted-key mapping, plus keyword overrides.
+
+    Keywords use ``group__name`` for ``group.name`` (e.g. ``policy__outreach="universal"``),
+    which is how Mesa's SolaraViz passes slider values.
+    """
+    base = params if isinstance(params, Parameters) else Parameters(params or {})
+    return base.replace(**overrides) if overrides else base
+
+
+class CoproductionModel(mesa.Model):
+    """Citizens coproducing public services with administrations, month by month.
+
+    ``CoproductionModel()`` is the default town; ``CoproductionModel(params, seed=3)`` or
+    ``CoproductionModel(policy__outreach="universal")`` vary it. Each ``step()`` is a month.
+    ``model.citizens[i]`` and ``model.administrations[a]`` are Mesa agents viewing the arrays
+    in ``model.state``; ``model.timeseries()`` gives the recorded outcomes.
+    """
+
+    def __init__(self, params: Parameters | Mapping[str, Any] | None = None, *,
+                 seed: int | np.random.SeedSequence | None = None,
+                 rules: Mapping[str, Callable] | None = None,
+                 record_neighbourhoods: bool = True, **overrides: Any):
+        self.params = as_parameters(params, **overrides)
+        seed = self.params.simulation.seed if seed is None else seed
+        super().__init__(rng=seed if isinstance(seed, int) else np.random.default_rng(seed))
+        self.seed = seed
+        self.kernel = Kernel(self.params, Streams.from_seed(seed), rules)
+        self.state = self.kernel.state
+        self.administrations = [Administration(self, a) for a in range(len(self.state.administrations))]
+        self.citizens = CitizenViews(self)
+        self.latest: dict[str, float] = {}
+        self.datacollector = mesa.DataCollector(
+            model_reporters={col: (lambda m, col=col: m.latest[col]) for col in DESCRIPTIONS})
+        self._record_neighbourhoods = record_neighbourhoods
+        self._neighbourhood_records: list[pd.DataFrame] = []
+        self._collect()
+
+    def step(self) -> None:
+        """One month: outreach, decisions, screening, outcomes, feedback, service quality."""
+        self.kernel.step()
+        self._collect()
+        if self.state.step >= self.params.simulation.steps:
+            self.running = False
+
+    def _collect(self) -> None:
+        self.latest = observe(self.state, self.params)
+        self.datacollector.collect(self)
+        if self._record_neighbourhoods:
+            self._neighbourhood_records.append(pd.DataFrame(neighbourhood_rows(self.state, self.params)))
+
+    def timeseries(self) -> pd.DataFrame:
+        """One row per month (month 0 is the initial state), one column per outcome."""
+        df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        df["step"] = df["step"].astype(int)
+        return df
+
+    def neighbourhood_timeseries(self) -> pd.DataFrame:
+        """Participation over the past year and service quality, per neighbourhood and month."""
+        if not self._neighbourhood_records:
+            return pd.DataFrame()
+        return pd.concat(self._neighbourhood_records, ignore_index=True)
+
+    def graph(self):
+        """The social network as a networkx graph with neighbourhood and SES on the nodes."""
+        return to_networkx(self.state.network, self.state.citizens)

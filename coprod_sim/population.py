@@ -1,0 +1,184 @@
+"""Synthetic town: neighbourhoods on an advantage gradient and the citizens who live there.
+
+State is kept as a structure of arrays (one NumPy array per attribute) so that rules are
+vectorised over all citizens. Advantage shapes every attribute through the citizen's
+socio-economic status (SES); that is where the selection bias comes from, not from a rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy.special import expit, logit, ndtr, ndtri
+
+from coprod_sim.params import ParameterError, Parameters
+
+NO_MODE = -1
+"""Value of ``Citizens.mode`` / ``offered`` for a citizen not taking part."""
+
+# Values of Citizens.result: what happened to the citizen this month.
+RESULT_NONE, RESULT_SUCCESS, RESULT_FAILURE, RESULT_REJECTED = 0, 1, 2, 3
+
+
+@dataclass
+class Neighbourhoods:
+    """Arrays of length K, one entry per neighbourhood."""
+
+    advantage: np.ndarray  # [0, 1], evenly spaced from least to most advantaged
+    urban: np.ndarray  # bool
+    size: np.ndarray  # citizens living there
+    administration: np.ndarray  # index of the administration that serves it
+    quality_baseline: np.ndarray  # [0, 1] service quality without coproduction
+    service_quality: np.ndarray  # [0, 1] current local service quality
+
+    def __len__(self) -> int:
+        return len(self.advantage)
+
+
+@dataclass
+class Citizens:
+    """Arrays of length n, one entry per citizen. The first block is fixed at birth."""
+
+    neighbourhood: np.ndarray  # int32
+    administration: np.ndarray  # int32, the administration serving the neighbourhood
+    ses: np.ndarray  # socio-economic status on (0, 1), a population percentile in effect
+    ses_rank: np.ndarray  # fractional rank of SES, (rank + 0.5) / n
+    quintile: np.ndarray  # int8 SES quintile, 0 = poorest fifth
+    efficacy_baseline: np.ndarray  # self-efficacy the citizen drifts back to
+    civic_competence: np.ndarray
+    spare_resources: np.ndarray  # time, skills and means to give, after any transfer
+    trust_baseline: np.ndarray
+    age: np.ndarray  # years
+    female: np.ndarray  # bool
+    disposition: np.ndarray  # standard normal idiosyncrasy, used by alternative rules
+    # Dynamic state, updated every month.
+    self_efficacy: np.ndarray
+    trust: np.ndarray  # trust in the administration
+    invited: np.ndarray  # bool, invited by outreach this month
+    offered: np.ndarray  # int8 mode offered this month, NO_MODE if none
+    mode: np.ndarray  # int8 mode active this month (offer accepted), NO_MODE if none
+    result: np.ndarray  # int8 RESULT_* of this month
+    episodes: np.ndarray  # int32, accepted episodes so far
+    successes: np.ndarray  # int32
+    rejections: np.ndarray  # int32
+    activity: np.ndarray  # uint16 bit t set if active t months ago (bit 0: this month)
+    activity_by_mode: np.ndarray  # uint16 (3, n), the same per mode
+
+    def __len__(self) -> int:
+        return len(self.ses)
+
+    @property
+    def n(self) -> int:
+        return len(self.ses)
+
+    def nbytes(self) -> int:
+        return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+
+def _attribute(rng: np.random.Generator, ses: np.ndarray, median: float, spread: float,
+               ses_effect: float) -> np.ndarray:
+    """Logit-normal score: logit(x) = logit(median) + ses_effect (ses - 1/2) + spread * N(0, 1)."""
+    z = logit(median) + ses_effect * (ses - 0.5) + spread * rng.standard_normal(len(ses))
+    return expit(z)
+
+
+def neighbourhood_sizes(n: int, weights: np.ndarray) -> np.ndarray:
+    """Split n citizens in proportion to weights, exactly (largest remainders)."""
+    share = n * weights / weights.sum()
+    size = np.floor(share).astype(np.int64)
+    short = n - size.sum()
+    size[np.argsort(-(share - size), kind="stable")[:short]] += 1
+    return size
+
+
+def build_neighbourhoods(params: Parameters, rng: np.random.Generator) -> Neighbourhoods:
+    pop = params.population
+    k = pop.n_neighbourhoods
+    if k > pop.n_citizens:
+        raise ParameterError(
+            "population.n_neighbourhoods",
+            f"population.n_neighbourhoods = {k} exceeds population.n_citizens = {pop.n_citizens}:"
+            " every neighbourhood needs at least one citizen.",
+        )
+    advantage = (np.arange(k) + 0.5) / k
+    urban = np.zeros(k, dtype=bool)
+    urban[rng.permutation(k)[: round(pop.urban_share * k)]] = True
+    size = neighbourhood_sizes(pop.n_citizens, np.where(urban, pop.urban_size_factor, 1.0))
+    if size.min() == 0:  # tiny towns: keep every neighbourhood inhabited
+        size = neighbourhood_sizes(pop.n_citizens, np.ones(k))
+    quality = np.clip(0.5 + pop.quality_advantage_effect * (advantage - 0.5), 0.0, 1.0)
+    return Neighbourhoods(
+        advantage=advantage,
+        urban=urban,
+        size=size,
+        administration=(np.arange(k) % pop.n_administrations).astype(np.int32),
+        quality_baseline=quality,
+        service_quality=quality.copy(),
+    )
+
+
+def build_citizens(params: Parameters, hoods: Neighbourhoods, rng: np.random.Generator) -> Citizens:
+    """Draw every citizen's attributes given where they live.
+
+    SES is a latent Gaussian mixing the neighbourhood's advantage and individual luck,
+    ``z = rho * Phi^-1(advantage) + sqrt(1 - rho^2) * eps``, mapped back by ``Phi`` so that it
+    reads as a percentile. Other attributes are logit-normal with an SES slope.
+    """
+    pop = params.population
+    n = pop.n_citizens
+    hood = np.repeat(np.arange(len(hoods), dtype=np.int32), hoods.size)
+    rho = pop.ses_segregation
+    z = rho * ndtri(hoods.advantage)[hood] + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+    ses = ndtr(z)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(ses, kind="stable")] = np.arange(n)
+    efficacy = _attribute(rng, ses, pop.efficacy_mean, pop.efficacy_spread, pop.efficacy_ses_effect)
+    competence = _attribute(rng, ses, pop.competence_mean, pop.competence_spread, pop.competence_ses_effect)
+    resources = _attribute(rng, ses, pop.resources_mean, pop.resources_spread, pop.resources_ses_effect)
+    trust = _attribute(rng, ses, pop.trust_mean, pop.trust_spread, pop.trust_ses_effect)
+    age = np.clip(pop.age_mean + pop.age_spread * rng.standard_normal(n), 18.0, 95.0)
+    female = rng.random(n) < pop.female_share
+    disposition = rng.standard_normal(n)
+    resources = np.clip(resources + resource_transfer(params, rank), 0.0, 1.0)
+    return Citizens(
+        neighbourhood=hood,
+        administration=hoods.administration[hood],
+        ses=ses,
+        ses_rank=(rank + 0.5) / n,
+        quintile=(rank * 5 // n).astype(np.int8),
+        efficacy_baseline=efficacy,
+        civic_competence=competence,
+        spare_resources=resources,
+        trust_baseline=trust,
+        age=age,
+        female=female,
+        disposition=disposition,
+        self_efficacy=efficacy.copy(),
+        trust=trust.copy(),
+        invited=np.zeros(n, dtype=bool),
+        offered=np.full(n, NO_MODE, dtype=np.int8),
+        mode=np.full(n, NO_MODE, dtype=np.int8),
+        result=np.zeros(n, dtype=np.int8),
+        episodes=np.zeros(n, dtype=np.int32),
+        successes=np.zeros(n, dtype=np.int32),
+        rejections=np.zeros(n, dtype=np.int32),
+        activity=np.zeros(n, dtype=np.uint16),
+        activity_by_mode=np.zeros((3, n), dtype=np.uint16),
+    )
+
+
+def resource_transfer(params: Parameters, ses_rank_order: np.ndarray) -> np.ndarray:
+    """Resources each citizen receives from a transfer policy (Jakobsen 2013).
+
+    'disadvantaged' gives ``resource_transfer`` to the lowest-status ``transfer_share`` of
+    citizens; 'universal' spreads the same budget evenly, ``resource_transfer * transfer_share``
+    to everyone.
+    """
+    pol = params.policy
+    n = len(ses_rank_order)
+    if pol.resource_transfer == 0.0:
+        return np.zeros(n)
+    if pol.transfer_target == "universal":
+        return np.full(n, pol.resource_transfer * pol.transfer_share)
+    return np.where(ses_rank_order < round(pol.transfer_share * n), pol.resource_transfer, 0.0)

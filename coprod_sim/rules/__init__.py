@@ -1,0 +1,9 @@
+"""Rules: small pure functions over arrays, one per stage of the month, chosen by name."""
+
+from coprod_sim.rules.base import STAGES, Administrations, Feedback, Screening, State
+from coprod_sim.rules.registry import RuleError, available, resolve, rule, selected
+
+__all__ = [
+    "STAGES", "Administrations", "Feedback", "RuleError", "Screening", "State",
+    "available", "resolve", "rule", "selected",
+]

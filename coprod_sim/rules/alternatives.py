@@ -1,0 +1,1 @@
+"""Alternative rules beside the defaults, for researchers to switch on by name."""
