@@ -36,6 +36,7 @@ DESCRIPTIONS: dict[str, str] = {
     "advantaged_output_share": "share of this month's coproduced output reaching the advantaged half",
     "efficacy_mean": "mean self-efficacy",
     "efficacy_participants": "mean self-efficacy of the year's participants",
+    "efficacy_participants_baseline": "mean baseline (starting) self-efficacy of the year's participants",
     "efficacy_non_participants": "mean self-efficacy of everyone else",
     "efficacy_gap": "efficacy of participants minus non-participants",
     "trust_mean": "mean trust in the administration",
@@ -88,6 +89,7 @@ def observe(state: State, params: Parameters) -> dict[str, float]:
     row["efficacy_mean"] = e.mean()
     n_year = year.sum()
     row["efficacy_participants"] = e[year].mean() if n_year else np.nan
+    row["efficacy_participants_baseline"] = c.efficacy_baseline[year].mean() if n_year else np.nan
     row["efficacy_non_participants"] = e[~year].mean() if n_year < n else np.nan
     row["efficacy_gap"] = row["efficacy_participants"] - row["efficacy_non_participants"]
     row["trust_mean"] = c.trust.mean()

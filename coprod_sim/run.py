@@ -1,0 +1,102 @@
+"""A run is a pure function of (parameters, seed): same inputs, bit-identical results."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coprod_sim.model import CoproductionModel, as_parameters
+from coprod_sim.params import Parameters
+
+Seed = int | np.random.SeedSequence
+
+
+def run_seed(root: int, replication: int | None = None) -> np.random.SeedSequence:
+    """The seed sequence of a run: the root seed, plus the replication as spawn key.
+
+    It depends on the replication and not on the policy or design point, so that policies
+    are compared on the same random draws (paired comparisons).
+    """
+    if replication is None:
+        return np.random.SeedSequence(root)
+    return np.random.SeedSequence(root, spawn_key=(replication,))
+
+
+@dataclass
+class RunResult:
+    """What a run returns: its inputs, the monthly outcomes and their summary."""
+
+    params: Parameters
+    seed: int
+    replication: int | None
+    timeseries: pd.DataFrame
+    neighbourhoods: pd.DataFrame
+    summary: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def write(self, out: str | Path) -> dict[str, Path]:
+        """Write time series (Parquet and CSV) and summary JSON into folder ``out``."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {
+            "timeseries_parquet": out / "timeseries.parquet",
+            "timeseries_csv": out / "timeseries.csv",
+            "neighbourhoods_parquet": out / "neighbourhoods.parquet",
+            "summary": out / "summary.json",
+        }
+        self.timeseries.to_parquet(paths["timeseries_parquet"], index=False)
+        self.timeseries.to_csv(paths["timeseries_csv"], index=False)
+        self.neighbourhoods.to_parquet(paths["neighbourhoods_parquet"], index=False)
+        document = {
+            "seed": self.seed,
+            "replication": self.replication,
+            "parameters_changed": self.params.changed(),
+            "parameters": dict(self.params),
+            **self.summary,
+        }
+        paths["summary"].write_text(json.dumps(_jsonable(document), indent=2) + "\n")
+        return paths
+
+
+def summarise(timeseries: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Outcomes at the end of the run and averaged over the last quarter of its months."""
+    body = timeseries.drop(columns=["step"])
+    steps = len(timeseries) - 1
+    tail = body.iloc[-max(1, math.ceil(steps / 4)):]
+    return {"final": body.iloc[-1].to_dict(), "last_quarter_mean": tail.mean().to_dict()}
+
+
+def run(params: Parameters | Mapping[str, Any] | None = None, seed: int | None = None, *,
+        replication: int | None = None, rules: Mapping[str, Callable] | None = None,
+        record_neighbourhoods: bool = True) -> RunResult:
+    """Simulate ``simulation.steps`` months and return the outcomes.
+
+    ``seed`` defaults to ``simulation.seed``; with ``replication`` the run uses the seed
+    sequence a sweep gives that replication (see :func:`run_seed`).
+    """
+    params = as_parameters(params)
+    root = params.simulation.seed if seed is None else int(seed)
+    model = CoproductionModel(params, seed=run_seed(root, replication), rules=rules,
+                              record_neighbourhoods=record_neighbourhoods)
+    for _ in range(params.simulation.steps):
+        model.step()
+    ts = model.timeseries()
+    return RunResult(params, root, replication, ts, model.neighbourhood_timeseries(), summarise(ts))
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if not math.isfinite(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
