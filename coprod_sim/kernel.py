@@ -24,24 +24,22 @@ from coprod_sim.population import (
     build_citizens,
     build_neighbourhoods,
 )
-from coprod_sim.rules.base import Administrations, Feedback, Screening, State
+from coprod_sim.rules.base import (
+    Administrations,
+    Feedback,
+    RuleOutputError,
+    Screening,
+    State,
+    check_output,
+)
 from coprod_sim.rules.defaults import mode_values
-from coprod_sim.rules.registry import selected
+from coprod_sim.rules.registry import rule_label, selected, what_went_wrong
 
 OUTPUT_WEIGHT = np.array([1.0, 2.0, 4.0])
 """Coproduced output of a successful episode by mode: collective work benefits more people."""
 
 STREAMS = ("population", "network", "organisers", "outreach", "decision", "screening",
            "outcome", "rules")
-
-
-class RuleOutputError(RuntimeError):
-    """A rule returned something that breaks its stage's contract."""
-
-    def __init__(self, stage: str, rule: str, message: str):
-        super().__init__(f"Rule {rule!r} for stage {stage!r} broke its contract: {message}")
-        self.stage = stage
-        self.rule = rule
 
 
 @dataclass
@@ -117,6 +115,9 @@ class Kernel:
         self.params = params
         self.streams = streams
         self.rules = dict(selected(params)) if rules is None else dict(rules)
+        # Errors name a rule as the user selected it (a registered name or module:function).
+        self.rule_names = {stage: params[f"rules.{stage}"] if rules is None else rule_label(fn)
+                           for stage, fn in self.rules.items()}
         self.check = check
         self.state = build_state(params, streams)
         self.view = self.state.read_only()
@@ -185,46 +186,10 @@ class Kernel:
         except (ParameterError, RuleOutputError):
             raise
         except Exception as exc:
-            name = getattr(fn, "rule_name", getattr(fn, "__name__", repr(fn)))
-            raise RuleOutputError(stage, name, f"it raised {type(exc).__name__}: {exc}") from exc
+            raise RuleOutputError(stage, self.rule_names[stage], what_went_wrong(fn, exc)) from exc
         if self.check:
-            check_output(stage, getattr(fn, "rule_name", getattr(fn, "__name__", "?")), out, shape)
+            check_output(stage, self.rule_names[stage], out, shape)
         return out
-
-
-def check_output(stage: str, name: str, out, shape: tuple[int, ...]) -> None:
-    """Raise RuleOutputError unless ``out`` has the stage's shape, dtype and bounds."""
-    if stage == "screening":
-        if not isinstance(out, tuple) or len(out) != 2:
-            raise RuleOutputError(stage, name, "it must return Screening(accept, priority).")
-        _check_array(stage, name, "accept", out[0], shape, bounded=True)
-        _check_array(stage, name, "priority", out[1], shape, bounded=False)
-        return
-    if stage == "efficacy_feedback":
-        if not isinstance(out, tuple) or len(out) != 2:
-            raise RuleOutputError(stage, name, "it must return Feedback(self_efficacy, trust).")
-        _check_array(stage, name, "self_efficacy", out[0], shape, bounded=True)
-        _check_array(stage, name, "trust", out[1], shape, bounded=True)
-        return
-    _check_array(stage, name, "output", out, shape, bounded=True)
-    if stage == "participation" and np.any(out.sum(axis=1) > 1.0 + 1e-9):
-        raise RuleOutputError(stage, name, "the probabilities of a citizen's modes sum to more than 1.")
-
-
-def _check_array(stage: str, name: str, what: str, a, shape: tuple[int, ...], bounded: bool) -> None:
-    if not isinstance(a, np.ndarray):
-        raise RuleOutputError(stage, name, f"{what} must be a NumPy array, got {type(a).__name__}.")
-    if a.shape != shape:
-        raise RuleOutputError(stage, name, f"{what} has shape {a.shape}, expected {shape}.")
-    if not np.issubdtype(a.dtype, np.number) and a.dtype != bool:
-        raise RuleOutputError(stage, name, f"{what} has dtype {a.dtype}, expected a number type.")
-    if a.size == 0:
-        return
-    lo, hi = a.min(), a.max()
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise RuleOutputError(stage, name, f"{what} contains NaN or infinite values.")
-    if bounded and (lo < 0.0 or hi > 1.0):
-        raise RuleOutputError(stage, name, f"{what} has values in [{lo:g}, {hi:g}], outside [0, 1].")
 
 
 def within_capacity(passed: np.ndarray, admin: np.ndarray, mode: np.ndarray,

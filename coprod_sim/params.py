@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,6 +248,33 @@ def declare(group: str, params: Mapping[str, Param]) -> None:
         target[name] = spec
 
 
+# The rules layer installs a hook here (this module must not import it) that imports the
+# module of the rule each ``rules.<stage>`` value names. Selections are processed before any
+# other key, so that parameters a custom rule declares are known when they are validated.
+_RULE_HOOKS: list[Callable[[str, Any, bool], None]] = []
+
+
+def add_rule_hook(hook: Callable[[str, Any, bool], None]) -> None:
+    """Call ``hook(key, value, strict)`` for every ``rules.*`` value before validation."""
+    if hook not in _RULE_HOOKS:
+        _RULE_HOOKS.append(hook)
+
+
+def select_rules(items: Mapping[str, Any] | Iterable[tuple[str, Any]], strict: bool = True) -> None:
+    """Load the rules named by the ``rules.*`` keys among ``items`` (a list value: each one).
+
+    Scenario loaders call this on a whole file before validating its other keys. With
+    ``strict`` a rule that cannot be loaded raises its error (a ParameterError); without, it
+    is left for the run to report.
+    """
+    pairs = items.items() if isinstance(items, Mapping) else items
+    for key, value in pairs:
+        if isinstance(key, str) and key.startswith("rules."):
+            for v in value if isinstance(value, (list, tuple)) else [value]:
+                for hook in _RULE_HOOKS:
+                    hook(key, v, strict)
+
+
 def spec(key: str) -> Param:
     """The declaration of dotted ``key``; ParameterError with a suggestion if unknown."""
     group, _, name = key.partition(".")
@@ -295,6 +322,7 @@ class Parameters(Mapping[str, Any]):
     """
 
     def __init__(self, overrides: Mapping[str, Any] | None = None):
+        select_rules(overrides or {})
         values = defaults()
         for key, value in (overrides or {}).items():
             values[key] = spec(key).coerce(key, value)
@@ -333,6 +361,9 @@ class Parameters(Mapping[str, Any]):
         return self._values
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # In a worker process: import custom rules (and their parameters) again; a rule that
+        # fails to load is reported by the run that uses it, not by unpickling.
+        select_rules(state, strict=False)
         self._values = state
 
 
@@ -349,7 +380,7 @@ def _check_consistency(values: Mapping[str, Any]) -> None:
 
 def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
     """Parse ``key=value`` strings (from ``--set``) into validated overrides."""
-    out: dict[str, Any] = {}
+    pairs: list[tuple[str, str]] = []
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
@@ -357,8 +388,9 @@ def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
             raise ParameterError(
                 item, f"--set {item!r} is not of the form dotted.key=value (e.g. policy.outreach=universal)."
             )
-        out[key] = spec(key).coerce(key, value)
-    return out
+        pairs.append((key, value))
+    select_rules(pairs)  # custom rules first: they may declare keys used by the others
+    return {key: spec(key).coerce(key, value) for key, value in pairs}
 
 
 def describe() -> list[dict[str, Any]]:
