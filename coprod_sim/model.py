@@ -39,8 +39,10 @@ class CoproductionModel(mesa.Model):
     def __init__(self, params: Parameters | Mapping[str, Any] | None = None, *,
                  seed: int | np.random.SeedSequence | None = None,
                  rules: Mapping[str, Callable] | None = None,
-                 record_neighbourhoods: bool = True, **overrides: Any):
+                 record_neighbourhoods: bool = True, rng: Any = None, **overrides: Any):
         self.params = as_parameters(params, **overrides)
+        if seed is None and rng is not None:  # Mesa's own name, as mesa.batch_run passes it
+            seed = int(rng.integers(2**63)) if isinstance(rng, np.random.Generator) else rng
         seed = self.params.simulation.seed if seed is None else seed
         super().__init__(rng=seed if isinstance(seed, int) else np.random.default_rng(seed))
         self.seed = seed

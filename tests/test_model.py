@@ -1,5 +1,7 @@
 """The Mesa model: agents as views, data collection, seeding."""
 
+import multiprocessing
+
 import mesa
 import numpy as np
 import pytest
@@ -63,6 +65,21 @@ def test_same_seed_same_run_different_seed_different_run():
     a, b, c = series(4), series(4), series(5)
     assert a.equals(b)
     assert not a.equals(c)
+
+
+def test_runs_under_mesa_batch_run():
+    method = multiprocessing.get_start_method(allow_none=True)
+    try:
+        rows = mesa.batch_run(CoproductionModel, {"population__n_citizens": [200, 300],
+                                                  "simulation__steps": 3},
+                              max_steps=3, display_progress=False, rng=[7])
+        again = mesa.batch_run(CoproductionModel, {"population__n_citizens": 200},
+                               max_steps=3, display_progress=False, rng=[7])
+    finally:  # batch_run forces the 'spawn' start method on the whole process
+        multiprocessing.set_start_method(method, force=True)
+    assert len(rows) == 2 and {r["population__n_citizens"] for r in rows} == {200, 300}
+    assert all(0 <= r["participation"] <= 1 for r in rows)
+    assert again[0]["participation_year"] == rows[0]["participation_year"]
 
 
 def test_graph_is_the_network():
