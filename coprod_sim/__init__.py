@@ -2,8 +2,10 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from coprod_sim import rules  # noqa: F401  (registers the built-in rules and their parameters)
 from coprod_sim.params import ParameterError, Parameters
+
+# Importing the built-in rules registers them and declares their parameters in the tree.
+from coprod_sim.rules import alternatives, defaults  # noqa: F401
 
 try:
     __version__ = version("coprod-sim")

@@ -153,6 +153,28 @@ def print_summary(result) -> None:
     console.print(b)
 
 
+# ------------------------------------------------------------------------------- params
+@app.command()
+@user_errors
+def params(
+    group: Annotated[str | None, typer.Argument(help="Only this group (population, network, ...).")] = None,
+) -> None:
+    """List the parameters: dotted key, default, unit, allowed values and description."""
+    import coprod_sim  # noqa: F401  (built-in rules declare their parameters)
+    from coprod_sim.params import TREE, spec
+
+    if group is not None and group not in TREE:
+        raise UserError(f"No parameter group {group!r}; groups are: {', '.join(TREE)}.")
+    for name in [group] if group else TREE:
+        t = Table(title=f"[bold]{name}[/]", title_justify="left", show_lines=False)
+        for col in ("key", "default", "unit", "allowed", "description"):
+            t.add_column(col, overflow="fold")
+        for key in TREE[name]:
+            s = spec(f"{name}.{key}")
+            t.add_row(f"{name}.{key}", str(s.default), s.unit, s.allowed(), s.description)
+        console.print(t)
+
+
 # ------------------------------------------------------------------------------- entry point
 def main() -> None:
     """Console-script entry point."""

@@ -57,8 +57,9 @@ class Param:
         if self.kind is str:
             return "a string"
         kind = "an integer" if self.kind is int else "a number"
-        lo = "-inf" if self.low is None else f"{self.low:g}"
-        hi = "inf" if self.high is None else f"{self.high:g}"
+        fmt = (lambda v: f"{int(v)}") if self.kind is int else (lambda v: f"{v:g}")
+        lo = "-inf" if self.low is None else fmt(self.low)
+        hi = "inf" if self.high is None else fmt(self.high)
         return f"{kind} in [{lo}, {hi}]"
 
     def coerce(self, key: str, value: Any) -> Any:
@@ -221,7 +222,7 @@ TREE: dict[str, dict[str, Param]] = {
     },
     "simulation": {
         "steps": _p(120, "Number of monthly steps in a run", "months", 1, 10_000),
-        "seed": _p(0, "Root random seed of a run", "-", 0, 2**63 - 1),
+        "seed": _p(0, "Root random seed of a run", "-", 0, 2**32 - 1),
         "year_window": _p(12, "Months over which a citizen counts as a participant", "months", 1, 16),
     },
     "rules": {
