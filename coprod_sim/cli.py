@@ -87,20 +87,32 @@ def overrides_from_options(sets: list[str] | None, **direct: Any) -> dict[str, A
 @app.command()
 @user_errors
 def run(
+    file: Annotated[Path | None, typer.Argument(
+        help="Scenario file (TOML): run one of its runs, chosen by --point and --replication.",
+        show_default=False)] = None,
+    point: Annotated[int | None, typer.Option(
+        help="With FILE: the point (policy x design point) to run, as numbered in the sweep's"
+             " runs.parquet and manifest (default 0).")] = None,
+    replication: Annotated[int | None, typer.Option(
+        help="The replication, whose seed sequence the run uses (default 0 with FILE).")] = None,
     steps: Annotated[int | None, typer.Option(help="Months to simulate (simulation.steps).")] = None,
     seed: Annotated[int | None, typer.Option(help="Root random seed (simulation.seed).")] = None,
     citizens: Annotated[int | None, typer.Option(help="Number of citizens (population.n_citizens).")] = None,
     sets: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for time series, summary and figure.")] = None,
 ) -> None:
-    """Run one simulation (the built-in default town unless overridden) and summarise it."""
+    """Run one simulation (the built-in default town unless overridden) and summarise it.
+
+    With a scenario FILE, run exactly the run of a sweep given by --point and --replication
+    (same parameters, same seed); options given as well apply on top.
+    """
     from coprod_sim.run import run as simulate
 
     overrides = overrides_from_options(
         sets, **{"simulation.steps": steps, "simulation.seed": seed, "population.n_citizens": citizens})
-    params = Parameters(overrides)
+    params, replication = scenario_run_parameters(file, point, replication, overrides)
     with console.status("simulating..."):
-        result = simulate(params)
+        result = simulate(params, replication=replication)
     print_summary(result)
     if out is not None:
         write_run_outputs(result, out)
@@ -173,6 +185,206 @@ def params(
             s = spec(f"{name}.{key}")
             t.add_row(f"{name}.{key}", str(s.default), s.unit, s.allowed(), s.description)
         console.print(t)
+
+
+# ------------------------------------------------------------------------------- scenarios and sweeps
+def scenario_run_parameters(file: Path | None, point: int | None, replication: int | None,
+                            overrides: dict[str, Any]) -> tuple[Parameters, int | None]:
+    """Parameters and replication of ``coprod run [FILE] [--point I] [--replication R]``."""
+    if file is None:
+        if point is not None:
+            raise UserError("--point needs a scenario FILE: coprod run FILE --point I --replication R.")
+        return Parameters(overrides), replication
+    from coprod_sim.scenario import load_scenario
+
+    scenario = load_scenario(file)
+    chosen = scenario.run_at(point or 0, replication or 0)
+    params = chosen.params.replace(overrides) if overrides else chosen.params
+    where = ", ".join(f"{k} = {v!r}" for k, v in chosen.levers.items())
+    console.print(f"[bold]{scenario.name}[/]: point {chosen.point} (policy {chosen.policy!r}"
+                  f"{', ' + where if where else ''}), replication {chosen.replication},"
+                  f" seed {chosen.seed}.", highlight=False)
+    return params, chosen.replication
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+WorkersOption = Annotated[int | None, typer.Option(
+    "--workers", "-w", help="Local worker processes (default: one per CPU; 1 runs in this process).")]
+
+
+@app.command()
+@user_errors
+def validate(
+    file: Annotated[Path, typer.Argument(help="Scenario file (TOML) to check.", show_default=False)],
+    workers: WorkersOption = None,
+) -> None:
+    """Check a scenario file and print its plan: points x replications = runs, and a time estimate."""
+    from coprod_sim.scenario import load_scenario
+    from coprod_sim.sweep import default_workers, estimate_seconds
+
+    scenario = load_scenario(file)
+    d = scenario.design
+    console.print(f"[bold]{scenario.name}[/] ({file}): valid.", highlight=False)
+    if scenario.description:
+        console.print(scenario.description, highlight=False)
+    changed = {k: v for k, v in scenario.base.items()}
+    t = Table(title="Base values (besides the defaults)", title_justify="left")
+    t.add_column("key")
+    t.add_column("value", justify="right")
+    for k, v in changed.items():
+        t.add_row(k, repr(v))
+    console.print(t)
+    p = Table(title="Policies (each compared with the baseline)", title_justify="left")
+    p.add_column("policy")
+    p.add_column("changes")
+    p.add_column("what it is")
+    for pol in scenario.policies:
+        p.add_row(pol.name, ", ".join(f"{k} = {v!r}" for k, v in pol.changes.items()) or "-",
+                  pol.description)
+    console.print(p)
+    if d.levers:
+        s = Table(title=f"Sweep: {d.kind.replace('_', ' ')} design", title_justify="left")
+        s.add_column("swept parameter")
+        s.add_column("values")
+        for lv in d.levers:
+            vals = (", ".join(repr(v) for v in lv.values) if lv.values is not None
+                    else f"sampled in [{lv.low:g}, {lv.high:g}]")
+            s.add_row(lv.key, vals)
+        console.print(s)
+    workers = default_workers() if workers is None else workers
+    seconds = estimate_seconds(scenario, workers)
+    console.print(
+        f"Plan: {len(scenario.policies)} policies x {scenario.n_design_points} design points ="
+        f" {scenario.n_points} points; x {scenario.replications} replications ="
+        f" [bold]{scenario.n_runs:,} runs[/] of {scenario.steps} months."
+        f" Estimated time: about {_duration(seconds)} on {workers} worker(s) here.", highlight=False)
+
+
+@app.command()
+@user_errors
+def sweep(
+    file: Annotated[Path, typer.Argument(help="Scenario file (TOML).", show_default=False)],
+    workers: WorkersOption = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Output folder (default: out/<scenario name>).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Complete a sweep already in --out: keep its finished runs, run the rest"
+                         " (and retry failed ones). Also starts a new sweep if there is none.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Discard a sweep already in --out and start again.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of a Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) to run on its"
+             " workers instead of local processes.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run every run of a scenario (policies x design points x replications), saving each at once.
+
+    Writes manifest.json, runs.parquet and timeseries.parquet into --out. Ctrl-C or a kill
+    loses at most the runs in flight; run again with --resume to complete the sweep.
+    Exits 1 (naming them) if some runs failed, 130 if interrupted.
+    """
+    from coprod_sim.scenario import load_scenario
+    from coprod_sim.sweep import SweepInterrupted
+    from coprod_sim.sweep import sweep as run_sweep
+
+    if resume and overwrite:
+        raise UserError("--resume keeps the runs already in --out and --overwrite discards them:"
+                        " choose one.")
+    scenario = load_scenario(file)
+    out = out or Path("out") / _folder_name(scenario.name)
+    console.print(f"[bold]{scenario.name}[/]: {scenario.n_runs:,} runs ({scenario.n_points} points x"
+                  f" {scenario.replications} replications) into {out}/", highlight=False)
+    try:
+        result = run_sweep(scenario, out, workers=workers, scheduler=scheduler, resume=resume,
+                           overwrite=overwrite, progress=progress)
+    except SweepInterrupted as exc:
+        err_console.print(f"Interrupted: {exc.done} of {exc.total} runs are saved in {exc.out}/."
+                          f" To complete the sweep: coprod sweep {file} --out {exc.out} --resume",
+                          highlight=False)
+        raise typer.Exit(130) from None
+    console.print(f"Done: {result.done} of {result.total} runs on {result.executor} in"
+                  f" {_duration(result.seconds)}. Wrote manifest.json, runs.parquet,"
+                  f" timeseries.parquet to {out}/. Next: coprod report {out}", highlight=False)
+    if result.failed:
+        listed = list(result.failed.items())
+        lines = "\n".join(f"  run {i}: {err}" for i, err in listed[:20])
+        more = f"\n  ... and {len(listed) - 20} more (see manifest.json)" if len(listed) > 20 else ""
+        err_console.print(f"[bold red]{len(listed)} run(s) failed[/] (errors and tracebacks in"
+                          f" {out}/runs/*.failed.json; the others are saved):\n{lines}{more}\n"
+                          f"After a fix, rerun them with: coprod sweep {file} --out {out} --resume",
+                          highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _folder_name(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "sweep"
+
+
+@app.command()
+@user_errors
+def report(
+    folder: Annotated[Path, typer.Argument(help="Folder of a finished sweep (coprod sweep --out).",
+                                           show_default=False)],
+) -> None:
+    """Write report.md and figures (PNG and SVG) for a sweep: policy effects on participation and
+    bias with 95% confidence intervals, SES quintiles, self-efficacy, heat maps, Sobol indices."""
+    from coprod_sim.report import write_report
+
+    result = write_report(folder)
+    console.print(f"Wrote {result.report} and {len(result.figures)} figures in"
+                  f" {result.figures_dir}/.", highlight=False)
+    for line in result.headlines:
+        console.print(f"  {line}", highlight=False)
+
+
+# ------------------------------------------------------------------------------- viz
+@app.command()
+@user_errors
+def viz(
+    file: Annotated[Path | None, typer.Argument(
+        help="Scenario file (TOML) whose base values start the town (default: the built-in town).",
+        show_default=False)] = None,
+    port: Annotated[int, typer.Option(help="Port to serve the page on.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to serve on (127.0.0.1: this computer only).")
+                    ] = "127.0.0.1",
+    citizens: Annotated[int | None, typer.Option(
+        help="Number of citizens (population.n_citizens); the page is made for 300 to 1,000.")] = None,
+) -> None:
+    """Serve the teaching page: the town live in a browser, with levers, plots and an Info panel.
+    Works offline. Open the address it prints; Ctrl+C stops it."""
+    from coprod_sim.viz.server import MAX_CITIZENS, port_is_free, serve
+
+    base = Parameters()
+    if file is not None:
+        from coprod_sim.scenario import load_scenario
+
+        base = load_scenario(file).base_parameters()
+    if citizens is not None:
+        base = base.replace({"population.n_citizens": citizens})
+    n = base.population.n_citizens
+    if n > MAX_CITIZENS:
+        where = f"{file} sets" if file is not None and citizens is None else "asked for"
+        raise UserError(f"population.n_citizens: {where} {n:,} citizens; the page draws every citizen"
+                        f" and allows at most {MAX_CITIZENS:,} (it is made for 300 to 1,000)."
+                        " Choose the size with --citizens, e.g. --citizens 1000.")
+    if not 1 <= port <= 65535:
+        raise UserError(f"--port {port} is not a port: allowed an integer in [1, 65535].")
+    if not port_is_free(host, port):
+        raise UserError(f"cannot serve on {host}:{port}: the port is in use or the address is not"
+                        " this computer's. Choose another with --port (e.g. --port 8766) or --host.")
+    console.print(f"[bold]coprod viz[/]: the teaching page for {n:,} citizens is at "
+                  f"[bold]http://{host}:{port}[/] (open it in a browser; Ctrl+C stops the server).",
+                  highlight=False)
+    serve(file, host, port, citizens)
 
 
 # ------------------------------------------------------------------------------- entry point
