@@ -197,7 +197,8 @@ class RuleError(ParameterError):
     """
 
     def __init__(self, stage: str, name: str, message: str, *, prefix: str = ":"):
-        super().__init__(f"rules.{stage}", f"Rule {name!r} for stage {stage!r}{prefix} {message}")
+        where = "" if stage == "?" else f" for stage {stage!r}"  # "?": not known yet
+        super().__init__(f"rules.{stage}", f"Rule {name!r}{where}{prefix} {message}")
         self.stage = stage
         self.name = name
         self.rule = name

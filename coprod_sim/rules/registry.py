@@ -30,7 +30,7 @@ Rule = Callable[..., Any]
 
 __all__ = [
     "Rule", "RuleError", "RuleOutputError", "available", "check_signature", "declared_params",
-    "resolve", "rule", "rule_label", "selected", "summary", "what_went_wrong",
+    "import_module", "resolve", "rule", "rule_label", "selected", "summary", "what_went_wrong",
 ]
 
 _REGISTRY: dict[str, dict[str, Rule]] = {stage: {} for stage in STAGES}
@@ -140,6 +140,11 @@ def resolve(stage: str, name: str) -> Rule:
     check_signature(stage, name, fn)
     _RESOLVED[(stage, name)] = fn
     return fn
+
+
+def import_module(module_name: str):
+    """Import a module of custom rules (registering those declared with ``@rule``)."""
+    return _import("?", module_name, module_name)
 
 
 def _import(stage: str, name: str, module_name: str):
