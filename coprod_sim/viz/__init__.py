@@ -1,0 +1,6 @@
+"""The teaching page: a Mesa SolaraViz page of a small town, served offline.
+
+``coprod viz [FILE]`` serves it (see :mod:`coprod_sim.viz.server`); the page itself is
+:mod:`coprod_sim.viz.app`. The helpers (controls, town drawing, charts) are plain functions
+of a model, so they are tested and benchmarked without a browser.
+"""

@@ -1,0 +1,74 @@
+"""Fast redrawing of a figure whose frame stays put while a few artists move (blitting).
+
+A figure's axes, ticks, titles and legends cost far more to draw than a thousand dots or a
+few lines, and they do not change from month to month. :class:`Blitter` draws them once per
+*key* (e.g. the colour scheme, or the y range) to a cached background, and each frame only
+restores it, draws the moving artists and encodes the pixels as PNG.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Hashable
+
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+DPI = 80
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """PNG bytes of an RGB(A) pixel array, with a fast zlib level: the bytes only travel over
+    the loopback, and encoding would otherwise cost as much as drawing."""
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="png", compress_level=1)
+    return buf.getvalue()
+
+
+def to_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """A whole figure as PNG bytes (for figures drawn once)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+    return buf.getvalue()
+
+
+class Blitter:
+    """Draws ``fig`` with a cached background; ``moving`` are the artists redrawn each frame.
+
+    Not thread-safe by itself: :meth:`frame` holds a lock, so callers serialise on it.
+    """
+
+    def __init__(self, fig: Figure, dpi: int = DPI):
+        fig.set_dpi(dpi)
+        self.fig = fig
+        self.canvas = FigureCanvasAgg(fig)
+        self.moving: list[Artist] = []
+        self._backgrounds: dict[Hashable, object] = {}
+        self.lock = threading.RLock()
+
+    def invalidate(self) -> None:
+        """Forget the backgrounds (after a change to the frame, e.g. new axis limits)."""
+        self._backgrounds.clear()
+
+    def frame(self, key: Hashable = None) -> bytes:
+        """PNG bytes of the figure now; the background for ``key`` is drawn the first time."""
+        with self.lock:
+            bg = self._backgrounds.get(key)
+            if bg is None:
+                shown = [a.get_visible() for a in self.moving]
+                for a in self.moving:
+                    a.set_visible(False)
+                self.canvas.draw()
+                bg = self._backgrounds[key] = self.canvas.copy_from_bbox(self.fig.bbox)
+                for a, vis in zip(self.moving, shown, strict=True):
+                    a.set_visible(vis)
+            self.canvas.restore_region(bg)
+            for a in self.moving:
+                if a.get_visible():
+                    (a.axes or self.fig).draw_artist(a)
+            # The figure is opaque: dropping alpha makes a smaller PNG, sooner.
+            return encode_png(np.ascontiguousarray(np.asarray(self.canvas.buffer_rgba())[..., :3]))
