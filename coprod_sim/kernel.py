@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from time import perf_counter
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 
+from coprod_sim import accelerated as fast
 from coprod_sim.network import build_network
 from coprod_sim.params import MODES, ParameterError, Parameters
 from coprod_sim.population import (
@@ -24,6 +27,7 @@ from coprod_sim.population import (
     build_citizens,
     build_neighbourhoods,
 )
+from coprod_sim.rules import defaults
 from coprod_sim.rules.base import (
     Administrations,
     Feedback,
@@ -101,17 +105,46 @@ def build_state(params: Parameters, streams: Streams) -> State:
     )
 
 
-def tie_share(network: sp.csr_array, degree: np.ndarray, indicator: np.ndarray) -> np.ndarray:
-    """Share of each citizen's ties for whom ``indicator`` holds (0 for the isolated)."""
-    count = network @ indicator.astype(np.float32)
-    return np.divide(count, degree, out=np.zeros(len(degree)), where=degree > 0)
+def tie_share(network: sp.csr_array, degree: np.ndarray, indicator: np.ndarray,
+              symmetric: bool = False) -> np.ndarray:
+    """Share of each citizen's ties for whom ``indicator`` holds (0 for the isolated).
+
+    With ``symmetric`` (the adjacency equals its transpose, as the kernel's does) and few
+    citizens flagged, the count gathers the flagged citizens' rows instead of multiplying
+    the whole matrix: same integer counts, a fraction of the work.
+    """
+    n = len(degree)
+    flagged = np.flatnonzero(indicator) if symmetric else None
+    if flagged is not None and 8 * len(flagged) < n:
+        rows = network[flagged]
+        count = np.bincount(rows.indices, weights=rows.data, minlength=n)
+    else:
+        count = network @ indicator.astype(np.float32)
+    return np.divide(count, degree, out=np.zeros(n), where=degree > 0)
+
+
+def is_symmetric_unit(network: sp.csr_array) -> bool:
+    """Whether ``network`` is a symmetric 0/1 adjacency (what the fast tie counts assume)."""
+    if network.shape[0] != network.shape[1] or not np.all(network.data == 1):
+        return False
+    return (abs(network - network.T) > 0).nnz == 0
+
+
+ACCELERATED_RULES = {
+    "participation": defaults.logistic_choice,
+    "screening": defaults.risk_screening,
+    "outcome": defaults.competence_collaboration,
+    "efficacy_feedback": defaults.mastery_vicarious,
+}
+"""Stages the accelerated path fuses: it runs only when these are the selected rules."""
 
 
 class Kernel:
     """Runs months on a State with a chosen set of rules."""
 
     def __init__(self, params: Parameters, streams: Streams,
-                 rules: Mapping[str, Callable] | None = None, check: bool = True):
+                 rules: Mapping[str, Callable] | None = None, check: bool = True,
+                 accelerate: bool | None = None):
         self.params = params
         self.streams = streams
         self.rules = dict(selected(params)) if rules is None else dict(rules)
@@ -121,22 +154,56 @@ class Kernel:
         self.check = check
         self.state = build_state(params, streams)
         self.view = self.state.read_only()
+        # build_network makes a symmetric 0/1 adjacency; a network swapped in later is checked.
+        self._symmetric_network: sp.csr_array | None = self.state.network
+        wanted = fast.enabled_by_default() if accelerate is None else bool(accelerate)
+        self.accelerate = wanted and fast.AVAILABLE
+        """True when compiled code may be used (also for recording outcomes)."""
+        self.accelerated = self.accelerate and all(
+            self.rules.get(stage) is fn for stage, fn in ACCELERATED_RULES.items())
+        """True when months run on the compiled path (:mod:`coprod_sim.accelerated`)."""
+        self._scratch: dict[str, np.ndarray] = {}
+        self.timings: dict[str, float] | None = None
+        """Set to a dict to accumulate seconds spent per stage of the month (benchmarks)."""
+        self._clock = 0.0
+
+    def _lap(self, stage: str) -> None:
+        if self.timings is not None:
+            now = perf_counter()
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self._clock
+            self._clock = now
+
+    def _network_is_symmetric(self) -> bool:
+        net = self.state.network
+        if net is not self._symmetric_network:
+            self._symmetric_network = net if is_symmetric_unit(net) else None
+        return self._symmetric_network is not None
 
     def step(self) -> None:
         """Advance the town by one month."""
+        self._clock = perf_counter()
+        if self.accelerated and self._network_is_symmetric():
+            self._step_accelerated()
+        else:
+            self._step_numpy()
+        self.view.step = self.state.step
+
+    def _step_numpy(self) -> None:
+        """The month, rule by rule in NumPy: any rule set, every rule output checked."""
         s, rs = self.state, self.streams
         c, admins = s.citizens, s.administrations
         n = c.n
+        symmetric = self._network_is_symmetric()
         # 1. Opportunities and outreach; peer influence from last month's activity.
-        s.peer_active_share[:] = tie_share(s.network, s.degree, c.mode != NO_MODE)
+        s.peer_active_share[:] = tie_share(s.network, s.degree, c.mode != NO_MODE, symmetric)
         invite = self._call("outreach", (n,))
         np.less(rs.outreach.random(n), invite, out=c.invited)
+        self._lap("outreach")
         # 2. Propensity and choice: one uniform per citizen picks a mode or none.
         probs = self._call("participation", (n, len(MODES)))
-        cum = np.cumsum(probs, axis=1)
         u = rs.decision.random(n)
-        choice = (u[:, None] >= cum).sum(axis=1)  # 0..2 a mode, 3 none
-        c.offered[:] = np.where(choice < len(MODES), choice, NO_MODE)
+        c.offered[:] = choose(probs, u)
+        self._lap("participation")
         # 3. Screening, then capacity: the highest priority offers get the places.
         screening = self._call("screening", (n,))
         offering = c.offered != NO_MODE
@@ -144,8 +211,9 @@ class Kernel:
         accepted = within_capacity(passed, c.administration, c.offered, screening.priority,
                                    admins.capacity)
         c.mode[:] = np.where(accepted, c.offered, NO_MODE)
+        self._lap("screening")
         # 4. Outcome of each accepted episode.
-        s.coparticipant_share[:] = tie_share(s.network, s.degree, c.mode >= 1)
+        s.coparticipant_share[:] = tie_share(s.network, s.degree, c.mode >= 1, symmetric)
         p_success = self._call("outcome", (n,))
         success = accepted & (rs.outcome.random(n) < p_success)
         failure = accepted & ~success
@@ -161,7 +229,7 @@ class Kernel:
         c.activity_by_mode <<= 1
         for m in range(len(MODES)):
             c.activity_by_mode[m] |= c.mode == m
-        s.tie_success_share[:] = tie_share(s.network, s.degree, success)
+        s.tie_success_share[:] = tie_share(s.network, s.degree, success, symmetric)
         a_count = len(admins)
         admins.successes[:] = np.bincount(c.administration[success], minlength=a_count)
         admins.failures[:] = np.bincount(c.administration[failure], minlength=a_count)
@@ -169,15 +237,107 @@ class Kernel:
         output = np.bincount(c.neighbourhood[success], weights=OUTPUT_WEIGHT[c.mode[success]],
                              minlength=len(hoods))
         s.output_per_resident[:] = output / np.maximum(hoods.size, 1)
+        self._lap("outcome")
         # 5. Feedback on citizens and administrations.
         feedback = self._call("efficacy_feedback", (n,))
         c.self_efficacy[:] = feedback.self_efficacy
         c.trust[:] = feedback.trust
+        self._lap("feedback")
         admins.risk_aversion[:] = self._call("admin_learning", (a_count,))
         # 6. Local service quality.
         hoods.service_quality[:] = self._call("service_quality", (len(hoods),))
+        self._lap("administrations_quality")
         s.step += 1
-        self.view.step = s.step
+
+    def _step_accelerated(self) -> None:
+        """The same month with the default citizen rules fused and compiled (identical results).
+
+        Outreach, administrations' learning and service quality still call their rules; the
+        random draws are the NumPy path's, stream by stream, and exp/expit are NumPy/SciPy's.
+        """
+        s, rs, p = self.state, self.streams, self.params
+        c, admins, hoods = s.citizens, s.administrations, s.neighbourhoods
+        cp, ap, pol = p.citizens, p.administration, p.policy
+        n = c.n
+        w = self._scratch_arrays(n, len(hoods))
+        indptr, indices = s.network.indptr, s.network.indices
+        # 1. Peer influence and outreach.
+        fast.peer_active_share(indptr, indices, s.degree, c.mode, w["members"], w["counts"],
+                               s.peer_active_share)
+        invite = self._call("outreach", (n,))
+        np.less(rs.outreach.random(out=w["u_decision"]), invite, out=c.invited)
+        self._lap("outreach")
+        # 2. Utilities (logistic_choice) of those who might offer; exp in NumPy.
+        rs.decision.random(out=w["u_decision"])
+        effort = cp.effort_weight * mode_values(p, "policy", "effort")
+        scalars = np.array([
+            cp.efficacy_weight, cp.competence_weight, cp.peer_weight, cp.trust_weight,
+            cp.invitation_weight, cp.information_weight * pol.information_campaign,
+            p.population.age_mean, cp.base_individual, cp.base_group, cp.base_collective,
+            *effort, cp.age_individual_effect, cp.female_individual_effect, cp.age_collective_effect])
+        count = fast.utilities(
+            c.self_efficacy, c.civic_competence, s.peer_active_share, c.trust, c.invited,
+            c.administration, c.neighbourhood, c.age, c.female, c.spare_resources,
+            cp.incentive_weight * admins.staff_incentives,
+            cp.quality_weight * (hoods.service_quality - 0.5), scalars, w["u_decision"],
+            c.offered, w["who"], w["v"])
+        ev = np.exp(w["v"][:count])
+        self._lap("participation")
+        # 3. Choice, screening (risk_screening) and capacity.
+        s.rng.random(out=w["u_priority"])  # risk_screening's draws, from the rules' stream
+        rs.screening.random(out=w["u_screening"])
+        admitted = fast.choose_screen_and_admit(
+            w["who"][:count], ev, w["u_decision"], w["u_priority"], w["u_screening"], c.invited,
+            c.administration, c.civic_competence, c.ses,
+            admins.risk_aversion * (1.0 - 0.5 * admins.staff_incentives),
+            mode_values(p, "administration", "screening"), ap.reliability_ses_weight,
+            admins.capacity, c.offered, c.mode, w["admitted"])
+        admitted = w["admitted"][:admitted]
+        self._lap("screening")
+        # 4. Outcomes (competence_collaboration): log-odds of the episodes, expit in SciPy.
+        scalars = np.array([cp.success_base, cp.success_competence_weight,
+                            cp.success_coparticipant_weight, 0.0, cp.difficulty_group,
+                            cp.difficulty_collective])
+        logit = w["logit"][:len(admitted)]
+        fast.outcome_logits(
+            admitted, c.mode, indptr, indices, s.degree, w["members"], w["counts"],
+            s.coparticipant_share, c.civic_competence, c.administration,
+            cp.success_collaboration_weight * (admins.staff_incentives - admins.risk_aversion),
+            scalars, logit)
+        p_success = expit(logit)
+        rs.outcome.random(out=w["u_outcome"])
+        self._lap("outcome")
+        # 5. Bookkeeping and feedback (mastery_vicarious).
+        f = cp.feedback_strength
+        gains = [min(1.0, f * g) for g in (cp.mastery_gain, cp.failure_loss, cp.rejection_loss,
+                                           cp.vicarious_gain)]
+        scalars = np.array([*gains, cp.efficacy_drift, cp.trust_gain, cp.trust_loss,
+                            cp.trust_drift, *OUTPUT_WEIGHT])
+        fast.settle_month(
+            admitted, p_success, w["u_outcome"], c.offered, c.mode, c.administration,
+            c.neighbourhood, indptr, indices, s.degree, w["members"], w["counts"], c.result,
+            c.episodes, c.successes, c.rejections, c.activity, c.activity_by_mode,
+            s.tie_success_share, c.self_efficacy, c.efficacy_baseline, c.trust, c.trust_baseline,
+            scalars, admins.successes, admins.failures, w["output"], w["success"])
+        s.output_per_resident[:] = w["output"] / np.maximum(hoods.size, 1)
+        self._lap("feedback")
+        admins.risk_aversion[:] = self._call("admin_learning", (len(admins),))
+        # 6. Local service quality.
+        hoods.service_quality[:] = self._call("service_quality", (len(hoods),))
+        self._lap("administrations_quality")
+        s.step += 1
+
+    def _scratch_arrays(self, n: int, n_hoods: int) -> dict[str, np.ndarray]:
+        """Work arrays of the accelerated path, kept between months (no allocation per month)."""
+        w = self._scratch
+        if not w or len(w["counts"]) != n or len(w["output"]) != n_hoods:
+            w.update(
+                counts=np.zeros(n, np.int32), members=np.empty(n, np.int64),
+                who=np.empty(n, np.int64), v=np.empty((n, len(MODES))),
+                admitted=np.empty(n, np.int64), logit=np.empty(n), success=np.zeros(n, bool),
+                u_decision=np.empty(n), u_priority=np.empty(n), u_screening=np.empty(n),
+                u_outcome=np.empty(n), output=np.zeros(n_hoods))
+        return w
 
     def _call(self, stage: str, shape: tuple[int, ...]):
         fn = self.rules[stage]
@@ -192,6 +352,25 @@ class Kernel:
         return out
 
 
+def choose(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The mode each citizen offers (int8, NO_MODE for none) given uniforms ``u``.
+
+    Citizen i offers mode m when cum_{m-1} <= u_i < cum_m, cum the cumulative sum of its row
+    of ``probs``; u_i beyond the last sum means no offer.
+    """
+    if probs.dtype == np.float64:  # a running sum, column by column: no (n, 3) temporaries
+        choice = np.zeros(len(u), np.int8)
+        cum = probs[:, 0]
+        for m in range(probs.shape[1]):
+            if m:
+                cum = cum + probs[:, m]
+            choice += u >= cum
+    else:
+        choice = (u[:, None] >= np.cumsum(probs, axis=1)).sum(axis=1).astype(np.int8)
+    choice[choice == probs.shape[1]] = NO_MODE
+    return choice
+
+
 def within_capacity(passed: np.ndarray, admin: np.ndarray, mode: np.ndarray,
                     priority: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """Offers that get a place: per administration and mode, the ``capacity`` highest priority.
@@ -203,9 +382,13 @@ def within_capacity(passed: np.ndarray, admin: np.ndarray, mode: np.ndarray,
         return passed.copy()
     n_modes = capacity.shape[1]
     group = admin[idx].astype(np.int64) * n_modes + mode[idx]
-    order = np.lexsort((idx, -priority[idx], group))
+    # Order by group, then priority (high first), then index: two stable sorts, the same
+    # order as np.lexsort((idx, -priority[idx], group)) at a fraction of its cost.
+    order = np.argsort(-priority[idx], kind="stable")
+    order = order[np.argsort(group[order], kind="stable")]
     sorted_group = group[order]
-    first = np.searchsorted(sorted_group, sorted_group, side="left")
+    per_group = np.bincount(group, minlength=capacity.size)
+    first = (np.cumsum(per_group) - per_group)[sorted_group]  # where each group starts
     rank = np.arange(len(order)) - first
     keep = rank < capacity.ravel()[sorted_group]
     accepted = np.zeros_like(passed)
@@ -220,6 +403,7 @@ __all__ = [
     "Screening",
     "Streams",
     "build_state",
+    "choose",
     "tie_share",
     "within_capacity",
 ]

@@ -22,7 +22,11 @@ def top_bottom_ratio(active: np.ndarray, quintile: np.ndarray) -> float:
     quintile has nobody active. The 'volunteering gap' of seed 000 and BLS 2010 releases
     (42% of graduates vs 9% without a diploma, about 4.7) is this ratio by education.
     """
-    rates = quintile_rates(active, quintile)
+    return ratio_of_rates(quintile_rates(active, quintile))
+
+
+def ratio_of_rates(rates: np.ndarray) -> float:
+    """Top over bottom of quintile rates, rates[4] / rates[0]; ``nan`` if the bottom is 0."""
     return float(rates[4] / rates[0]) if rates[0] > 0 else float("nan")
 
 
@@ -53,7 +57,12 @@ def advantage_correlation(active: np.ndarray, neighbourhood: np.ndarray,
         return float("nan")
     size = np.bincount(neighbourhood, minlength=len(advantage))
     rate = np.bincount(neighbourhood, weights=active, minlength=len(advantage)) / np.maximum(size, 1)
-    if rate.std() == 0 or advantage.std() == 0:
+    return rate_correlation(advantage, rate)
+
+
+def rate_correlation(advantage: np.ndarray, rate: np.ndarray) -> float:
+    """Pearson correlation of neighbourhoods' advantage with their rate (``nan`` as above)."""
+    if len(advantage) < 3 or rate.std() == 0 or advantage.std() == 0:
         return float("nan")
     return float(np.corrcoef(advantage, rate)[0, 1])
 

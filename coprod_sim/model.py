@@ -12,7 +12,7 @@ import pandas as pd
 from coprod_sim.agents import Administration, CitizenViews
 from coprod_sim.kernel import Kernel, Streams
 from coprod_sim.network import to_networkx
-from coprod_sim.outcomes import DESCRIPTIONS, neighbourhood_rows, observe
+from coprod_sim.outcomes import DESCRIPTIONS, record
 from coprod_sim.params import Parameters
 
 
@@ -39,14 +39,16 @@ class CoproductionModel(mesa.Model):
     def __init__(self, params: Parameters | Mapping[str, Any] | None = None, *,
                  seed: int | np.random.SeedSequence | None = None,
                  rules: Mapping[str, Callable] | None = None,
-                 record_neighbourhoods: bool = True, rng: Any = None, **overrides: Any):
+                 record_neighbourhoods: bool = True, rng: Any = None,
+                 accelerate: bool | None = None, **overrides: Any):
         self.params = as_parameters(params, **overrides)
         if seed is None and rng is not None:  # Mesa's own name, as mesa.batch_run passes it
             seed = int(rng.integers(2**63)) if isinstance(rng, np.random.Generator) else rng
         seed = self.params.simulation.seed if seed is None else seed
         super().__init__(rng=seed if isinstance(seed, int) else np.random.default_rng(seed))
         self.seed = seed
-        self.kernel = Kernel(self.params, Streams.from_seed(seed), rules)
+        # accelerate: None uses the compiled path when available (same results; see kernel.py).
+        self.kernel = Kernel(self.params, Streams.from_seed(seed), rules, accelerate=accelerate)
         self.state = self.kernel.state
         self.administrations = [Administration(self, a) for a in range(len(self.state.administrations))]
         self.citizens = CitizenViews(self)
@@ -54,7 +56,7 @@ class CoproductionModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={col: (lambda m, col=col: m.latest[col]) for col in DESCRIPTIONS})
         self._record_neighbourhoods = record_neighbourhoods
-        self._neighbourhood_records: list[pd.DataFrame] = []
+        self._neighbourhood_records: list[dict[str, np.ndarray]] = []
         self._collect()
 
     def step(self) -> None:
@@ -65,10 +67,11 @@ class CoproductionModel(mesa.Model):
             self.running = False
 
     def _collect(self) -> None:
-        self.latest = observe(self.state, self.params)
+        self.latest, hood_rows = record(self.state, self.params, accelerate=self.kernel.accelerate,
+                                        neighbourhoods=self._record_neighbourhoods)
         self.datacollector.collect(self)
-        if self._record_neighbourhoods:
-            self._neighbourhood_records.append(pd.DataFrame(neighbourhood_rows(self.state, self.params)))
+        if hood_rows is not None:  # kept as arrays; one DataFrame is built when asked for
+            self._neighbourhood_records.append(hood_rows)
 
     def timeseries(self) -> pd.DataFrame:
         """One row per month (month 0 is the initial state), one column per outcome."""
@@ -80,7 +83,8 @@ class CoproductionModel(mesa.Model):
         """Participation over the past year and service quality, per neighbourhood and month."""
         if not self._neighbourhood_records:
             return pd.DataFrame()
-        return pd.concat(self._neighbourhood_records, ignore_index=True)
+        records = self._neighbourhood_records
+        return pd.DataFrame({col: np.concatenate([r[col] for r in records]) for col in records[0]})
 
     def graph(self):
         """The social network as a networkx graph with neighbourhood and SES on the nodes."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from coprod_sim import accelerated as fast
 from coprod_sim import metrics
 from coprod_sim.params import MODES, Parameters
 from coprod_sim.population import NO_MODE, RESULT_FAILURE, RESULT_REJECTED, RESULT_SUCCESS
@@ -51,69 +52,119 @@ def window_mask(params: Parameters) -> int:
     return (1 << params.simulation.year_window) - 1
 
 
-def observe(state: State, params: Parameters) -> dict[str, float]:
-    """The month's outcomes as a flat dict of floats (one row of the time series)."""
+def observe(state: State, params: Parameters, *, accelerate: bool | None = None
+            ) -> dict[str, float]:
+    """The month's outcomes as a flat dict of floats (one row of the time series).
+
+    ``accelerate`` counts with the compiled pass of :mod:`coprod_sim.accelerated` (default:
+    when available); the counts are integers, so the result is the same either way.
+    """
+    return record(state, params, accelerate=accelerate, neighbourhoods=False)[0]
+
+
+def neighbourhood_rows(state: State, params: Parameters, *, accelerate: bool | None = None
+                       ) -> dict[str, np.ndarray]:
+    """Per-neighbourhood outcomes this month: participation over the past year and quality."""
+    return record(state, params, accelerate=accelerate)[1]
+
+
+def record(state: State, params: Parameters, *, accelerate: bool | None = None,
+           neighbourhoods: bool = True) -> tuple[dict[str, float], dict[str, np.ndarray] | None]:
+    """``observe`` and ``neighbourhood_rows`` of one month, sharing one counting pass."""
     c, hoods = state.citizens, state.neighbourhoods
     n = c.n
-    mode = c.mode
-    active = mode != NO_MODE
-    year = (c.activity & window_mask(params)) != 0
+    mask = window_mask(params)
+    compiled = fast.enabled_by_default() if accelerate is None else accelerate and fast.AVAILABLE
+    if compiled:
+        ints, by_q, by_hood = fast.year_counts(c.mode, c.activity, c.activity_by_mode, mask,
+                                               c.quintile, c.neighbourhood, len(hoods), c.offered,
+                                               c.result)
+    else:
+        ints, by_q, by_hood = _counts(state, mask)
+        year = (c.activity & mask) != 0
     row: dict[str, float] = {"step": float(state.step)}
-    row["participation"] = active.mean()
-    counts = np.bincount(mode[active], minlength=len(MODES)) / n
+    row["participation"] = ints[:3].sum() / n
     for m, name in enumerate(MODES):
-        row[f"participation_{name}"] = counts[m]
-    row["participation_year"] = year.mean()
-    year_by_mode = (c.activity_by_mode & window_mask(params)) != 0
+        row[f"participation_{name}"] = ints[m] / n
+    n_year = int(ints[3])
+    row["participation_year"] = n_year / n
     for m, name in enumerate(MODES):
-        row[f"participation_year_{name}"] = year_by_mode[m].mean()
-    rates = metrics.quintile_rates(year, c.quintile)
+        row[f"participation_year_{name}"] = ints[4 + m] / n
+    sizes = np.maximum(by_q[0], 1)
+    rates = by_q[1] / sizes
     for col, rate in zip(QUINTILE_COLUMNS, rates, strict=True):
         row[col] = rate
-    regulars = _popcount16(c.activity & window_mask(params)) >= 2
-    row["repeat_share"] = regulars.sum() / max(year.sum(), 1)
-    offers = c.offered != NO_MODE
-    row["offer_rate"] = offers.mean()
-    row["rejection_rate"] = (c.result == RESULT_REJECTED).sum() / max(offers.sum(), 1)
-    succ, fail = (c.result == RESULT_SUCCESS).sum(), (c.result == RESULT_FAILURE).sum()
+    row["repeat_share"] = ints[7] / max(n_year, 1)
+    offers, rejected, succ, fail = (int(x) for x in ints[8:12])
+    row["offer_rate"] = offers / n
+    row["rejection_rate"] = rejected / max(offers, 1)
     row["success_rate"] = succ / (succ + fail) if succ + fail else np.nan
-    row["top_bottom_ratio"] = metrics.top_bottom_ratio(year, c.quintile)
-    row["top_bottom_ratio_individual"] = metrics.top_bottom_ratio(year_by_mode[0], c.quintile)
-    row["top_bottom_ratio_collective"] = metrics.top_bottom_ratio(
-        year_by_mode[1] | year_by_mode[2], c.quintile)
-    row["concentration_index"] = metrics.concentration_index(year, c.ses_rank)
-    row["advantage_correlation"] = metrics.advantage_correlation(year, c.neighbourhood, hoods.advantage)
+    row["top_bottom_ratio"] = metrics.ratio_of_rates(rates)
+    row["top_bottom_ratio_individual"] = metrics.ratio_of_rates(by_q[2] / sizes)
+    row["top_bottom_ratio_collective"] = metrics.ratio_of_rates(by_q[3] / sizes)
+    if compiled:
+        work = np.empty((4, n))
+        fast.year_values(c.activity, mask, n_year, c.self_efficacy, c.efficacy_baseline,
+                         c.ses_rank, c.ses_rank.mean(), work)
+        e_year, base_year, e_others = work[0, :n_year], work[1, :n_year], work[2, :n - n_year]
+        # As metrics.concentration_index: C = 2 cov(y, R) / mean(y).
+        row["concentration_index"] = 2.0 * work[3].mean() / (n_year / n) if n_year else np.nan
+    else:
+        e_year, base_year, e_others = c.self_efficacy[year], c.efficacy_baseline[year], \
+            c.self_efficacy[~year]
+        row["concentration_index"] = metrics.concentration_index(year, c.ses_rank)
+    row["advantage_correlation"] = metrics.rate_correlation(
+        hoods.advantage, by_hood[1] / np.maximum(by_hood[0], 1))
     row["advantaged_output_share"] = metrics.advantaged_output_share(
         state.output_per_resident * hoods.size, hoods.advantage, hoods.size)
     e = c.self_efficacy
     row["efficacy_mean"] = e.mean()
-    n_year = year.sum()
-    row["efficacy_participants"] = e[year].mean() if n_year else np.nan
-    row["efficacy_participants_baseline"] = c.efficacy_baseline[year].mean() if n_year else np.nan
-    row["efficacy_non_participants"] = e[~year].mean() if n_year < n else np.nan
+    row["efficacy_participants"] = e_year.mean() if n_year else np.nan
+    row["efficacy_participants_baseline"] = base_year.mean() if n_year else np.nan
+    row["efficacy_non_participants"] = e_others.mean() if n_year < n else np.nan
     row["efficacy_gap"] = row["efficacy_participants"] - row["efficacy_non_participants"]
     row["trust_mean"] = c.trust.mean()
     row["risk_aversion_mean"] = state.administrations.risk_aversion.mean()
     row["service_quality_mean"] = np.average(hoods.service_quality, weights=hoods.size)
     row["service_quality_gini"] = metrics.gini(hoods.service_quality, hoods.size)
-    return {k: float(v) for k, v in row.items()}
-
-
-def neighbourhood_rows(state: State, params: Parameters) -> dict[str, np.ndarray]:
-    """Per-neighbourhood outcomes this month: participation over the past year and quality."""
-    c, hoods = state.citizens, state.neighbourhoods
-    year = (c.activity & window_mask(params)) != 0
+    row = {k: float(v) for k, v in row.items()}
+    if not neighbourhoods:
+        return row, None
     k = len(hoods)
-    rate = np.bincount(c.neighbourhood, weights=year, minlength=k) / np.maximum(hoods.size, 1)
-    return {
+    return row, {
         "step": np.full(k, state.step),
         "neighbourhood": np.arange(k),
         "advantage": hoods.advantage,
         "urban": hoods.urban,
         "administration": hoods.administration,
-        "participation_year": rate,
+        "participation_year": by_hood[1] / np.maximum(hoods.size, 1),
         "service_quality": hoods.service_quality.copy(),
     }
+
+
+def _counts(state: State, mask: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NumPy twin of :func:`coprod_sim.accelerated.year_counts` (same integers)."""
+    c = state.citizens
+    k = len(state.neighbourhoods)
+    active = c.mode != NO_MODE
+    recent = c.activity & mask
+    year = recent != 0
+    by_mode = (c.activity_by_mode & mask) != 0
+    ints = np.zeros(12, np.int64)
+    ints[:3] = np.bincount(c.mode[active], minlength=len(MODES))[:3]
+    ints[3] = np.count_nonzero(year)
+    ints[4:7] = np.count_nonzero(by_mode, axis=1)
+    ints[7] = np.count_nonzero(_popcount16(recent) >= 2)
+    ints[8] = np.count_nonzero(c.offered != NO_MODE)
+    ints[9:12] = [np.count_nonzero(c.result == r)
+                  for r in (RESULT_REJECTED, RESULT_SUCCESS, RESULT_FAILURE)]
+    q = c.quintile
+    by_q = np.stack([np.bincount(q, minlength=5), np.bincount(q[year], minlength=5),
+                     np.bincount(q[by_mode[0]], minlength=5),
+                     np.bincount(q[by_mode[1] | by_mode[2]], minlength=5)])
+    by_hood = np.stack([np.bincount(c.neighbourhood, minlength=k),
+                        np.bincount(c.neighbourhood[year], minlength=k)])
+    return ints, by_q, by_hood
 
 
 def _popcount16(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,175 @@
+"""The compiled path (coprod_sim.accelerated) gives the NumPy path's results bit for bit.
+
+The benchmark (benchmarks/run.py) makes the same comparison at 1,000,000 citizens.
+"""
+
+from dataclasses import fields
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coprod_sim import accelerated as fast
+from coprod_sim.kernel import Kernel, Streams, tie_share
+from coprod_sim.model import CoproductionModel
+from coprod_sim.outcomes import observe, record
+from coprod_sim.params import Parameters
+from coprod_sim.rules import defaults
+from coprod_sim.run import run_seed
+from tests.helpers import make_state
+from tests.test_defaults import valid_params
+
+pytestmark = pytest.mark.skipif(not fast.AVAILABLE, reason="numba is not installed")
+
+
+def state_arrays(kernel: Kernel) -> dict[str, np.ndarray]:
+    """Every array of a kernel's state, by name."""
+    s = kernel.state
+    out = {f"citizens.{f.name}": getattr(s.citizens, f.name) for f in fields(s.citizens)}
+    out.update({f"administrations.{f.name}": getattr(s.administrations, f.name)
+                for f in fields(s.administrations)})
+    out["service_quality"] = s.neighbourhoods.service_quality
+    for name in ("peer_active_share", "coparticipant_share", "tie_success_share",
+                 "output_per_resident"):
+        out[name] = getattr(s, name)
+    return out
+
+
+def assert_same_months(params: Parameters, seed: int, months: int) -> tuple[Kernel, Kernel]:
+    # A fresh seed sequence each: spawning streams from one advances it.
+    numpy_path = Kernel(params, Streams.from_seed(run_seed(seed, 1)), accelerate=False)
+    compiled = Kernel(params, Streams.from_seed(run_seed(seed, 1)), accelerate=True)
+    assert compiled.accelerated and not numpy_path.accelerated
+    for month in range(months):
+        numpy_path.step()
+        compiled.step()
+        a, b = state_arrays(numpy_path), state_arrays(compiled)
+        for name in a:
+            assert a[name].dtype == b[name].dtype, name
+            assert np.array_equal(a[name], b[name]), f"{name} differs after month {month + 1}"
+    return numpy_path, compiled
+
+
+@given(params=valid_params(), seed=st.integers(0, 2**20),
+       n=st.integers(20, 600), hoods=st.integers(1, 12), admins=st.integers(1, 4))
+def test_every_month_is_identical_for_any_valid_parameters(params, seed, n, hoods, admins):
+    params = params.replace({"population.n_citizens": n, "population.n_neighbourhoods": min(hoods, n),
+                             "population.n_administrations": admins})
+    assert_same_months(params, seed, months=8)
+
+
+@pytest.mark.parametrize("overrides", [
+    {},  # the default town
+    {"policy.capacity_scale": 0.2, "policy.outreach": "targeted_efficacy"},  # capacity binds
+    {"citizens.base_individual": 2.0, "citizens.base_group": 1.0},  # most citizens offer
+    {"policy.outreach": "universal", "policy.outreach_rate": 0.5, "policy.resource_transfer": 0.4,
+     "policy.community_organisers": 30.0, "population.n_administrations": 5},
+])
+def test_a_town_of_twenty_thousand_is_identical_over_two_years(overrides):
+    params = Parameters({"population.n_citizens": 20_000, "population.n_neighbourhoods": 24,
+                         **overrides})
+    numpy_path, _ = assert_same_months(params, 5, months=24)
+    # The scenario did what it says: somebody took part, and a binding capacity turned some away.
+    assert numpy_path.state.citizens.episodes.sum() > 0
+    if overrides.get("policy.capacity_scale"):
+        assert numpy_path.state.citizens.rejections.sum() > 0
+
+
+def test_recorded_outcomes_are_identical():
+    settings = {"population.n_citizens": 3000, "population.n_neighbourhoods": 7,
+                "simulation.steps": 30, "policy.outreach": "targeted_area"}
+    runs = []
+    for accelerate in (False, True):
+        m = CoproductionModel(settings, seed=run_seed(9, 2), accelerate=accelerate)
+        m.run_model()
+        runs.append((m.timeseries(), m.neighbourhood_timeseries()))
+    pd.testing.assert_frame_equal(runs[0][0], runs[1][0], check_exact=True)
+    pd.testing.assert_frame_equal(runs[0][1], runs[1][1], check_exact=True)
+
+
+@given(seed=st.integers(0, 2**16), n=st.integers(10, 400))
+def test_compiled_counting_of_outcomes_matches_numpy_on_any_state(seed, n):
+    state = make_state(seed=seed, n=n)  # dynamic state stirred at random, as if mid-run
+    state.citizens.activity[:] = np.random.default_rng(seed).integers(0, 2**16, n)
+    params = Parameters()
+    a = record(state, params, accelerate=False)
+    b = record(state, params, accelerate=True)
+    assert a[0].keys() == b[0].keys()
+    same = pd.Series(a[0]).equals  # NaN equals NaN here
+    assert same(pd.Series(b[0])), {k: (a[0][k], b[0][k]) for k in a[0] if a[0][k] != b[0][k]}
+    for key in a[1]:
+        assert np.array_equal(a[1][key], b[1][key]), key
+    assert same(pd.Series(observe(state, params, accelerate=True)))
+
+
+@given(seed=st.integers(0, 2**16), density=st.sampled_from([0.0, 0.01, 0.1, 0.5, 1.0]))
+def test_tie_shares_gathered_from_the_flagged_equal_the_matrix_product(seed, density):
+    state = make_state(seed=seed, n=500, stir=False)
+    flags = np.random.default_rng(seed).random(500) < density
+    full = tie_share(state.network, state.degree, flags)
+    assert np.array_equal(tie_share(state.network, state.degree, flags, symmetric=True), full)
+    out, counts = np.empty(500), np.zeros(500, np.int32)
+    members = np.flatnonzero(flags)
+    fast.tie_shares(state.network.indptr, state.network.indices, state.degree, members,
+                    len(members), counts, out)
+    assert np.array_equal(out, full) and not counts.any()
+
+
+def test_a_custom_citizen_rule_runs_on_the_numpy_path():
+    def eager(state, params):
+        """Everybody a little more likely to take part individually."""
+        p = defaults.logistic_choice(state, params)
+        p[:, 0] = np.minimum(p[:, 0] * 1.5, 1.0 - p[:, 1:].sum(axis=1))
+        return p
+
+    params = Parameters({"population.n_citizens": 300})
+    kernel = Kernel(params, Streams.from_seed(1), rules={**_default_rules(), "participation": eager})
+    assert not kernel.accelerated
+    kernel.step()  # and runs
+    # Rules the compiled path does not fuse (outreach, learning, quality) may be anything.
+    kernel = Kernel(params, Streams.from_seed(1),
+                    rules={**_default_rules(), "service_quality": defaults.coproduced_output})
+    assert kernel.accelerated
+
+
+def test_a_network_swapped_for_an_asymmetric_one_falls_back_to_numpy():
+    params = Parameters({"population.n_citizens": 400})
+    a = Kernel(params, Streams.from_seed(4), accelerate=False)
+    b = Kernel(params, Streams.from_seed(4), accelerate=True)
+    one_way = sp.triu(a.state.network, format="csr")  # ties only from lower to higher index
+    for k in (a, b):
+        k.state.network = one_way
+        k.state.degree[:] = np.diff(one_way.indptr)
+    for _ in range(5):
+        a.step()
+        b.step()
+    assert not b._network_is_symmetric()
+    assert np.array_equal(a.state.peer_active_share, b.state.peer_active_share)
+    assert np.array_equal(a.state.citizens.self_efficacy, b.state.citizens.self_efficacy)
+
+
+def test_environment_variable_switches_the_compiled_path_off(monkeypatch):
+    monkeypatch.setenv("COPROD_ACCELERATE", "0")
+    assert not Kernel(Parameters({"population.n_citizens": 50}), Streams.from_seed(0)).accelerated
+    monkeypatch.setenv("COPROD_ACCELERATE", "1")
+    assert Kernel(Parameters({"population.n_citizens": 50}), Streams.from_seed(0)).accelerated
+
+
+def test_a_large_run_makes_no_citizen_objects():
+    """Views are made on demand only: running and recording a town creates none."""
+    m = CoproductionModel({"population.n_citizens": 50_000, "simulation.steps": 3}, seed=0)
+    m.run_model()
+    m.timeseries()
+    assert set(m.agents) == set(m.administrations)
+    assert len(m.citizens._views) == 0
+    m.citizens[123]
+    assert len(m.agents) == len(m.administrations) + 1
+
+
+def _default_rules():
+    from coprod_sim.rules.registry import selected
+
+    return selected(Parameters())
