@@ -389,7 +389,7 @@ def _fewer_changes(prop: Callable, fn: Rule, stage: str, name: str, case: Case,
 
 def _run_property(check: str, fn: Rule, stage: str, name: str, strategy, examples: int,
                   seed: int, base: Parameters) -> Failure | None:
-    from hypothesis import HealthCheck, Verbosity, given, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis.errors import Flaky
 
@@ -398,7 +398,8 @@ def _run_property(check: str, fn: Rule, stage: str, name: str, strategy, example
 
     @hypothesis_seed(seed)
     @settings(max_examples=examples, deadline=None, database=None, verbosity=Verbosity.quiet,
-              suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False)
+              suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False,
+              phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink))
     @given(strategy)
     def prop_holds(case: Case) -> None:
         problem = prop(fn, stage, name, case)

@@ -29,7 +29,8 @@ from coprod_sim.rules.base import STAGES, RuleError, RuleOutputError
 Rule = Callable[..., Any]
 
 __all__ = [
-    "Rule", "RuleError", "RuleOutputError", "available", "check_signature", "declared_params",
+    "Rule", "RuleError", "RuleOutputError", "available", "check_signature", "custom_rule_files",
+    "declared_params",
     "import_module", "resolve", "rule", "rule_label", "selected", "summary", "what_went_wrong",
 ]
 
@@ -174,6 +175,24 @@ def _cwd_importable() -> None:
 def _where(module) -> str:
     file = getattr(module, "__file__", None)
     return file or "built in"
+
+
+def custom_rule_files() -> list[Path]:
+    """Single-file modules of the custom rules loaded so far, outside the Python installation.
+
+    What a remote Dask cluster needs: ``client.upload_file(path)`` for each makes the rules
+    importable on workers started in another folder.
+    """
+    files = set()
+    for fn in _RESOLVED.values():
+        module = sys.modules.get(getattr(fn, "__module__", ""), None)
+        file = getattr(module, "__file__", None)
+        if module is None or file is None or "." in module.__name__ or not file.endswith(".py"):
+            continue
+        path = Path(file).resolve()
+        if not any(path.is_relative_to(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix}):
+            files.add(path)
+    return sorted(files)
 
 
 def check_signature(stage: str, name: str, fn: Rule) -> None:

@@ -1,0 +1,241 @@
+"""Selecting rules by name or ``package.module:function``, custom rule parameters, and the
+errors a researcher's broken rule gets (naming rule, stage and what is wrong; exit 2)."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from coprod_sim.cli import app
+from coprod_sim.kernel import Kernel, RuleOutputError, Streams
+from coprod_sim.params import ParameterError, Parameters, parse_assignments
+from coprod_sim.rules import RuleError, available, resolve, selected
+from coprod_sim.rules.base import STAGES
+from coprod_sim.rules.registry import custom_rule_files, declared_params
+from coprod_sim.run import run
+from tests import rules_support
+from tests.rules_support import crowding_source
+
+custom = rules_support.custom  # the fixture
+
+SMALL = {"population.n_citizens": 300, "population.n_neighbourhoods": 4, "simulation.steps": 6}
+
+
+def test_every_stage_has_its_default_registered():
+    defaults = Parameters()
+    for stage in STAGES:
+        assert defaults[f"rules.{stage}"] in available(stage)
+        assert resolve(stage, defaults[f"rules.{stage}"]).stage == stage
+
+
+def test_alternatives_are_selectable_by_name():
+    p = Parameters({"rules.participation": "granovetter_threshold",
+                    "rules.efficacy_feedback": "failure_harmless"})
+    chosen = selected(p)
+    assert chosen["participation"].__name__ == "granovetter_threshold"
+    assert chosen["efficacy_feedback"].__name__ == "failure_harmless"
+    assert set(declared_params(chosen["participation"])) == {
+        "threshold.mean", "threshold.spread", "threshold.mode"}
+
+
+def test_custom_rule_by_module_path_runs_and_its_parameter_is_validated(custom):
+    mod = custom(crowding_source("crowding_a", "crowda"))
+    # the custom key comes first: the rule's module must still be imported before it is checked
+    p = Parameters({"crowda.strength": 3.0, **SMALL, "policy.outreach": "universal",
+                    "rules.participation": f"{mod}:crowding_out"})
+    assert p["crowda.strength"] == 3.0 and p.crowda.strength == 3.0
+    kernel = Kernel(p, Streams.from_seed(1))
+    assert kernel.rules["participation"].__name__ == "crowding_out"
+    result = run(p)
+    assert len(result.timeseries) == SMALL["simulation.steps"] + 1
+    with pytest.raises(ParameterError, match=r"crowda\.strength = 11\.0 is out of bounds.*\[0, 10\]"):
+        Parameters({"crowda.strength": 11, "rules.participation": f"{mod}:crowding_out"})
+    assert f"{mod}.py" in [f.name for f in custom_rule_files()]  # what a remote Dask cluster needs
+
+
+def test_set_options_load_the_rule_before_its_parameters_whatever_the_order(custom):
+    mod = custom(crowding_source("crowding_b", "crowdb"))
+    overrides = parse_assignments(["crowdb.strength=4", f"rules.participation={mod}:crowding_out"])
+    assert overrides == {"crowdb.strength": 4.0, "rules.participation": f"{mod}:crowding_out"}
+
+
+def test_a_custom_rule_changes_the_run_and_the_default_comes_back_unchanged(custom):
+    mod = custom(crowding_source("crowding_c", "crowdc"))
+    base = {**SMALL, "simulation.steps": 24, "policy.outreach": "universal", "policy.outreach_rate": 0.3}
+    default = run(Parameters(base)).timeseries
+    crowded = run(Parameters({**base, "rules.participation": f"{mod}:crowding_out",
+                              "crowdc.strength": 10.0})).timeseries
+    again = run(Parameters(base)).timeseries
+    assert not default.equals(crowded)
+    assert default.equals(again)
+
+
+def test_unpickled_parameters_load_the_custom_rule_in_a_fresh_process(custom, tmp_path):
+    """What a sweep worker does: it receives pickled Parameters naming a rule it never imported."""
+    mod = custom(crowding_source("crowding_d", "crowdd"))
+    p = Parameters({**SMALL, "rules.participation": f"{mod}:crowding_out", "crowdd.strength": 5.0})
+    (tmp_path / "params.pkl").write_bytes(pickle.dumps(p))
+    expected = run(p).timeseries
+    expected.to_parquet(tmp_path / "expected.parquet")
+    code = (
+        "import pickle, pandas as pd\n"
+        "from coprod_sim.run import run\n"
+        "p = pickle.loads(open('params.pkl', 'rb').read())\n"
+        "assert p.crowdd.strength == 5.0\n"
+        "ts = run(p).timeseries\n"
+        "assert ts.equals(pd.read_parquet('expected.parquet')), 'not bit-identical'\n"
+        "print('ok')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr
+
+
+# ------------------------------------------------------------------ errors at selection time
+BROKEN_MODULE = '''
+import numpy as np
+from coprod_sim.rules import rule
+
+def one_argument(state):
+    return np.zeros(state.n)
+
+def keyword_only(*, state, params):
+    return np.zeros(state.n)
+
+@rule("outcome")
+def an_outcome_rule(state, params):
+    """Declared for the outcome stage."""
+    return np.full(state.n, 0.5)
+
+NOT_A_FUNCTION = 3
+'''
+
+
+@pytest.mark.parametrize(("value", "fragment"), [
+    ("{mod}:missing", "has no function 'missing'"),
+    ("{mod}:one_argumnt", "Did you mean 'one_argument'?"),
+    ("{mod}:one_argument", "wrong signature one_argument(state); a rule takes two positional arguments"),
+    ("{mod}:keyword_only", "wrong signature"),
+    ("{mod}:an_outcome_rule", "declared with @rule('outcome')"),
+    ("{mod}:NOT_A_FUNCTION", "is a int, not a function"),
+    ("no_such_module_xyz:rule", "module 'no_such_module_xyz' not found"),
+    ("mastery_vicarious", "'mastery_vicarious' is a rule for stage 'efficacy_feedback'"),
+    ("logistic", "no rule of that name. Rules for this stage: granovetter_threshold,"),
+    ("{mod}:", "a custom rule is written 'package.module:function'"),
+])
+def test_selection_errors_name_rule_stage_and_problem(custom, value, fragment):
+    mod = custom(BROKEN_MODULE)
+    name = value.format(mod=mod)
+    with pytest.raises(RuleError) as err:
+        Parameters({"rules.participation": name})
+    message = str(err.value)
+    assert message.startswith(f"Rule {name!r} for stage 'participation'")
+    assert fragment in message
+    assert isinstance(err.value, ParameterError) and err.value.key == "rules.participation"
+
+
+def test_a_module_that_fails_to_import_says_why(custom):
+    mod = custom("import numpy as np\nx = np.zeros(3) + undefined_name\n")
+    with pytest.raises(RuleError, match=rf"importing module '{mod}' failed: NameError: name"
+                                        " 'undefined_name' is not defined"):
+        resolve("outcome", f"{mod}:anything")
+    missing = custom("import not_installed_package_xyz\n")
+    with pytest.raises(RuleError, match="it imports 'not_installed_package_xyz', which is not installed"):
+        resolve("outcome", f"{missing}:anything")
+
+
+def test_a_custom_rule_may_not_take_a_built_in_name(custom):
+    mod = custom('''
+        import numpy as np
+        from coprod_sim.rules import rule
+
+        @rule("participation")
+        def logistic_choice(state, params):
+            return np.zeros((state.n, 3))
+    ''')
+    with pytest.raises(RuleError, match="a rule named 'logistic_choice' is already registered"):
+        resolve("participation", f"{mod}:logistic_choice")
+    assert available("participation")["logistic_choice"].__module__ == "coprod_sim.rules.defaults"
+
+
+# ------------------------------------------------------------------ errors while running
+RUNTIME_MODULE = '''
+import numpy as np
+
+def raises_in_month_three(state, params):
+    if state.step >= 2:
+        return np.ones(state.n) / np.array([])  # ValueError: shapes do not broadcast
+    return np.zeros((state.n, 3))
+
+def flat(state, params):
+    return np.zeros(state.n)
+
+def as_list(state, params):
+    return [[0.0, 0.0, 0.0]] * state.n
+
+def text(state, params):
+    return np.full((state.n, 3), "a")
+
+def too_likely(state, params):
+    return np.full((state.n, 3), 0.5)
+
+def negative(state, params):
+    return np.full((state.n, 3), -0.1)
+
+def not_a_number(state, params):
+    return np.full((state.n, 3), np.nan)
+
+def vandal(state, params):
+    state.citizens.self_efficacy[:] = 1.0
+    return np.zeros((state.n, 3))
+'''
+
+
+@pytest.mark.parametrize(("function", "fragment"), [
+    ("raises_in_month_three", "it raised ValueError: operands could not be broadcast"),
+    ("flat", "output has shape (300,), expected (300, 3)"),
+    ("as_list", "output must be a NumPy array, got list"),
+    ("text", "output has dtype <U1, expected a real number type"),
+    ("too_likely", "sum to more than 1"),
+    ("negative", "outside [0, 1]"),
+    ("not_a_number", "NaN or infinite"),
+    ("vandal", "assignment destination is read-only (a rule must not write into the state"),
+])
+def test_broken_outputs_are_reported_with_rule_and_stage(custom, function, fragment):
+    mod = custom(RUNTIME_MODULE)
+    p = Parameters({**SMALL, "rules.participation": f"{mod}:{function}"})
+    with pytest.raises(RuleOutputError) as err:
+        run(p)
+    message = str(err.value)
+    assert message.startswith(f"Rule '{mod}:{function}' for stage 'participation' broke its contract:")
+    assert fragment in message
+    assert isinstance(err.value, ParameterError)  # so the command line exits 2 without a traceback
+
+
+def test_an_exception_inside_a_rule_points_at_its_line(custom, tmp_path):
+    mod = custom(RUNTIME_MODULE)
+    with pytest.raises(RuleOutputError) as err:
+        run(Parameters({**SMALL, "rules.participation": f"{mod}:raises_in_month_three"}))
+    line = RUNTIME_MODULE.splitlines().index(
+        "        return np.ones(state.n) / np.array([])  # ValueError: shapes do not broadcast") + 1
+    assert f"(at {tmp_path / (mod + '.py')}, line {line})" in str(err.value)
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--set", "rules.participation={mod}:missing"], "has no function 'missing'"),
+    (["--set", "rules.participation=nowhere_module_q:rule"], "module 'nowhere_module_q' not found"),
+    (["--set", "rules.participation={mod}:flat"], "output has shape"),
+    (["--set", "rules.participation={mod}:raises_in_month_three"], "it raised ValueError"),
+    (["--set", "rules.outcome={mod}:negative"], "for stage 'outcome' broke its contract"),
+])
+def test_coprod_run_reports_a_broken_rule_in_one_paragraph_with_exit_2(custom, args, fragment):
+    mod = custom(RUNTIME_MODULE)
+    result = CliRunner().invoke(app, ["run", "--citizens", "300", "--steps", "4",
+                                      *[a.format(mod=mod) for a in args]])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert fragment in result.output and "Rule '" in result.output
