@@ -309,7 +309,8 @@ def sweep(
                           f" To complete the sweep: coprod sweep {file} --out {exc.out} --resume",
                           highlight=False)
         raise typer.Exit(130) from None
-    console.print(f"Done: {result.done} of {result.total} runs on {result.executor} in"
+    kept = f" ({result.resumed} were already done)" if result.resumed else ""
+    console.print(f"Done: {result.done} of {result.total} runs{kept} on {result.executor} in"
                   f" {_duration(result.seconds)}. Wrote manifest.json, runs.parquet,"
                   f" timeseries.parquet to {out}/. Next: coprod report {out}", highlight=False)
     if result.failed:

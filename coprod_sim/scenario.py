@@ -313,6 +313,10 @@ class _Loader:
 
     # -------------------------------------------------------------- the whole file
     def load(self, data: dict[str, Any]) -> Scenario:
+        # Rules first: a custom rule 'package.module:function' may declare parameters (even a
+        # group of its own) that other keys use, so it is imported before anything else is
+        # checked against the tree (params.select_rules).
+        self._load_rules(data)
         groups = list(TREE)
         for key in data:
             if key not in TOP_LEVEL and key not in groups:
@@ -331,13 +335,9 @@ class _Loader:
             description = ""
         replications = self._integer(data, "replications", 1, 1, MAX_REPLICATIONS)
 
-        # Rules first: a custom rule 'package.module:function' may declare parameters the
-        # other keys use, so it must be imported before anything is checked against the tree
-        # (params.select_rules).
         raw_base = self._base_entries(data)
         raw_policies = self._policy_entries(data.get("policies"))
         raw_sweep, settings = self._sweep_entries(data.get("sweep"))
-        self._resolve_rules(raw_base, raw_policies, raw_sweep)
         self.check()
 
         base = self._values("[parameters]", raw_base)
@@ -495,25 +495,46 @@ class _Loader:
                 del entries[k]
         return self._flatten("[sweep]", entries), settings
 
-    def _resolve_rules(self, base, policies, sweep) -> None:
-        names: list[tuple[str, str, Any]] = []
-        for key, (where, value) in base.items():
-            names.append((where, key, value))
-        for _, entries in policies.values():
-            for key, (where, value) in entries.items():
-                names.append((where, key, value))
-        for key, (where, value) in sweep.items():
-            values = value if isinstance(value, list) else [value]
-            names.extend((where, key, v) for v in values)
+    def _load_rules(self, data: Mapping[str, Any]) -> None:
+        """Import every rule the file selects anywhere (a loose scan: other checks come later)."""
+        found: list[tuple[str, str, Any]] = []
+
+        def scan(where: str, table: Any, prefix: tuple[str, ...] = ()) -> None:
+            if not isinstance(table, dict):
+                return
+            for k, v in table.items():
+                parts = (*prefix, *str(k).split("."))
+                if len(parts) == 2 and parts[0] == "rules":
+                    for value in v if isinstance(v, list) else [v]:
+                        found.append((where, ".".join(parts), value))
+                elif len(parts) < 2:
+                    scan(where, v, parts)
+
+        scan("[rules]", data.get("rules"), ("rules",))
+        scan("[parameters]", data.get("parameters"))
+        policies = data.get("policies")
+        if isinstance(policies, dict):
+            for name, body in policies.items():
+                scan(f"[policies.{name}]", body)
+        elif isinstance(policies, list):
+            for body in policies:
+                name = body.get("name", "?") if isinstance(body, dict) else "?"
+                scan(f"[policies.{name}]", body)
+        sweep = data.get("sweep")
+        scan("[sweep]", sweep)
+        if isinstance(sweep, dict):
+            for container in SWEEP_CONTAINERS:
+                scan("[sweep]", sweep.get(container))
         seen: set[tuple[str, str]] = set()
-        for where, key, value in names:
-            if not key.startswith("rules.") or not isinstance(value, str) or (key, value) in seen:
+        for where, key, value in found:
+            if not isinstance(value, str) or (key, value) in seen:
                 continue
             seen.add((key, value))
             try:
                 select_rules([(key, value)])  # imports a custom rule and declares its parameters
             except ParameterError as exc:
                 self.fail(key, f"{where} {key} = {value!r}: {exc}")
+        self.check()
 
     # -------------------------------------------------------------- values
     def _coerce(self, where_key: str, key: str, value: Any, where: str) -> Any:

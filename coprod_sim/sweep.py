@@ -22,6 +22,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -116,16 +117,31 @@ class InlineExecutor(Executor):
         return future
 
 
-def _worker_init() -> None:
+def _worker_init(sweep_pid: int) -> None:
     # Ctrl-C reaches the whole process group; the parent decides what happens, quietly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A pool worker never notices that the sweep was killed (kill -9): it would wait for work
+    # forever. Watch the sweep's process and leave when it is gone.
+    threading.Thread(target=_watch_parent, args=(sweep_pid,), daemon=True).start()
+
+
+def _watch_parent(pid: int, every: float = 1.0) -> None:
+    while True:
+        time.sleep(every)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # pid reused by another user's process: ours is gone
+            os._exit(0)
 
 
 def process_pool(workers: int) -> cf.ProcessPoolExecutor:
     """A pool of local worker processes (forkserver: safe beside threads, quick to start)."""
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["coprod_sim.sweep"])
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                  initargs=(os.getpid(),))
 
 
 @dataclass
@@ -291,6 +307,7 @@ class SweepResult:
     failed: dict[int, str] = field(default_factory=dict)  # run index -> error
     seconds: float = 0.0
     executor: str = ""
+    resumed: int = 0  # runs already on disk when this call started
 
     @property
     def ok(self) -> bool:
@@ -307,14 +324,16 @@ def execution_order(scenario: Scenario) -> Iterator[int]:
 def sweep(scenario: Scenario, out: str | Path, *, workers: int | None = None,
           scheduler: str | None = None, executor: Executor | None = None,
           max_in_flight: int | None = None, resume: bool = False, overwrite: bool = False,
-          progress: bool = True) -> SweepResult:
+          progress: bool = True, note: Callable[[str], None] | None = None) -> SweepResult:
     """Run every run of ``scenario`` not yet on disk in ``out``, then assemble the tables.
 
     ``executor`` (any ``concurrent.futures.Executor``) takes precedence over ``workers`` and
     ``scheduler``. Raises SweepInterrupted on Ctrl-C/SIGTERM after saving what finished.
     """
     store = Store(out)
+    note = note or (lambda text: print(text, file=sys.stderr))
     _check_folder(store, scenario, resume, overwrite)
+    _check_code(store, note)
     store.prepare()
     done, failed_before = store.finished()
     status = {i: PENDING for i in range(scenario.n_runs)}
@@ -348,12 +367,34 @@ def sweep(scenario: Scenario, out: str | Path, *, workers: int | None = None,
     seconds = time.perf_counter() - start
     assemble(scenario, store, status, errors)
     n_done = sum(1 for s in status.values() if s == DONE)
-    return SweepResult(store.out, len(status), n_done, dict(sorted(errors.items())), seconds, plan.label)
+    return SweepResult(store.out, len(status), n_done, dict(sorted(errors.items())), seconds, plan.label,
+                       resumed=len(status) - len(todo))
 
 
 @contextmanager
 def _given(plan: ExecutorPlan) -> Iterator[ExecutorPlan]:
     yield plan  # the caller owns the executor and shuts it down
+
+
+def code_fingerprint() -> str:
+    """A hash of the package's source: results computed by different code do not mix silently."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _check_code(store: Store, note: Callable[[str], None]) -> None:
+    old = store.read_manifest() or {}
+    before, now = old.get("code"), code_fingerprint()
+    if before and before != now and store.finished()[0]:
+        note(f"Warning: coprod-sim's code changed since this sweep started (code {before} -> {now});"
+             " the runs already done were computed by the older code. For tables from one version"
+             " of the model, start again with --overwrite.")
 
 
 def _check_folder(store: Store, scenario: Scenario, resume: bool, overwrite: bool) -> None:
@@ -371,10 +412,10 @@ def _check_folder(store: Store, scenario: Scenario, resume: bool, overwrite: boo
         _clear(store)
         return
     name = old.get("scenario", {}).get("name", "?")
-    counts = old.get("counts", {})
+    on_disk = len(store.finished()[0])
     if not resume:
         raise SweepError(
-            f"{store.out} already holds a sweep of {name!r} ({counts.get('done', '?')} of"
+            f"{store.out} already holds a sweep of {name!r} ({on_disk} of"
             f" {old.get('scenario', {}).get('n_runs', '?')} runs done). Add --resume to complete it"
             " (finished runs are kept), --overwrite to discard it, or choose another --out.")
     if old.get("scenario", {}).get("fingerprint") != scenario.fingerprint():
@@ -480,6 +521,7 @@ class _Manifest:
         self.store, self.scenario, self.status, self.errors = store, scenario, status, errors
         self.executor = executor
         self.version = __version__
+        self.code = code_fingerprint()
         old = store.read_manifest() or {}
         self.created = old.get("created") or _now()
         self.last = 0.0
@@ -510,6 +552,7 @@ class _Manifest:
             "created": self.created,
             "updated": _now(),
             "executor": self.executor,
+            "code": self.code,
             "seeding": SEEDING,
             "scenario": sc.to_dict(),
             "counts": counts,
