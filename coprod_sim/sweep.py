@@ -438,25 +438,48 @@ def _clear(store: Store) -> None:
 def _execute(scenario: Scenario, store: Store, plan: ExecutorPlan, todo: list[int],
              status: dict[int, str], errors: dict[int, str], manifest: _Manifest,
              bar: _Progress) -> None:
+    """Keep at most ``plan.capacity`` runs in flight; record each as it finishes.
+
+    If a worker process dies (killed, out of memory, a crash in compiled code), the pool is
+    replaced and the runs that were in flight are rerun one at a time: only a run that kills
+    a worker on its own is recorded as failed, the others were bystanders.
+    """
     queue = iter(todo)
+    requeued: list[int] = []  # not started because the pool broke: submit first
+    suspects: list[int] = []  # in flight when a worker died: rerun alone
     in_flight: dict[Future, int] = {}
 
+    def submit(index: int) -> bool:
+        try:
+            future = plan.executor.submit(run_task, scenario.run_by_index(index))
+        except cf.BrokenExecutor as exc:  # a worker died before we heard of it
+            requeued.append(index)
+            broke(exc)
+            return False
+        in_flight[future] = index
+        return True
+
     def top_up() -> None:
-        while len(in_flight) < plan.capacity:
-            index = next(queue, None)
+        while True:
+            if suspects:
+                if in_flight or not submit(suspects.pop(0)):
+                    return
+                continue  # loop only to return: one suspect at a time
+            if len(in_flight) >= plan.capacity:
+                return
+            index = requeued.pop(0) if requeued else next(queue, None)
             if index is None:
                 return
-            try:
-                future = plan.executor.submit(run_task, scenario.run_by_index(index))
-            except cf.BrokenExecutor as exc:
-                replace(exc)
-                future = plan.executor.submit(run_task, scenario.run_by_index(index))
-            in_flight[future] = index
+            submit(index)
 
-    def replace(exc: BaseException) -> None:
+    def broke(exc: BaseException) -> None:
+        """The pool is dead: what was in flight is suspect; start a new pool."""
         if plan.restart is None:
             raise SweepError(f"the executor stopped working ({type(exc).__name__}: {exc}); finished"
                              " runs are saved, rerun with --resume.", "--scheduler") from None
+        suspects.extend(in_flight.values())
+        suspects.sort()
+        in_flight.clear()
         _shutdown(plan.executor, cancel=True)
         plan.executor = plan.restart()
 
@@ -472,27 +495,30 @@ def _execute(scenario: Scenario, store: Store, plan: ExecutorPlan, todo: list[in
         bar.advance(outcome.status == FAILED)
 
     top_up()
-    broken: BaseException | None = None
     while in_flight:
         finished, _ = cf.wait(list(in_flight), timeout=1.0, return_when=FIRST_COMPLETED)
+        broken: BaseException | None = None
         for future in finished:
             index = in_flight.pop(future)
             try:
                 outcome = future.result()
-            except cf.BrokenExecutor as exc:  # a worker process died (killed, out of memory)
+            except cf.BrokenExecutor as exc:  # a worker process died
                 broken = exc
-                outcome = Outcome(index, FAILED, error=f"the worker process running it died"
-                                  f" ({type(exc).__name__}: {exc})")
+                alone = not in_flight and len(finished) == 1
+                if alone or plan.restart is None:
+                    outcome = Outcome(index, FAILED, error="the worker process running it died"
+                                      f" ({type(exc).__name__}: {exc})")
+                else:
+                    suspects.append(index)
+                    continue
             except Exception as exc:  # the executor's failure (e.g. a Dask worker lost)
                 outcome = Outcome(index, FAILED, error=f"{type(exc).__name__}: {exc}",
                                   traceback=traceback.format_exc())
             record(index, outcome)
-        if broken is not None and not in_flight:
-            replace(broken)
-            broken = None
+        if broken is not None:
+            broke(broken)
         manifest.maybe_write()
-        if broken is None:
-            top_up()
+        top_up()
 
 
 @contextmanager
