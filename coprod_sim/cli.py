@@ -390,7 +390,8 @@ def viz(
 
 # ------------------------------------------------------------------------------- rules
 rules_app = typer.Typer(
-    help="List the rules of each stage of a month, or check a rule against its stage's contract.",
+    help="List the rules of each stage of a month (no command), or check a rule against its"
+         " stage's contract (check). Writing your own: docs/extending.md.",
     no_args_is_help=False, add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(rules_app, name="rules")
 
