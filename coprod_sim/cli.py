@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from coprod_sim.params import MODES, ParameterError, Parameters, parse_assignments
@@ -55,7 +56,8 @@ def user_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except (ParameterError, UserError) as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escape: messages quote TOML tables like [sweep], which rich would read as markup
+            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(USER_ERROR) from None
         except OSError as exc:
             where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
@@ -201,7 +203,8 @@ def scenario_run_parameters(file: Path | None, point: int | None, replication: i
     chosen = scenario.run_at(point or 0, replication or 0)
     params = chosen.params.replace(overrides) if overrides else chosen.params
     where = ", ".join(f"{k} = {v!r}" for k, v in chosen.levers.items())
-    console.print(f"[bold]{scenario.name}[/]: point {chosen.point} (policy {chosen.policy!r}"
+    console.print(f"[bold]{escape(scenario.name)}[/]: point {chosen.point}"
+                  f" (policy {escape(repr(chosen.policy))}"
                   f"{', ' + where if where else ''}), replication {chosen.replication},"
                   f" seed {chosen.seed}.", highlight=False)
     return params, chosen.replication
@@ -231,11 +234,11 @@ def validate(
 
     scenario = load_scenario(file)
     d = scenario.design
-    console.print(f"[bold]{scenario.name}[/] ({file}): valid.", highlight=False)
+    console.print(f"[bold]{escape(scenario.name)}[/] ({escape(str(file))}): valid.", highlight=False)
     if scenario.description:
-        console.print(scenario.description, highlight=False)
-    changed = {k: v for k, v in scenario.base.items()}
-    t = Table(title="Base values (besides the defaults)", title_justify="left")
+        console.print(escape(scenario.description), highlight=False)
+    changed = dict(scenario.base)
+    t = Table(title="Base values", title_justify="left")
     t.add_column("key")
     t.add_column("value", justify="right")
     for k, v in changed.items():
@@ -246,8 +249,8 @@ def validate(
     p.add_column("changes")
     p.add_column("what it is")
     for pol in scenario.policies:
-        p.add_row(pol.name, ", ".join(f"{k} = {v!r}" for k, v in pol.changes.items()) or "-",
-                  pol.description)
+        p.add_row(escape(pol.name), escape(", ".join(f"{k} = {v!r}" for k, v in pol.changes.items()))
+                  or "-", escape(pol.description))
     console.print(p)
     if d.levers:
         s = Table(title=f"Sweep: {d.kind.replace('_', ' ')} design", title_justify="left")
@@ -299,7 +302,7 @@ def sweep(
                         " choose one.")
     scenario = load_scenario(file)
     out = out or Path("out") / _folder_name(scenario.name)
-    console.print(f"[bold]{scenario.name}[/]: {scenario.n_runs:,} runs ({scenario.n_points} points x"
+    console.print(f"[bold]{escape(scenario.name)}[/]: {scenario.n_runs:,} runs ({scenario.n_points} points x"
                   f" {scenario.replications} replications) into {out}/", highlight=False)
     try:
         result = run_sweep(scenario, out, workers=workers, scheduler=scheduler, resume=resume,
@@ -315,7 +318,7 @@ def sweep(
                   f" timeseries.parquet to {out}/. Next: coprod report {out}", highlight=False)
     if result.failed:
         listed = list(result.failed.items())
-        lines = "\n".join(f"  run {i}: {err}" for i, err in listed[:20])
+        lines = "\n".join(f"  run {i}: {escape(err)}" for i, err in listed[:20])
         more = f"\n  ... and {len(listed) - 20} more (see manifest.json)" if len(listed) > 20 else ""
         err_console.print(f"[bold red]{len(listed)} run(s) failed[/] (errors and tracebacks in"
                           f" {out}/runs/*.failed.json; the others are saved):\n{lines}{more}\n"

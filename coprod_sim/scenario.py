@@ -338,7 +338,6 @@ class _Loader:
         raw_base = self._base_entries(data)
         raw_policies = self._policy_entries(data.get("policies"))
         raw_sweep, settings = self._sweep_entries(data.get("sweep"))
-        self.check()
 
         base = self._values("[parameters]", raw_base)
         for short, key in (("steps", "simulation.steps"), ("seed", "simulation.seed")):
@@ -450,8 +449,8 @@ class _Loader:
                 self.fail("policies", "a policy has an empty name.")
                 continue
             if name in out:
-                self.fail(f"policies.{name}", f"policy name {name!r} is used twice: give each policy"
-                                              " its own name.")
+                self.fail(f"policies.{name}", f"[policies.{name}]: policy name {name!r} is used twice:"
+                                              " give each policy its own name.")
                 continue
             if not isinstance(body, dict):
                 self.fail(f"policies.{name}", f"{where} must be a table of parameter changes, e.g."
