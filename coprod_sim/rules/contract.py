@@ -341,14 +341,19 @@ def _check_unchanged(fn: Rule, stage: str, name: str, case: Case) -> str | None:
 
 def _check_deterministic(fn: Rule, stage: str, name: str, case: Case) -> str | None:
     outputs = []
-    for global_seed in (1, 2):
-        np.random.seed(global_seed)  # noqa: NPY002  (a rule must not depend on these)
-        random.seed(global_seed)
-        view = _with_rng(case.state, case.seed).read_only()
-        try:
-            outputs.append(_call(fn, stage, name, view, case.params))
-        except RuleError:
-            return None  # reported by the output check
+    saved = np.random.get_state(), random.getstate()  # noqa: NPY002
+    try:
+        for global_seed in (1, 2):
+            np.random.seed(global_seed)  # noqa: NPY002  (a rule must not depend on these)
+            random.seed(global_seed)
+            view = _with_rng(case.state, case.seed).read_only()
+            try:
+                outputs.append(_call(fn, stage, name, view, case.params))
+            except RuleError:
+                return None  # reported by the output check
+    finally:
+        np.random.set_state(saved[0])  # noqa: NPY002
+        random.setstate(saved[1])
     first, second = outputs
     if OUTPUT_FIELDS.get(stage) is None:
         first, second = (first,), (second,)
