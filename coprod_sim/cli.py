@@ -436,9 +436,11 @@ def rules_list(
             default = " (default)" if name == defaults[f"rules.{stage}"] else ""
             text = summary(fn) or "(no docstring)"
             declared = declared_params(fn)
-            if declared:
-                text += "\n[dim]parameters: " + ", ".join(
-                    f"{key} = {spec(key).default!r}" for key in declared) + "[/]"
+            for key in declared:  # documented like the tree's own parameters
+                s = spec(key)
+                unit = "" if s.unit == "-" else f" ({s.unit})"
+                text += (f"\n  [dim]{key} = {s.default!r}: {escape(s.description)};"
+                         f" {escape(s.allowed())}{escape(unit)}[/]")
             t.add_row(f"[bold]{name}[/]{default}", text)
         console.print(t)
         console.print()
