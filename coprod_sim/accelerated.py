@@ -32,6 +32,10 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
 
 AVAILABLE = njit is not None
 
+POWER_MIN = -1080
+POWERS = 3.5 * np.ldexp(1.0, np.arange(POWER_MIN, 80))
+"""3.5 * 2^k for k from POWER_MIN (0 in float64) to 79, the bounds used by ``utilities``."""
+
 
 def enabled_by_default() -> bool:
     """Whether the accelerated path is used when not asked otherwise (env COPROD_ACCELERATE)."""
@@ -49,23 +53,19 @@ def tie_shares(indptr, indices, degree, members, count, counts, out):
 
     The adjacency is symmetric, so the ties of k among the members are found by scattering
     from each member j to its ties: the work is the members' ties, not the whole network.
-    Shares are count / degree as the NumPy path divides them (exact integer counts); only
-    the entries touched are divided, the rest are 0, and ``counts`` is left all zero again.
+    Shares are count / degree as the NumPy path divides them (exact integer counts), 0 for
+    citizens with no flagged tie; ``counts`` is left all zero again.
     """
-    out[:] = 0.0
     for a in range(count):
         j = members[a]
         for p in range(indptr[j], indptr[j + 1]):
             counts[indices[p]] += 1
-    for a in range(count):
-        j = members[a]
-        for p in range(indptr[j], indptr[j + 1]):
-            k = indices[p]
+    for k in range(out.shape[0]):
+        if counts[k]:
             out[k] = counts[k] / degree[k]
-    for a in range(count):
-        j = members[a]
-        for p in range(indptr[j], indptr[j + 1]):
-            counts[indices[p]] = 0
+            counts[k] = 0
+        else:
+            out[k] = 0.0
 
 
 @_jit
@@ -92,7 +92,7 @@ def utilities(efficacy, competence, peer, trust, invited, admin, hood, age, fema
     k = ceil(max_m v_m * log2(e) + 0.001) (exp(v) <= 2^k, rounding included), so a citizen
     whose u is above this bound offers nothing and needs no exp: ``offered`` is set to
     NO_MODE. The others (u below the bound) are written to ``who`` with their capped
-    utilities in ``v``; returns how many.
+    utilities in ``v``; returns how many. ``POWERS`` holds 3.5 * 2^k.
     """
     w_e, w_c, w_p, w_t, w_inv, info, age_mean = scalars[0], scalars[1], scalars[2], scalars[3], \
         scalars[4], scalars[5], scalars[6]
@@ -118,9 +118,9 @@ def utilities(efficacy, competence, peer, trust, invited, admin, hood, age, fema
         x1 = x1 if x1 < 50.0 else 50.0
         x2 = x2 if x2 < 50.0 else 50.0
         top = max(x0, max(x1, x2))
-        bound = 3.5 * math.ldexp(1.0, math.ceil(top * 1.4426950408889634 + 0.001))
+        k = math.ceil(top * 1.4426950408889634 + 0.001) - POWER_MIN
         offered[i] = -1
-        if u_decision[i] < bound:
+        if k >= POWERS.shape[0] or (k >= 0 and u_decision[i] < POWERS[k]):
             who[m] = i
             v[m, 0] = x0
             v[m, 1] = x1
@@ -295,38 +295,16 @@ def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods,
 
     Returns (ints, by_quintile, by_hood): ints = [active this month in mode 0..2, participants
     of the year, of the year in mode 0..2, regulars (active in >= 2 months of the year),
-    offers, rejections, successes, failures]; by_quintile (4, 5) = citizens, participants,
-    participants in individual mode, in group or collective mode; by_hood (2, K) = citizens,
-    participants.
+    offers, rejections, successes, failures]; by_quintile (3, 5) = participants, participants
+    in individual mode, in group or collective mode; by_hood = participants.
     """
     ints = np.zeros(12, np.int64)
-    by_q = np.zeros((4, 5), np.int64)
-    by_hood = np.zeros((2, n_hoods), np.int64)
+    by_q = np.zeros((3, 5), np.int64)
+    by_hood = np.zeros(n_hoods, np.int64)
     for i in range(mode.shape[0]):
-        q = quintile[i]
-        by_q[0, q] += 1
-        by_hood[0, hood[i]] += 1
         m = mode[i]
         if m >= 0:
             ints[m] += 1
-        recent = activity[i] & mask
-        if recent:
-            ints[3] += 1
-            by_q[1, q] += 1
-            by_hood[1, hood[i]] += 1
-            if recent & (recent - 1):
-                ints[7] += 1
-        y0 = activity_by_mode[0, i] & mask
-        y12 = (activity_by_mode[1, i] & mask) | (activity_by_mode[2, i] & mask)
-        if y0:
-            ints[4] += 1
-            by_q[2, q] += 1
-        if activity_by_mode[1, i] & mask:
-            ints[5] += 1
-        if activity_by_mode[2, i] & mask:
-            ints[6] += 1
-        if y12:
-            by_q[3, q] += 1
         if offered[i] >= 0:
             ints[8] += 1
         r = result[i]
@@ -336,6 +314,27 @@ def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods,
             ints[10] += 1
         elif r == 2:
             ints[11] += 1
+        recent = activity[i] & mask
+        if recent == 0:
+            continue
+        q = quintile[i]
+        ints[3] += 1
+        by_q[0, q] += 1
+        by_hood[hood[i]] += 1
+        if recent & (recent - 1):
+            ints[7] += 1
+        y0 = activity_by_mode[0, i] & mask
+        y1 = activity_by_mode[1, i] & mask
+        y2 = activity_by_mode[2, i] & mask
+        if y0:
+            ints[4] += 1
+            by_q[1, q] += 1
+        if y1:
+            ints[5] += 1
+        if y2:
+            ints[6] += 1
+        if y1 or y2:
+            by_q[2, q] += 1
     return ints, by_q, by_hood
 
 

@@ -257,9 +257,10 @@ class Kernel:
         """
         s, rs, p = self.state, self.streams, self.params
         c, admins, hoods = s.citizens, s.administrations, s.neighbourhoods
-        cp, ap, pol = p.citizens, p.administration, p.policy
+        cp = p.citizens
         n = c.n
         w = self._scratch_arrays(n, len(hoods))
+        k = self._constants()
         indptr, indices = s.network.indptr, s.network.indices
         # 1. Peer influence and outreach.
         fast.peer_active_share(indptr, indices, s.degree, c.mode, w["members"], w["counts"],
@@ -269,17 +270,11 @@ class Kernel:
         self._lap("outreach")
         # 2. Utilities (logistic_choice) of those who might offer; exp in NumPy.
         rs.decision.random(out=w["u_decision"])
-        effort = cp.effort_weight * mode_values(p, "policy", "effort")
-        scalars = np.array([
-            cp.efficacy_weight, cp.competence_weight, cp.peer_weight, cp.trust_weight,
-            cp.invitation_weight, cp.information_weight * pol.information_campaign,
-            p.population.age_mean, cp.base_individual, cp.base_group, cp.base_collective,
-            *effort, cp.age_individual_effect, cp.female_individual_effect, cp.age_collective_effect])
         count = fast.utilities(
             c.self_efficacy, c.civic_competence, s.peer_active_share, c.trust, c.invited,
             c.administration, c.neighbourhood, c.age, c.female, c.spare_resources,
             cp.incentive_weight * admins.staff_incentives,
-            cp.quality_weight * (hoods.service_quality - 0.5), scalars, w["u_decision"],
+            cp.quality_weight * (hoods.service_quality - 0.5), k["utilities"], w["u_decision"],
             c.offered, w["who"], w["v"])
         ev = np.exp(w["v"][:count])
         self._lap("participation")
@@ -289,36 +284,27 @@ class Kernel:
         admitted = fast.choose_screen_and_admit(
             w["who"][:count], ev, w["u_decision"], w["u_priority"], w["u_screening"], c.invited,
             c.administration, c.civic_competence, c.ses,
-            admins.risk_aversion * (1.0 - 0.5 * admins.staff_incentives),
-            mode_values(p, "administration", "screening"), ap.reliability_ses_weight,
-            admins.capacity, c.offered, c.mode, w["admitted"])
+            admins.risk_aversion * (1.0 - 0.5 * admins.staff_incentives), k["screening"],
+            k["reliability_ses_weight"], admins.capacity, c.offered, c.mode, w["admitted"])
         admitted = w["admitted"][:admitted]
         self._lap("screening")
         # 4. Outcomes (competence_collaboration): log-odds of the episodes, expit in SciPy.
-        scalars = np.array([cp.success_base, cp.success_competence_weight,
-                            cp.success_coparticipant_weight, 0.0, cp.difficulty_group,
-                            cp.difficulty_collective])
         logit = w["logit"][:len(admitted)]
         fast.outcome_logits(
             admitted, c.mode, indptr, indices, s.degree, w["members"], w["counts"],
             s.coparticipant_share, c.civic_competence, c.administration,
             cp.success_collaboration_weight * (admins.staff_incentives - admins.risk_aversion),
-            scalars, logit)
+            k["outcome"], logit)
         p_success = expit(logit)
         rs.outcome.random(out=w["u_outcome"])
         self._lap("outcome")
         # 5. Bookkeeping and feedback (mastery_vicarious).
-        f = cp.feedback_strength
-        gains = [min(1.0, f * g) for g in (cp.mastery_gain, cp.failure_loss, cp.rejection_loss,
-                                           cp.vicarious_gain)]
-        scalars = np.array([*gains, cp.efficacy_drift, cp.trust_gain, cp.trust_loss,
-                            cp.trust_drift, *OUTPUT_WEIGHT])
         fast.settle_month(
             admitted, p_success, w["u_outcome"], c.offered, c.mode, c.administration,
             c.neighbourhood, indptr, indices, s.degree, w["members"], w["counts"], c.result,
             c.episodes, c.successes, c.rejections, c.activity, c.activity_by_mode,
             s.tie_success_share, c.self_efficacy, c.efficacy_baseline, c.trust, c.trust_baseline,
-            scalars, admins.successes, admins.failures, w["output"], w["success"])
+            k["feedback"], admins.successes, admins.failures, w["output"], w["success"])
         s.output_per_resident[:] = w["output"] / np.maximum(hoods.size, 1)
         self._lap("feedback")
         admins.risk_aversion[:] = self._call("admin_learning", (len(admins),))
@@ -326,6 +312,38 @@ class Kernel:
         hoods.service_quality[:] = self._call("service_quality", (len(hoods),))
         self._lap("administrations_quality")
         s.step += 1
+
+    def _constants(self) -> dict[str, np.ndarray | float]:
+        """The parameters the compiled loops use, computed as the default rules compute them.
+
+        Parameters are immutable, so this is done once per Parameters object.
+        """
+        p = self.params
+        cached = getattr(self, "_constants_cache", None)
+        if cached is not None and cached[0] is p:
+            return cached[1]
+        cp, pol = p.citizens, p.policy
+        effort = cp.effort_weight * mode_values(p, "policy", "effort")
+        f = cp.feedback_strength
+        gains = [min(1.0, f * g) for g in (cp.mastery_gain, cp.failure_loss, cp.rejection_loss,
+                                           cp.vicarious_gain)]
+        k = {
+            "utilities": np.array([
+                cp.efficacy_weight, cp.competence_weight, cp.peer_weight, cp.trust_weight,
+                cp.invitation_weight, cp.information_weight * pol.information_campaign,
+                p.population.age_mean, cp.base_individual, cp.base_group, cp.base_collective,
+                *effort, cp.age_individual_effect, cp.female_individual_effect,
+                cp.age_collective_effect]),
+            "screening": mode_values(p, "administration", "screening"),
+            "reliability_ses_weight": p.administration.reliability_ses_weight,
+            "outcome": np.array([cp.success_base, cp.success_competence_weight,
+                                 cp.success_coparticipant_weight, 0.0, cp.difficulty_group,
+                                 cp.difficulty_collective]),
+            "feedback": np.array([*gains, cp.efficacy_drift, cp.trust_gain, cp.trust_loss,
+                                  cp.trust_drift, *OUTPUT_WEIGHT]),
+        }
+        self._constants_cache = (p, k)
+        return k
 
     def _scratch_arrays(self, n: int, n_hoods: int) -> dict[str, np.ndarray]:
         """Work arrays of the accelerated path, kept between months (no allocation per month)."""

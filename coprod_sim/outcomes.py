@@ -82,26 +82,27 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     else:
         ints, by_q, by_hood = _counts(state, mask)
         year = (c.activity & mask) != 0
+    per_quintile, per_hood = _residents(c, len(hoods))
+    ints = ints.tolist()  # Python ints: exact, and int / int rounds as NumPy's division does
     row: dict[str, float] = {"step": float(state.step)}
-    row["participation"] = ints[:3].sum() / n
+    row["participation"] = sum(ints[:3]) / n
     for m, name in enumerate(MODES):
         row[f"participation_{name}"] = ints[m] / n
-    n_year = int(ints[3])
+    n_year = ints[3]
     row["participation_year"] = n_year / n
     for m, name in enumerate(MODES):
         row[f"participation_year_{name}"] = ints[4 + m] / n
-    sizes = np.maximum(by_q[0], 1)
-    rates = by_q[1] / sizes
-    for col, rate in zip(QUINTILE_COLUMNS, rates, strict=True):
+    rates = by_q / np.maximum(per_quintile, 1)  # (3, 5): all, individual, group or collective
+    for col, rate in zip(QUINTILE_COLUMNS, rates[0].tolist(), strict=True):
         row[col] = rate
     row["repeat_share"] = ints[7] / max(n_year, 1)
-    offers, rejected, succ, fail = (int(x) for x in ints[8:12])
+    offers, rejected, succ, fail = ints[8:12]
     row["offer_rate"] = offers / n
     row["rejection_rate"] = rejected / max(offers, 1)
     row["success_rate"] = succ / (succ + fail) if succ + fail else np.nan
-    row["top_bottom_ratio"] = metrics.ratio_of_rates(rates)
-    row["top_bottom_ratio_individual"] = metrics.ratio_of_rates(by_q[2] / sizes)
-    row["top_bottom_ratio_collective"] = metrics.ratio_of_rates(by_q[3] / sizes)
+    row["top_bottom_ratio"] = metrics.ratio_of_rates(rates[0])
+    row["top_bottom_ratio_individual"] = metrics.ratio_of_rates(rates[1])
+    row["top_bottom_ratio_collective"] = metrics.ratio_of_rates(rates[2])
     if compiled:
         work = np.empty((4, n))
         fast.year_values(c.activity, mask, n_year, c.self_efficacy, c.efficacy_baseline,
@@ -114,7 +115,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
             c.self_efficacy[~year]
         row["concentration_index"] = metrics.concentration_index(year, c.ses_rank)
     row["advantage_correlation"] = metrics.rate_correlation(
-        hoods.advantage, by_hood[1] / np.maximum(by_hood[0], 1))
+        hoods.advantage, by_hood / np.maximum(per_hood, 1))
     row["advantaged_output_share"] = metrics.advantaged_output_share(
         state.output_per_resident * hoods.size, hoods.advantage, hoods.size)
     e = c.self_efficacy
@@ -137,7 +138,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
         "advantage": hoods.advantage,
         "urban": hoods.urban,
         "administration": hoods.administration,
-        "participation_year": by_hood[1] / np.maximum(hoods.size, 1),
+        "participation_year": by_hood / np.maximum(hoods.size, 1),
         "service_quality": hoods.service_quality.copy(),
     }
 
@@ -159,12 +160,20 @@ def _counts(state: State, mask: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     ints[9:12] = [np.count_nonzero(c.result == r)
                   for r in (RESULT_REJECTED, RESULT_SUCCESS, RESULT_FAILURE)]
     q = c.quintile
-    by_q = np.stack([np.bincount(q, minlength=5), np.bincount(q[year], minlength=5),
-                     np.bincount(q[by_mode[0]], minlength=5),
+    by_q = np.stack([np.bincount(q[year], minlength=5), np.bincount(q[by_mode[0]], minlength=5),
                      np.bincount(q[by_mode[1] | by_mode[2]], minlength=5)])
-    by_hood = np.stack([np.bincount(c.neighbourhood, minlength=k),
-                        np.bincount(c.neighbourhood[year], minlength=k)])
-    return ints, by_q, by_hood
+    return ints, by_q, np.bincount(c.neighbourhood[year], minlength=k)
+
+
+def _residents(c, n_hoods: int) -> tuple[np.ndarray, np.ndarray]:
+    """Citizens per SES quintile and per neighbourhood (fixed at birth, so counted once)."""
+    key = (id(c.quintile), id(c.neighbourhood), n_hoods)
+    cached = getattr(c, "_residents", None)
+    if cached is None or cached[0] != key:
+        cached = (key, np.bincount(c.quintile, minlength=5),
+                  np.bincount(c.neighbourhood, minlength=n_hoods))
+        c._residents = cached  # an attribute of this Citizens object, not a dataclass field
+    return cached[1], cached[2]
 
 
 def _popcount16(x: np.ndarray) -> np.ndarray:
