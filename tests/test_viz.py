@@ -30,6 +30,29 @@ START_TIMEOUT = 180  # seconds for the server to answer; imports are slow on a b
 UI_TIMEOUT = 120_000  # milliseconds for the page to react
 
 
+# The server runs under an audit hook that refuses, and reports, any connection or name lookup
+# that is not for this machine: the page must not need the internet, on the server side either.
+GUARDED_SERVER = """
+import socket, sys
+LOCAL = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "", None)
+def guard(event, args):
+    if event == "socket.connect" and isinstance(args[1], tuple):
+        host = args[1][0]
+        if host not in LOCAL and not str(host).startswith("127."):
+            print(f"OUTBOUND blocked: connect {args[1]}", file=sys.stderr, flush=True)
+            raise ConnectionRefusedError(f"the test forbids connecting to {args[1]}")
+    elif event == "socket.getaddrinfo":
+        host = args[0].decode() if isinstance(args[0], bytes) else args[0]
+        if host not in LOCAL and not str(host).startswith("127."):
+            print(f"OUTBOUND blocked: lookup {host}", file=sys.stderr, flush=True)
+            raise socket.gaierror(f"the test forbids looking up {host}")
+sys.addaudithook(guard)
+from coprod_sim.cli import main
+sys.argv = ["coprod", *sys.argv[1:]]
+main()
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -41,7 +64,7 @@ def server(tmp_path):
     """`coprod viz --port P` running in a subprocess; yields its URL."""
     port = free_port()
     log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "coprod_sim.cli", "viz", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-c", GUARDED_SERVER, "viz", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + START_TIMEOUT
@@ -61,6 +84,10 @@ def server(tmp_path):
                             f"{(tmp_path / 'server.log').read_text()}")
             time.sleep(0.5)
         yield url
+        log.flush()
+        blocked = [line for line in (tmp_path / "server.log").read_text().splitlines()
+                   if line.startswith("OUTBOUND blocked")]
+        assert not blocked, f"the server tried to reach the internet: {blocked}"
     finally:
         proc.terminate()
         try:
@@ -113,17 +140,22 @@ def month(page) -> int:
     return int(m.group(1))
 
 
-def wait_for_month(page, condition, what: str) -> int:
-    deadline = time.monotonic() + UI_TIMEOUT / 1000
-    while time.monotonic() < deadline:
-        try:
-            now = month(page)
-        except AssertionError:
-            now = -1
-        if condition(now):
-            return now
-        page.wait_for_timeout(100)
-    pytest.fail(f"the page never reached {what} (last month shown: {month(page)})")
+MONTH_JS = """([op, m]) => {
+    const found = /^Month (\\d+)/.exec(document.querySelector('.coprod-status')?.innerText || '');
+    if (!found) return false;
+    const now = Number(found[1]);
+    return op === '>=' ? now >= m : now === m;
+}"""
+
+
+def wait_for_month(page, op: str, target: int) -> int:
+    """Wait until the status line's month is ``op`` (">=" or "==") ``target``; return it."""
+    try:
+        page.wait_for_function(MONTH_JS, arg=[op, target], polling=50, timeout=UI_TIMEOUT)
+    except Exception:
+        pytest.fail(f"the page never showed a month {op} {target} "
+                    f"(status line: {page.locator('.coprod-status').all_inner_texts()})")
+    return month(page)
 
 
 def mesa_time(page) -> str:
@@ -135,11 +167,13 @@ def picture(page, selector: str) -> bytes:
 
 
 def play_until(page, target: int) -> int:
+    """Play, then pause once the month reaches ``target`` (or the run ends by itself)."""
     page.get_by_role("button", name="▶").click()
-    wait_for_month(page, lambda m: m >= target, f"month {target} while playing")
-    page.get_by_role("button", name="❚❚").click()
-    page.get_by_role("button", name="Step").wait_for(state="visible", timeout=UI_TIMEOUT)
-    page.wait_for_timeout(500)  # the last frame in flight
+    wait_for_month(page, ">=", target)
+    pause = page.get_by_role("button", name="❚❚")
+    if pause.is_enabled():  # disabled once the run has reached its last month and stopped
+        pause.click()
+    page.wait_for_timeout(1000)  # the last frame in flight
     return month(page)
 
 
@@ -152,11 +186,11 @@ def test_teaching_page_in_headless_chromium(server, shots):
     traffic = Traffic()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 1500})
+        context.route("**/*", traffic.route)
+        page = context.new_page()
+        traffic.watch(page)
         try:
-            context = browser.new_context(viewport={"width": 1440, "height": 1500})
-            context.route("**/*", traffic.route)
-            page = context.new_page()
-            traffic.watch(page)
             page.goto(server, timeout=UI_TIMEOUT)
 
             # Everything renders: controls, levers with their help, network, plots, Info panel.
@@ -181,7 +215,7 @@ def test_teaching_page_in_headless_chromium(server, shots):
             # Step: the counters move on by one month, and the plots and the town change.
             start = time.perf_counter()
             page.get_by_role("button", name="Step").click()
-            wait_for_month(page, lambda m: m == 1, "month 1 after Step")
+            wait_for_month(page, "==", 1)
             print(f"\nStep to month 1 shown after {1000 * (time.perf_counter() - start):.0f} ms")
             assert mesa_time(page) != time0
             page.wait_for_timeout(500)
@@ -206,11 +240,15 @@ def test_teaching_page_in_headless_chromium(server, shots):
             # A lever, then Reset: a new run from month 0 with the virtuous cycle off.
             page.get_by_text("Virtuous cycle off (feedback strength 0)", exact=True).click()
             page.get_by_role("button", name="Reset").click()
-            wait_for_month(page, lambda m: m == 0, "month 0 after Reset")
+            wait_for_month(page, "==", 0)
             expect(page.locator(".coprod-status")).to_contain_text("virtuous cycle off")
             assert mesa_time(page) == time0
-            play_until(page, reached)
+            assert play_until(page, reached) >= reached
             page.screenshot(path=shots / "viz-feedback-off.png")
+        except Exception:
+            page.screenshot(path=shots / "failure.png")
+            print(f"\nscreenshot of the failure: {shots / 'failure.png'}")
+            raise
         finally:
             browser.close()
 

@@ -32,8 +32,14 @@ OTHERS = "#762a83"
 
 
 def series(model: CoproductionModel) -> dict[str, np.ndarray]:
-    """The recorded outcomes so far, one array per column (month 0 first)."""
-    return {k: np.asarray(v, dtype=float) for k, v in model.datacollector.model_vars.items()}
+    """The recorded outcomes so far, one array per column (month 0 first).
+
+    While the page plays, the model steps in another thread than the one drawing, so a new
+    month may be half recorded: every column is cut to the months recorded in all of them.
+    """
+    columns = {k: list(v) for k, v in model.datacollector.model_vars.items()}
+    months = min(len(v) for v in columns.values())
+    return {k: np.asarray(v[:months], dtype=float) for k, v in columns.items()}
 
 
 class Chart:
@@ -146,7 +152,9 @@ class EfficacyChart(Chart):
         last = np.flatnonzero(np.isfinite(now) & np.isfinite(start))
         if len(last):
             i = last[-1]
-            self.gain_label.set_position((months[i] + 1, now[i] + 0.02))
+            near_end = months[i] > 0.75 * self.ax.get_xlim()[1]  # keep the label inside the axes
+            self.gain_label.set_position((months[i] + (-1 if near_end else 1), now[i] + 0.03))
+            self.gain_label.set_horizontalalignment("right" if near_end else "left")
             self.gain_label.set_text(f"gain {now[i] - start[i]:+.2f}")
         else:
             self.gain_label.set_text("")

@@ -52,7 +52,7 @@ def slider_step(p: Param, value: float) -> float:
     for exp in range(math.floor(math.log10(span / 1000)), math.ceil(math.log10(span / 50)) + 1):
         for m in _NICE:
             step = m * 10.0 ** exp
-            if span / 1000 <= step <= span / 50:
+            if span / 1000 * (1 - 1e-9) <= step <= span / 50 * (1 + 1e-9):  # float-safe bounds
                 candidates.append(step)
     candidates.sort(reverse=True)
     for step in candidates:

@@ -70,8 +70,14 @@ def serve(scenario: Path | None, host: str, port: int, citizens: int | None = No
     The scenario and the town size reach the page through environment variables, which the
     page module reads when Solara imports it.
     """
+    offline_environment()  # first: Solara reads its settings when first imported
+    from solara.__main__ import run
+    from solara.server import settings
+
     from coprod_sim.viz.app import CITIZENS_ENV, SCENARIO_ENV
 
+    settings.telemetry.mixpanel_enable = False  # in case solara was imported before us
+    forbid_cdn_fetches()
     if scenario is not None:
         os.environ[SCENARIO_ENV] = str(Path(scenario).resolve())
     else:
@@ -80,10 +86,6 @@ def serve(scenario: Path | None, host: str, port: int, citizens: int | None = No
         os.environ[CITIZENS_ENV] = str(citizens)
     else:
         os.environ.pop(CITIZENS_ENV, None)
-    offline_environment()
-    from solara.__main__ import run
-
-    forbid_cdn_fetches()
     run.main(["coprod_sim.viz.app", "--host", host, "--port", str(port), "--production",
               "--no-open", "--no-check-version", "--log-level-uvicorn", "warning"],
              prog_name="coprod viz", standalone_mode=False)
