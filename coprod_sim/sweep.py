@@ -125,15 +125,24 @@ def _worker_init(sweep_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(sweep_pid,), daemon=True).start()
 
 
-def _watch_parent(pid: int, every: float = 1.0) -> None:
+def _watch_parent(pid: int, every: float = 0.5) -> None:
     while True:
         time.sleep(every)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             os._exit(0)
-        except PermissionError:  # pid reused by another user's process: ours is gone
-            os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a killed process not yet reaped is a zombie: gone)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or the pid reused by someone else's
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): the signal test is all we have
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 def process_pool(workers: int) -> cf.ProcessPoolExecutor:
