@@ -482,7 +482,7 @@ def figure_sobol(sw: Sweep, figdir: Path, saved: list[Path]) -> dict[str, dict[s
             ax.barh(y - 0.18, t["ST"], 0.34, xerr=t["ST_conf"], color="#fdae61", label="total",
                     capsize=2)
             ax.set_yticks(y, t["lever"], fontsize=8)
-            ax.set_title(outcome.replace("_", " "), fontsize=9)
+            ax.set_title(next((m.label for m in MEASURES if m.column == outcome), outcome), fontsize=9)
             ax.axvline(0, color="black", lw=0.7)
             ax.set_xlabel("share of variance")
             ax.grid(alpha=0.3, axis="x")
@@ -503,7 +503,7 @@ def figure_response(sw: Sweep, figdir: Path, saved: list[Path]) -> bool:
     policies = sw.policies
     colours = _colours(policies, sw.baseline)
     shown = (HEAT_OUTCOMES[0], HEAT_OUTCOMES[1])
-    fig, axes = plt.subplots(len(shown), len(levers), figsize=(3.8 * len(levers) + 0.5, 6.2),
+    fig, axes = plt.subplots(len(shown), len(levers), figsize=(max(7.0, 3.8 * len(levers) + 0.5), 6.4),
                              squeeze=False, constrained_layout=True)
     runs = sw.runs
     for j, key in enumerate(levers):
@@ -527,8 +527,9 @@ def figure_response(sw: Sweep, figdir: Path, saved: list[Path]) -> bool:
             ax.set_ylabel(m.label, fontsize=8)
             ax.grid(alpha=0.3)
     axes[0, 0].legend(frameon=False, fontsize=8)
-    fig.suptitle(f"Outcomes against each swept parameter ({kind.replace('_', ' ')} design; last"
-                 " quarter, mean over replications)", fontsize=10)
+    how = "each dot is a run" if kind == "latin_hypercube" else "mean over replications"
+    fig.suptitle(f"Outcomes against each swept parameter\n({kind.replace('_', ' ')} design; mean of"
+                 f" the last quarter; {how})", fontsize=10)
     _save(fig, figdir, "response", saved)
     return True
 
