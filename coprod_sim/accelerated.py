@@ -253,10 +253,20 @@ def settle_month(admitted, p_success, u_outcome, offered, mode, admin, hood, ind
             output[hood[i]] += scalars[8 + mode[i]]
         else:
             admin_failures[admin[i]] += 1
-    tie_shares(indptr, indices, degree, members, count, counts, tie_success)
+    # Vicarious experience: scatter the successes to their ties; the shares are taken (and
+    # the counts cleared) in the loop below, as tie_shares does.
+    for a in range(count):
+        j = members[a]
+        for p in range(indptr[j], indptr[j + 1]):
+            counts[indices[p]] += 1
     gain, loss, reject, vicarious = scalars[0], scalars[1], scalars[2], scalars[3]
     drift, t_gain, t_loss, t_drift = scalars[4], scalars[5], scalars[6], scalars[7]
     for i in range(n):
+        if counts[i]:
+            tie_success[i] = counts[i] / degree[i]
+            counts[i] = 0
+        else:
+            tie_success[i] = 0.0
         m = mode[i]
         accepted = m >= 0
         s = success[i]
