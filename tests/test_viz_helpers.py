@@ -188,24 +188,24 @@ def test_layout_is_computed_once_per_model_not_per_frame(monkeypatch):
     view = town_view(model)
     for i in range(4):
         model.step()
-        view.png(COLOUR_BY[i % 2])
+        view.picture(COLOUR_BY[i % 2])
     assert town_view(model) is view and town_layout(model) is town_layout(model)
     assert len(calls) == 1
     other = TownModel(**start_kwargs(Parameters(SMALL)))
-    town_view(other).png()
+    town_view(other).picture()
     assert len(calls) == 2  # a new model (a Reset) gets its own layout
 
 
 def test_town_picture_follows_the_month_and_the_colour_switch(town):
     view = town_view(town)
-    eff, part = view.png("self-efficacy"), view.png("taking part")
+    eff, part = view.picture("self-efficacy"), view.picture("taking part")
     assert decode(eff).shape == decode(part).shape and decode(eff).shape[1] > 400
     assert eff != part
-    assert view.png("self-efficacy") == eff  # same month, same picture
+    assert view.picture("self-efficacy") == eff  # same month, same picture
     town.step()
-    assert view.png("self-efficacy") != eff
+    assert view.picture("self-efficacy") != eff
     with pytest.raises(ValueError, match="colour_by"):
-        view.png("income")
+        view.picture("income")
 
 
 def test_participation_classes_follow_the_citizens_state(town):

@@ -47,12 +47,12 @@ colour_by = solara.reactive(COLOUR_BY[0])
 
 def TownPanel(model: TownModel):
     """The town's network, with the status line and the colour switch."""
-    png = solara.use_memo(lambda: town_view(model).png(colour_by.value),
-                          [model, model.steps, colour_by.value])
+    view = town_view(model)
+    picture = solara.use_memo(lambda: view.picture(colour_by.value), [model, model.steps, colour_by.value])
     with solara.Column(classes=["coprod-town"], gap="4px", style={"padding": "4px 8px"}) as main:
         solara.Text(status(model, BASE), classes=["coprod-status"], style={"font-weight": "500"})
         solara.ToggleButtonsSingle(value=colour_by, values=list(COLOUR_BY), dense=True)
-        solara.Image(png, width="100%", classes=["coprod-town-map"])
+        solara.Image(picture, width="100%", format=view.format, classes=["coprod-town-map"])
     return main
 
 

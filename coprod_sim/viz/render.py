@@ -18,14 +18,18 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-DPI = 80
+DPI = 96  # pixels per inch: about the size the page shows them at, so the browser need not stretch them
 
 
-def encode_png(pixels: np.ndarray) -> bytes:
-    """PNG bytes of an RGB(A) pixel array, with a fast zlib level: the bytes only travel over
-    the loopback, and encoding would otherwise cost as much as drawing."""
+def encode(pixels: np.ndarray, fmt: str = "png") -> bytes:
+    """An RGB(A) pixel array as PNG (fast zlib level: the bytes only travel over the loopback)
+    or as JPEG (quality 92: ten times quicker to encode than PNG, and at this quality dots and
+    thin lines stay clean)."""
     buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="png", compress_level=1)
+    if fmt == "jpeg":
+        Image.fromarray(pixels).save(buf, format="jpeg", quality=92)
+    else:
+        Image.fromarray(pixels).save(buf, format="png", compress_level=1)
     return buf.getvalue()
 
 
@@ -42,9 +46,12 @@ class Blitter:
     Not thread-safe by itself: :meth:`frame` holds a lock, so callers serialise on it.
     """
 
-    def __init__(self, fig: Figure, dpi: int = DPI):
+    def __init__(self, fig: Figure, dpi: int = DPI, fmt: str = "png"):
+        if fmt not in ("png", "jpeg"):
+            raise ValueError(f"fmt must be 'png' or 'jpeg', not {fmt!r}")
         fig.set_dpi(dpi)
         self.fig = fig
+        self.format = fmt
         self.canvas = FigureCanvasAgg(fig)
         self.moving: list[Artist] = []
         self._backgrounds: dict[Hashable, object] = {}
@@ -55,7 +62,8 @@ class Blitter:
         self._backgrounds.clear()
 
     def frame(self, key: Hashable = None) -> bytes:
-        """PNG bytes of the figure now; the background for ``key`` is drawn the first time."""
+        """The figure now, encoded in ``self.format``; the background for ``key`` is drawn the
+        first time it is asked for."""
         with self.lock:
             bg = self._backgrounds.get(key)
             if bg is None:
@@ -71,4 +79,4 @@ class Blitter:
                 if a.get_visible():
                     (a.axes or self.fig).draw_artist(a)
             # The figure is opaque: dropping alpha makes a smaller PNG, sooner.
-            return encode_png(np.ascontiguousarray(np.asarray(self.canvas.buffer_rgba())[..., :3]))
+            return encode(np.ascontiguousarray(np.asarray(self.canvas.buffer_rgba())[..., :3]), self.format)

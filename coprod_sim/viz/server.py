@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import warnings
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
@@ -77,6 +78,9 @@ def serve(scenario: Path | None, host: str, port: int, citizens: int | None = No
     from coprod_sim.viz.app import CITIZENS_ENV, SCENARIO_ENV
 
     settings.telemetry.mixpanel_enable = False  # in case solara was imported before us
+    # Solara warns at every page load on 127.0.0.1 that its cookie falls back to SameSite=Lax:
+    # right for a page that is not embedded, and a screenful of noise in a teacher's terminal.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     forbid_cdn_fetches()
     if scenario is not None:
         os.environ[SCENARIO_ENV] = str(Path(scenario).resolve())

@@ -24,7 +24,7 @@ from matplotlib.patches import Circle
 
 from coprod_sim.params import MODES
 from coprod_sim.population import NO_MODE
-from coprod_sim.viz.render import DPI, Blitter
+from coprod_sim.viz.render import Blitter
 
 if TYPE_CHECKING:
     from coprod_sim.model import CoproductionModel
@@ -126,11 +126,12 @@ def participation_classes(model: CoproductionModel) -> np.ndarray:
 
 
 PARTICIPATION_CMAP = ListedColormap([NOT_TAKING_PART, TOOK_PART_THIS_YEAR, *MODE_COLOURS])
-PARTICIPATION_LABELS = ("not in the past year", "took part in the past year",
+PARTICIPATION_LABELS = ("not in the past year", "took part, past year",
                         *[f"this month: {m}" for m in MODES])
 
 # Geometry of the figure, in inches: a square map on the left, the key on the right.
 WIDTH, HEIGHT, MAP = 6.6, 5.6, 5.1
+TOWN_DPI = 100  # 660 pixels wide: the map is the page's largest picture
 
 
 class TownView:
@@ -138,7 +139,7 @@ class TownView:
     drawn once (per colour scheme); each frame recolours the citizens and rewrites the
     month and the administrations' risk aversion."""
 
-    def __init__(self, model: CoproductionModel, dpi: int = DPI):
+    def __init__(self, model: CoproductionModel, dpi: int = TOWN_DPI):
         self.model = model
         lay = town_layout(model)
         state = model.state
@@ -192,15 +193,21 @@ class TownView:
                                 label=f"administration {chr(65 + a % 26)}") for a in range(len(admins))]
         fig.legend(handles=admin_handles, loc="lower left", bbox_to_anchor=(0.76, 0.02), fontsize=7,
                    frameon=False, handletextpad=0.2, title="ring colour:\nserved by", title_fontsize=7)
-        self.blitter = Blitter(fig, dpi)
+        self.blitter = Blitter(fig, dpi, fmt="jpeg")  # a thousand dots: JPEG encodes them fastest
         self.blitter.moving = [self.points, *self.admin_labels, self.title]
 
     @property
     def fig(self) -> Figure:
         return self.blitter.fig
 
-    def png(self, colour_by: str = COLOUR_BY[0]) -> bytes:
-        """The town now, citizens coloured by ``colour_by`` (one of COLOUR_BY), as PNG bytes."""
+    @property
+    def format(self) -> str:
+        """The picture's image format (as ``solara.Image`` names it)."""
+        return self.blitter.format
+
+    def picture(self, colour_by: str = COLOUR_BY[0]) -> bytes:
+        """The town now, citizens coloured by ``colour_by`` (one of COLOUR_BY), encoded in
+        :attr:`format`."""
         if colour_by not in COLOUR_BY:
             raise ValueError(f"colour_by must be one of {COLOUR_BY}, not {colour_by!r}")
         state = self.model.state
