@@ -549,8 +549,11 @@ def _only_this_lever(d: pd.DataFrame, key: str, levers: list[str], base: pd.Data
 def _fmt(m: Measure, v: float, signed: bool = False) -> str:
     if not math.isfinite(v):
         return "n/a"
+    # round first, then add 0.0: no "-0.0" for a value that rounds to zero
     if m.kind == "share":
-        return f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}%"
+        v = round(100 * v, 1) + 0.0
+        return f"{v:+.1f}" if signed else f"{v:.1f}%"
+    v = round(v, 3) + 0.0
     return f"{v:+.3f}" if signed else f"{v:.3f}"
 
 

@@ -377,3 +377,17 @@ def test_generated_files_through_the_command_exit_0_or_2_without_traceback(tmp_p
     assert result.exit_code in (0, 2), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
+
+
+# ====================================================================== the documentation
+def test_every_toml_example_in_docs_scenarios_loads(tmp_path):
+    text = (ROOT / "docs" / "scenarios.md").read_text()
+    blocks = re.findall(r"```toml[^\n]*\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 4
+    for i, block in enumerate(blocks):
+        load_scenario(write(tmp_path, block, f"example_{i}.toml"))
+    full = re.search(r"```toml file=example.toml\n(.*?)```", text, flags=re.S).group(1)
+    sc = load_scenario(write(tmp_path, full, "example.toml"))
+    assert (len(sc.policies), sc.n_design_points, sc.n_points, sc.n_runs) == (3, 12, 36, 180)
+    assert "3 policies (baseline, universal, targeted_area) x 12 design points" in text
+    assert "**180 runs**" in text
