@@ -1,7 +1,8 @@
 """The teaching page: a Mesa SolaraViz page of a small town (run with ``coprod viz``).
 
-Also runs as ``solara run coprod_sim/viz/app.py``, as Mesa's examples do; ``coprod viz`` adds
-the scenario file, the offline settings and the checks. The town comes from the scenario named
+Also runs as ``solara run coprod_sim/viz/app.py``, as Mesa's examples do, for development;
+``coprod viz`` adds the scenario file, the checks and the offline settings (no telemetry, no
+asset fetched from a CDN), so a class should use it. The town comes from the scenario named
 by ``COPROD_VIZ_SCENARIO`` (the built-in defaults if unset), its size from
 ``COPROD_VIZ_CITIZENS`` if set.
 """

@@ -56,8 +56,9 @@ one month.
   turns fastest for those who started ahead, so the gap it creates is a **selection bias**.
 
 ### Things to try
-1. Tick **Virtuous cycle off**, press **Reset**, then play. The green band disappears and
-   the participants' line stays flat. Do fewer people take part? Which fifth loses most?
+1. Tick **Virtuous cycle off**, press **Reset**, then play. The green band disappears: the
+   participants' line lies on their starting line. Do fewer people take part? Which fifth
+   loses most?
 2. Set **Outreach** to *targeted_area* and raise the **Outreach rate** (for example to 0.1):
    invitations go mostly to the poorest areas. Reset and play: does the poorest fifth catch
    up? Does the concentration index fall? Compare with *universal* outreach at the same rate.
