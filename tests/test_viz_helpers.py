@@ -353,3 +353,29 @@ def test_plots_survive_a_month_half_recorded_by_the_playing_thread():
     assert {len(v) for v in s.values()} == {4}
     for chart in charts_for(model).values():
         assert decode(chart.png(model)).ndim == 3
+
+
+def test_served_page_builds_the_town_of_the_scenario_file(tmp_path):
+    """`coprod viz FILE` must hand FILE to the page before the page module is imported."""
+    import subprocess
+    import sys
+    import textwrap
+
+    scenario = tmp_path / "town.toml"
+    scenario.write_text('name = "small town"\nsteps = 12\n[parameters]\n'
+                        'population.n_citizens = 350\npolicy.outreach = "universal"\n')
+    probe = textwrap.dedent(f"""
+        import solara.__main__ as solara_main
+        from pathlib import Path
+
+        def fake_main(args, **kw):  # stands in for the server: build the page as Solara would
+            import coprod_sim.viz.app as app
+            print(app.BASE["population.n_citizens"], app.BASE["policy.outreach"])
+
+        solara_main.run.main = fake_main
+        from coprod_sim.viz.server import serve
+        serve(Path({str(scenario)!r}), "127.0.0.1", 8765)
+    """)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["350", "universal"]

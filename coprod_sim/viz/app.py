@@ -17,13 +17,11 @@ import solara
 from mesa.visualization import SolaraViz
 
 from coprod_sim.params import Parameters
+from coprod_sim.viz import CITIZENS_ENV, SCENARIO_ENV
 from coprod_sim.viz.charts import CHARTS, charts_for
 from coprod_sim.viz.controls import TownModel, lever_help, model_params
 from coprod_sim.viz.info import INFO, TITLE, status
 from coprod_sim.viz.town import COLOUR_BY, town_view
-
-SCENARIO_ENV = "COPROD_VIZ_SCENARIO"
-CITIZENS_ENV = "COPROD_VIZ_CITIZENS"
 
 
 def base_parameters() -> Parameters:

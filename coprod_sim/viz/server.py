@@ -75,7 +75,7 @@ def serve(scenario: Path | None, host: str, port: int, citizens: int | None = No
     from solara.__main__ import run
     from solara.server import settings
 
-    from coprod_sim.viz.app import CITIZENS_ENV, SCENARIO_ENV
+    from coprod_sim.viz import CITIZENS_ENV, SCENARIO_ENV
 
     settings.telemetry.mixpanel_enable = False  # in case solara was imported before us
     # Solara warns at every page load on 127.0.0.1 that its cookie falls back to SameSite=Lax:
