@@ -356,15 +356,22 @@ def demography_by_mode(ctx: Context):
     ]
     if (path := ctx.figure_path()):
         import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True, sharex=True)
-        for ax, (label, coefs) in zip(axes, (("individual mode", ind), ("group and collective modes", col)),
-                                      strict=True):
-            _coefplot(ax, coefs, highlight=None, marked=("age", "female"))
-            ax.set_title(label, fontsize=10)
-        axes[1].axvspan(-detectable, detectable, color="#999999", alpha=0.2,
-                        label=f"undetectable by a survey of {st['survey_size']}")
-        axes[1].legend(frameon=False, fontsize=8, loc="lower right")
-        fig.suptitle("F3: logit of past-year participation by mode (standardised coefficients)")
+        fig, ax = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
+        ax.fill_betweenx([-0.35, 0.35], -detectable, detectable, color="#999999", alpha=0.3,
+                         label=f"too small for a survey of {st['survey_size']} to detect")
+        rows = {"collective_female": "female, group+collective", "individual_female": "female, individual",
+                "collective_age": "age, group+collective", "individual_age": "age, individual"}
+        for y, key in enumerate(rows):
+            est = e[key]
+            colour = "#4575b4" if key.startswith("individual") else "#d73027"
+            ax.errorbar(est.mean, y, xerr=[[est.mean - est.low], [est.high - est.mean]], fmt="o",
+                        color=colour, capsize=4, ms=7)
+        ax.set_yticks(range(len(rows)), list(rows.values()))
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_xlabel("logit coefficient per standard deviation (95% CI over replications)")
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+        ax.grid(alpha=0.3, axis="x")
+        ax.set_title("F3: demography in the logit of past-year participation, by mode", fontsize=10)
         _save(fig, path)
     return conds, {k: v.mean for k, v in e.items()} | {"survey_detectable_female": detectable}
 
@@ -550,9 +557,10 @@ def targeted_transfer(ctx: Context):
         axes[0].set_ylabel("% active in the past year")
         axes[0].legend(frameon=False, fontsize=8)
         axes[0].grid(alpha=0.3)
-        _bars(axes[1], [label for _, label, _ in arms], [mean_ci(ctx.summary(a, ci)) for a, _, _ in arms],
-              colour="#555555")
-        axes[1].set_ylabel("concentration index of participation")
+        _bars(axes[1], ["targeted - no transfer", "targeted - same budget universal"],
+              [vs_none, vs_universal], colour="#555555")
+        axes[1].axhline(0, color="k", lw=0.8)
+        axes[1].set_ylabel("change in concentration index\n(paired by seed, 95% CI)")
         fig.suptitle("F9: resources to the disadvantaged narrow the gap")
         _save(fig, path)
     return conds, {"targeted_minus_none": vs_none.mean, "targeted_minus_universal": vs_universal.mean,
