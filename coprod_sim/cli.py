@@ -210,6 +210,10 @@ def scenario_run_parameters(file: Path | None, point: int | None, replication: i
     return params, chosen.replication
 
 
+def _n(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else plural or word + 's'}"
+
+
 def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -264,9 +268,10 @@ def validate(
     workers = default_workers() if workers is None else workers
     seconds = estimate_seconds(scenario, workers)
     console.print(
-        f"Plan: {len(scenario.policies)} policies x {scenario.n_design_points} design points ="
-        f" {scenario.n_points} points; x {scenario.replications} replications ="
-        f" [bold]{scenario.n_runs:,} runs[/] of {scenario.steps} months."
+        f"Plan: {_n(len(scenario.policies), 'policy', 'policies')} x"
+        f" {_n(scenario.n_design_points, 'design point')} = {_n(scenario.n_points, 'point')};"
+        f" x {_n(scenario.replications, 'replication')} ="
+        f" [bold]{_n(scenario.n_runs, 'run')}[/] of {scenario.steps} months."
         f" Estimated time: about {_duration(seconds)} on {workers} worker(s) here.", highlight=False)
 
 

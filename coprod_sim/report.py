@@ -570,9 +570,10 @@ def _measure(col: str) -> Measure:
 def policy_sentence(sw: Sweep, table: pd.DataFrame, pol: str) -> str:
     t = table.set_index(["measure", "policy"])
     part = _measure(PARTICIPATION)
+    if (PARTICIPATION, sw.baseline) not in t.index or t.loc[(PARTICIPATION, pol), "diff_n"] == 0:
+        return (f"**{pol}**: no run of it finished beside the same run of the baseline, so it cannot"
+                " be compared (see the failed runs in manifest.json).")
     r, b = t.loc[(PARTICIPATION, pol)], t.loc[(PARTICIPATION, sw.baseline)]
-    if r["diff_n"] == 0:
-        return f"**{pol}**: no run pairs with the baseline finished; nothing to compare."
     unit = " points" if part.kind == "share" else ""
     direction = "raises" if r["diff"] > 0 else "lowers"
     verdict = ("distinguishable from noise" if r["distinguishable"] else
@@ -607,6 +608,8 @@ def policy_sentence(sw: Sweep, table: pd.DataFrame, pol: str) -> str:
 def headline(sw: Sweep, table: pd.DataFrame, pol: str) -> str:
     t = table.set_index(["measure", "policy"])
     r = t.loc[(PARTICIPATION, pol)]
+    if not r.get("diff_n", 0):
+        return f"{pol}: no comparison with the baseline (runs missing)"
     ci = t.loc[("concentration_index", pol)] if ("concentration_index", pol) in t.index else None
     part = (f"participation {_fmt(MEASURES[0], r['diff'], True)} points"
             + ("" if r["distinguishable"] else " (noise)"))
@@ -668,11 +671,17 @@ def _markdown(sw: Sweep, table: pd.DataFrame, heatmaps: list[str],
         "",
     ]
     others = [p for p in sw.policies if p != sw.baseline]
+    missing = [p["name"] for p in sc["policies"] if p["name"] not in sw.policies]
     lines += ["## What each policy does", ""]
-    if others:
+    if missing:
+        lines += [f"- **{p}**: none of its runs finished (see manifest.json); it is left out."
+                  for p in missing]
+    if sw.baseline not in sw.policies:
+        lines += ["- The baseline has no finished run: no policy can be compared with it.", ""]
+    elif others:
         for pol in others:
             lines += [f"- {policy_sentence(sw, table, pol)}"]
-    else:
+    elif sw.baseline in sw.policies:
         t = table.set_index(["measure", "policy"])
         b = sw.baseline
         part = t.loc[(PARTICIPATION, b)]

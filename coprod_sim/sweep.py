@@ -738,8 +738,8 @@ def estimate_seconds(scenario: Scenario, workers: int = 1) -> float:
         n = p.overrides.get("population.n_citizens", 1000)
         steps = p.overrides.get("simulation.steps", 120)
         work += per * n * (steps + 10)  # + building the town, about ten months' worth
-    work *= scenario.replications
-    return work / max(1, min(workers, scenario.n_runs)) + (1.5 if workers > 1 else 0.0)
+    work = (work + 0.02 * scenario.n_points) * scenario.replications  # + writing each run
+    return work / max(1, min(workers, scenario.n_runs)) + (3.0 if workers > 1 else 1.0)  # + start
 
 
 def measure_throughput(runs: int = 100, citizens: int = 10_000, steps: int = 120, workers: int = 2,

@@ -295,6 +295,12 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(reference, tmp_path, rul
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"] == {"done": 2 * len(broken), "failed": len(broken), "pending": 0}
     assert all(expected in r["error"] for r in manifest["runs"] if r["status"] == "failed")
+    # the report still reads what finished, and says what did not
+    from coprod_sim.report import write_report
+
+    report = write_report(out).report.read_text()
+    assert "**broken**: none of its runs finished" in report
+    assert f"**{len(broken)} failed or missing**" in report and "**universal**" in report
 
 
 # ====================================================================== one run again
