@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from coprod_sim.figures import QUINTILE_COLOURS, QUINTILE_LABELS
-from coprod_sim.params import ParameterError
+from coprod_sim.params import MODES, ParameterError
 
 PARTICIPATION = "participation_year"
 
@@ -58,6 +58,7 @@ BIAS = MEASURES[1:]
 SOBOL_OUTCOMES = ("participation_year", "concentration_index", "top_bottom_ratio",
                   "advantage_correlation")
 QUINTILES = [f"participation_q{q}" for q in range(1, 6)]
+MODE_COLUMNS = [f"participation_year_{m}" for m in MODES]
 BASELINE_COLOUR = "#636363"
 POLICY_COLOURS = ["#1f77b4", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
                   "#a6761d", "#17becf", "#bcbd22"]
@@ -131,7 +132,9 @@ def effects_table(runs: pd.DataFrame, policies: list[str], baseline: str, replic
                   ) -> pd.DataFrame:
     rows = []
     for m in (*MEASURES, *[Measure(q, f"participation, SES quintile {i}", "", "share")
-                           for i, q in enumerate(QUINTILES, 1)]):
+                           for i, q in enumerate(QUINTILES, 1)],
+              *[Measure(c, f"participation, {mode} mode", "", "share")
+                for c, mode in zip(MODE_COLUMNS, MODES, strict=True)]):
         col = f"{m.column}_last_quarter"
         if col not in runs:
             continue
@@ -619,6 +622,10 @@ def headline(sw: Sweep, table: pd.DataFrame, pol: str) -> str:
     return f"{pol}: {part}{bias}"
 
 
+def _n(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else plural or word + 's'}"
+
+
 # ====================================================================== the report
 def write_report(folder: str | Path) -> ReportResult:
     """Write report.md, effects.csv and every figure that applies to this sweep."""
@@ -656,9 +663,10 @@ def _markdown(sw: Sweep, table: pd.DataFrame, heatmaps: list[str],
     levers = [lv["key"] for lv in design.get("levers", [])]
     lines += [
         f"Scenario file `{sc.get('file', '?')}`; coprod-sim {sw.manifest.get('version', '?')}.",
-        f"{len(sc['policies'])} policies x {design.get('n_points', 1)} design points"
+        f"{_n(len(sc['policies']), 'policy', 'policies')} x"
+        f" {_n(int(design.get('n_points', 1)), 'design point')}"
         f" ({kind.replace('_', ' ')}{': ' + ', '.join(levers) if levers else ''}) x"
-        f" {sw.replications} replications = {n_all} runs of {sc.get('steps', '?')} months;"
+        f" {_n(sw.replications, 'replication')} = {_n(n_all, 'run')} of {sc.get('steps', '?')} months;"
         f" {n_done} finished" + (f", **{n_all - n_done} failed or missing** (see manifest.json)"
                                  if n_done < n_all else "") + ".",
         "",
@@ -725,6 +733,14 @@ def _markdown(sw: Sweep, table: pd.DataFrame, heatmaps: list[str],
                 cells.append("n/a")
         lines.append(f"| {pol} | " + " | ".join(cells) + " |")
     lines += ["", "![Participation by quintile](figures/quintiles.png)", ""]
+    lines += ["## Participation by mode", "", "Share of citizens active in each mode over the past"
+              " year (individual: low effort, alone; group; collective: highest effort).", "",
+              "| policy | " + " | ".join(MODES) + " |", "|---" * (len(MODES) + 1) + "|"]
+    for pol in sw.policies:
+        cells = [_fmt(MEASURES[0], t.loc[(c, pol), "mean"]) if (c, pol) in t.index else "n/a"
+                 for c in MODE_COLUMNS]
+        lines.append(f"| {pol} | " + " | ".join(cells) + " |")
+    lines.append("")
     if sw.timeseries is not None:
         lines += ["## Participation and self-efficacy over time", "",
                   "Self-efficacy of the year's participants (solid) against everyone else (dashed):"
