@@ -44,7 +44,9 @@ def enabled_by_default() -> bool:
 
 
 def _jit(fn):
-    return njit(cache=True, nogil=True, boundscheck=False)(fn) if AVAILABLE else fn
+    # error_model="numpy": IEEE division (no Python zero-division checks in the loops); every
+    # division here has a non-zero denominator, so results are unchanged.
+    return njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")(fn) if AVAILABLE else fn
 
 
 @_jit
@@ -56,10 +58,24 @@ def tie_shares(indptr, indices, degree, members, count, counts, out):
     Shares are count / degree as the NumPy path divides them (exact integer counts), 0 for
     citizens with no flagged tie; ``counts`` is left all zero again.
     """
+    touched = 0
     for a in range(count):
         j = members[a]
+        touched += indptr[j + 1] - indptr[j]
         for p in range(indptr[j], indptr[j + 1]):
             counts[indices[p]] += 1
+    if 4 * touched < out.shape[0]:  # few ties touched: visit them rather than everybody
+        out[:] = 0.0
+        for a in range(count):
+            j = members[a]
+            for p in range(indptr[j], indptr[j + 1]):
+                k = indices[p]
+                out[k] = counts[k] / degree[k]
+        for a in range(count):
+            j = members[a]
+            for p in range(indptr[j], indptr[j + 1]):
+                counts[indices[p]] = 0
+        return
     for k in range(out.shape[0]):
         if counts[k]:
             out[k] = counts[k] / degree[k]
@@ -198,6 +214,21 @@ def choose_screen_and_admit(who, ev, u_decision, u_priority, u_screening, invite
             mode[i] = offered[i]
             admitted[count] = i
             count += 1
+    return count
+
+
+@_jit
+def admit_and_logits(who, ev, u_decision, u_priority, u_screening, invited, admin, competence,
+                     ses, rho, screening_share, w_reliability, capacity, offered, mode, admitted,
+                     indptr, indices, degree, members, counts, coparticipant, collaboration_term,
+                     scalars, logit):
+    """``choose_screen_and_admit`` then ``outcome_logits``; returns how many were admitted."""
+    count = choose_screen_and_admit(who, ev, u_decision, u_priority, u_screening, invited,
+                                    admin, competence, ses, rho, screening_share,
+                                    w_reliability, capacity, offered, mode, admitted)
+    outcome_logits(admitted[:count], mode, indptr, indices, degree, members, counts,
+                   coparticipant, competence, admin, collaboration_term, scalars,
+                   logit[:count])
     return count
 
 
@@ -349,6 +380,16 @@ def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods,
 
 
 @_jit
+def year_summary(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods, offered,
+                 result, efficacy, efficacy_baseline, ses_rank, rank_mean, work):
+    """``year_counts`` then ``year_values`` (which needs the count of participants)."""
+    ints, by_q, by_hood = year_counts(mode, activity, activity_by_mode, mask, quintile, hood,
+                                      n_hoods, offered, result)
+    year_values(activity, mask, ints[3], efficacy, efficacy_baseline, ses_rank, rank_mean, work)
+    return ints, by_q, by_hood
+
+
+@_jit
 def year_values(activity, mask, n_year, efficacy, efficacy_baseline, ses_rank, rank_mean, work):
     """Per-citizen values ``observe`` averages, compacted in citizen order.
 
@@ -372,3 +413,29 @@ def year_values(activity, mask, n_year, efficacy, efficacy_baseline, ses_rank, r
             work[2, q] = efficacy[i]
             q += 1
             work[3, i] = off * (ses_rank[i] - rank_mean)
+
+
+@_jit
+def learn_and_update_quality(successes, failures, risk_aversion, culture, admin_scalars,
+                             quality, baseline, output_per_resident, quality_scalars):
+    """``anchored_learning`` and ``coproduced_output`` in place, operation for operation.
+
+    admin_scalars: learning rate, culture anchor, lowest and highest risk aversion;
+    quality_scalars: quality rate, quality gain.
+    """
+    rate, anchor, lowest, highest = admin_scalars[0], admin_scalars[1], admin_scalars[2], \
+        admin_scalars[3]
+    for a in range(risk_aversion.shape[0]):
+        episodes = successes[a] + failures[a]
+        r = risk_aversion[a]
+        failure_rate = failures[a] / max(episodes, 1) if episodes > 0 else r
+        x = r + rate * (failure_rate - r) + anchor * (culture[a] - r)
+        x = x if x > lowest else lowest
+        risk_aversion[a] = x if x < highest else highest
+    q_rate, q_gain = quality_scalars[0], quality_scalars[1]
+    for k in range(quality.shape[0]):
+        y = baseline[k] + q_gain * output_per_resident[k]
+        target = y if y < 1.0 else 1.0
+        q = quality[k] + q_rate * (target - quality[k])
+        q = q if q > 0.0 else 0.0
+        quality[k] = q if q < 1.0 else 1.0

@@ -288,23 +288,20 @@ class Kernel:
             c.offered, w["who"], w["v"])
         ev = np.exp(w["v"][:count])
         self._lap("participation")
-        # 3. Choice, screening (risk_screening) and capacity.
+        # 3. Choice, screening (risk_screening) and capacity; 4. the episodes' log-odds
+        # (competence_collaboration), expit in SciPy.
         s.rng.random(out=w["u_priority"])  # risk_screening's draws, from the rules' stream
         rs.screening.random(out=w["u_screening"])
-        admitted = fast.choose_screen_and_admit(
+        count = fast.admit_and_logits(
             w["who"][:count], ev, w["u_decision"], w["u_priority"], w["u_screening"], c.invited,
             c.administration, c.civic_competence, c.ses,
             admins.risk_aversion * (1.0 - 0.5 * admins.staff_incentives), k["screening"],
-            k["reliability_ses_weight"], admins.capacity, c.offered, c.mode, w["admitted"])
-        admitted = w["admitted"][:admitted]
-        self._lap("screening")
-        # 4. Outcomes (competence_collaboration): log-odds of the episodes, expit in SciPy.
-        logit = w["logit"][:len(admitted)]
-        fast.outcome_logits(
-            admitted, c.mode, indptr, indices, s.degree, w["members"], w["counts"],
-            s.coparticipant_share, c.civic_competence, c.administration,
+            k["reliability_ses_weight"], admins.capacity, c.offered, c.mode, w["admitted"],
+            indptr, indices, s.degree, w["members"], w["counts"], s.coparticipant_share,
             cp.success_collaboration_weight * (admins.staff_incentives - admins.risk_aversion),
-            k["outcome"], logit)
+            k["outcome"], w["logit"])
+        admitted, logit = w["admitted"][:count], w["logit"][:count]
+        self._lap("screening")
         p_success = expit(logit)
         rs.outcome.random(out=w["u_outcome"])
         self._lap("outcome")
@@ -317,9 +314,17 @@ class Kernel:
             k["feedback"], admins.successes, admins.failures, w["output"], w["success"])
         s.output_per_resident[:] = w["output"] / np.maximum(hoods.size, 1)
         self._lap("feedback")
-        admins.risk_aversion[:] = self._call("admin_learning", (len(admins),), trusted=True)
-        # 6. Local service quality.
-        hoods.service_quality[:] = self._call("service_quality", (len(hoods),), trusted=True)
+        if (self.rules["admin_learning"] is defaults.anchored_learning
+                and self.rules["service_quality"] is defaults.coproduced_output):
+            # Both default rules, compiled: administrations learn, then 6. service quality.
+            fast.learn_and_update_quality(
+                admins.successes, admins.failures, admins.risk_aversion, admins.culture,
+                k["admin_learning"], hoods.service_quality, hoods.quality_baseline,
+                s.output_per_resident, k["service_quality"])
+        else:
+            admins.risk_aversion[:] = self._call("admin_learning", (len(admins),), trusted=True)
+            # 6. Local service quality.
+            hoods.service_quality[:] = self._call("service_quality", (len(hoods),), trusted=True)
         self._lap("administrations_quality")
         s.step += 1
 
@@ -332,7 +337,7 @@ class Kernel:
         cached = getattr(self, "_constants_cache", None)
         if cached is not None and cached[0] is p:
             return cached[1]
-        cp, pol = p.citizens, p.policy
+        cp, ap, pol = p.citizens, p.administration, p.policy
         effort = cp.effort_weight * mode_values(p, "policy", "effort")
         f = cp.feedback_strength
         gains = [min(1.0, f * g) for g in (cp.mastery_gain, cp.failure_loss, cp.rejection_loss,
@@ -351,6 +356,9 @@ class Kernel:
                                  cp.difficulty_collective]),
             "feedback": np.array([*gains, cp.efficacy_drift, cp.trust_gain, cp.trust_loss,
                                   cp.trust_drift, *OUTPUT_WEIGHT]),
+            "admin_learning": np.array([ap.learning_rate, ap.culture_anchor, ap.risk_aversion_min,
+                                        ap.risk_aversion_max]),
+            "service_quality": np.array([ap.quality_rate, ap.quality_gain]),
         }
         self._constants_cache = (p, k)
         return k

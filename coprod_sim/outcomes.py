@@ -76,9 +76,11 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     mask = window_mask(params)
     compiled = fast.enabled_by_default() if accelerate is None else accelerate and fast.AVAILABLE
     if compiled:
-        ints, by_q, by_hood = fast.year_counts(c.mode, c.activity, c.activity_by_mode, mask,
-                                               c.quintile, c.neighbourhood, len(hoods), c.offered,
-                                               c.result)
+        work = np.empty((4, n))
+        ints, by_q, by_hood = fast.year_summary(
+            c.mode, c.activity, c.activity_by_mode, mask, c.quintile, c.neighbourhood, len(hoods),
+            c.offered, c.result, c.self_efficacy, c.efficacy_baseline, c.ses_rank,
+            _mean(c.ses_rank), work)
     else:
         ints, by_q, by_hood = _counts(state, mask)
         year = (c.activity & mask) != 0
@@ -104,9 +106,6 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     row["top_bottom_ratio_individual"] = metrics.ratio_of_rates(rates[1])
     row["top_bottom_ratio_collective"] = metrics.ratio_of_rates(rates[2])
     if compiled:
-        work = np.empty((4, n))
-        fast.year_values(c.activity, mask, n_year, c.self_efficacy, c.efficacy_baseline,
-                         c.ses_rank, _mean(c.ses_rank), work)
         e_year, base_year, e_others = work[0, :n_year], work[1, :n_year], work[2, :n - n_year]
         # As metrics.concentration_index: C = 2 cov(y, R) / mean(y).
         row["concentration_index"] = 2.0 * _mean(work[3]) / (n_year / n) if n_year else np.nan

@@ -135,6 +135,25 @@ def test_a_custom_citizen_rule_runs_on_the_numpy_path():
     assert kernel.accelerated
 
 
+def test_a_custom_outreach_rule_reading_peer_shares_sees_them_on_both_paths():
+    """Outreach rules run on the compiled path too, after this month's peer shares are known."""
+    def word_of_mouth(state, params):
+        """Invite citizens in proportion to the share of their ties active last month."""
+        return np.minimum(1.0, 0.5 * state.peer_active_share + 0.01)
+
+    params = Parameters({"population.n_citizens": 2000})
+    kernels = [Kernel(params, Streams.from_seed(7), accelerate=flag,
+                      rules={**_default_rules(), "outreach": word_of_mouth}) for flag in (False, True)]
+    assert kernels[1].accelerated
+    for _ in range(12):
+        for k in kernels:
+            k.step()
+    a, b = (state_arrays(k) for k in kernels)
+    assert kernels[0].state.citizens.invited.sum() > 0
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+
+
 def test_a_network_swapped_for_an_asymmetric_one_falls_back_to_numpy():
     params = Parameters({"population.n_citizens": 400})
     a = Kernel(params, Streams.from_seed(4), accelerate=False)
