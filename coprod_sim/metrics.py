@@ -61,10 +61,36 @@ def advantage_correlation(active: np.ndarray, neighbourhood: np.ndarray,
 
 
 def rate_correlation(advantage: np.ndarray, rate: np.ndarray) -> float:
-    """Pearson correlation of neighbourhoods' advantage with their rate (``nan`` as above)."""
-    if len(advantage) < 3 or rate.std() == 0 or advantage.std() == 0:
+    """Pearson correlation of neighbourhoods' advantage with their rate (``nan`` as above).
+
+    The value is np.corrcoef(advantage, rate)[0, 1], computed with the same operations
+    without its generality (it is recorded every month, so its overhead counted).
+    """
+    if len(advantage) < 3 or _std_is_zero(rate) or _std_is_zero(advantage):
         return float("nan")
-    return float(np.corrcoef(advantage, rate)[0, 1])
+    # np.cov(x, y) as NumPy computes it, then corrcoef's normalisation of the [0, 1] entry.
+    x = np.concatenate((np.array(advantage, ndmin=2, dtype=np.float64),
+                        np.array(rate, ndmin=2, dtype=np.float64)), axis=0)
+    k = x.shape[1]
+    x -= (np.add.reduce(x, axis=1) / k)[:, None]
+    c = np.dot(x, x.T.conj())
+    c *= np.true_divide(1, k - 1)
+    r = c[0, 1] / np.sqrt(c[0, 0]) / np.sqrt(c[1, 1])
+    return float(min(max(r, -1.0), 1.0))
+
+
+def _std_is_zero(x: np.ndarray) -> bool:
+    """x.std() == 0, with ndarray.std's own sums."""
+    k = len(x)
+    d = x - np.add.reduce(x) / k
+    return bool(np.sqrt(np.add.reduce(d * d) / k) == 0)
+
+
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    """np.average(values, weights=weights) for 1-d arrays, with the same sums."""
+    dtype = np.result_type(values.dtype, weights.dtype, np.float64)
+    return float(np.add.reduce(np.multiply(values, weights, dtype=dtype))
+                 / np.add.reduce(weights, dtype=dtype))
 
 
 def advantaged_output_share(output: np.ndarray, advantage: np.ndarray, size: np.ndarray) -> float:

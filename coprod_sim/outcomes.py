@@ -125,7 +125,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     row["efficacy_gap"] = row["efficacy_participants"] - row["efficacy_non_participants"]
     row["trust_mean"] = _mean(c.trust)
     row["risk_aversion_mean"] = _mean(state.administrations.risk_aversion)
-    row["service_quality_mean"] = np.average(hoods.service_quality, weights=hoods.size)
+    row["service_quality_mean"] = metrics.weighted_mean(hoods.service_quality, hoods.size)
     row["service_quality_gini"] = metrics.gini(hoods.service_quality, hoods.size)
     row = {k: float(v) for k, v in row.items()}
     if not neighbourhoods:

@@ -118,6 +118,24 @@ def test_tie_shares_gathered_from_the_flagged_equal_the_matrix_product(seed, den
     assert np.array_equal(out, full) and not counts.any()
 
 
+@given(rate=st.lists(st.one_of(st.floats(0, 1), st.sampled_from([0.0, 0.25, 1.0])), min_size=1,
+                     max_size=40),
+       sizes=st.lists(st.integers(1, 10_000), min_size=40, max_size=40))
+def test_lean_metrics_equal_numpys_own(rate, sizes):
+    """The recorded correlation and weighted mean are NumPy's corrcoef and average, bit for bit."""
+    from coprod_sim import metrics
+
+    r = np.array(rate)
+    k = len(r)
+    advantage = (np.arange(k) + 0.5) / k
+    if k < 3 or r.std() == 0 or advantage.std() == 0:
+        assert np.isnan(metrics.rate_correlation(advantage, r))
+    else:
+        assert metrics.rate_correlation(advantage, r) == float(np.corrcoef(advantage, r)[0, 1])
+    w = np.array(sizes[:k])
+    assert metrics.weighted_mean(r, w) == np.average(r, weights=w)
+
+
 def test_a_custom_citizen_rule_runs_on_the_numpy_path():
     def eager(state, params):
         """Everybody a little more likely to take part individually."""
