@@ -5,7 +5,7 @@
 elsewhere. The folder ``out`` holds::
 
     manifest.json        scenario, package version, seeds, status of every run
-    runs/NNNNNNN.parquet one finished run's time series (written atomically: temp + rename)
+    runs/NNNNNNN.arrow   one finished run's time series, Arrow IPC (written atomically: temp + rename)
     runs/NNNNNNN.failed.json  a run that raised: its error and traceback
     runs.parquet         one row per run: parameters, labels, seed, outcomes (end, last quarter)
     timeseries.parquet   one row per run and month: the aggregated outcomes
@@ -77,14 +77,33 @@ class _Terminate(KeyboardInterrupt):
 # ====================================================================== one run
 @dataclass
 class Outcome:
-    """What a worker sends back: the time series of a finished run, or the error of a failed one."""
+    """What a worker sends back: the time series of a finished run, or the error of a failed one.
+
+    The time series travels as Arrow IPC bytes made in the worker, so that the parent, which
+    serves every worker, only writes them to disk.
+    """
 
     index: int
     status: str
-    timeseries: pd.DataFrame | None = None
+    table: bytes | None = None
     error: str | None = None
     traceback: str | None = None
     seconds: float = 0.0
+
+    @property
+    def timeseries(self) -> pd.DataFrame | None:
+        return None if self.table is None else _read_ipc(self.table).to_pandas()
+
+
+def _to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _read_ipc(data: bytes | pa.Buffer) -> pa.Table:
+    return pa.ipc.open_file(pa.BufferReader(data)).read_all()
 
 
 def run_task(run: Run) -> Outcome:
@@ -98,7 +117,8 @@ def run_task(run: Run) -> Outcome:
             value = {"run": run.index, "point": run.point, "policy": run.policy,
                      "design_point": run.design_point, "replication": run.replication}[name]
             ts.insert(i, name, value)
-        return Outcome(run.index, DONE, ts, seconds=time.perf_counter() - start)
+        table = _to_ipc(pa.Table.from_pandas(ts, preserve_index=False))
+        return Outcome(run.index, DONE, table, seconds=time.perf_counter() - start)
     except Exception as exc:  # the run's own failure, recorded; the sweep goes on
         return Outcome(run.index, FAILED, error=f"{type(exc).__name__}: {exc}",
                        traceback=traceback.format_exc(), seconds=time.perf_counter() - start)
@@ -253,19 +273,21 @@ class Store:
 
     def __init__(self, out: str | Path):
         self.out = Path(out)
+        self._failed: set[int] = set()
         self.parts = self.out / "runs"
         self.manifest = self.out / "manifest.json"
         self.runs_table = self.out / "runs.parquet"
         self.timeseries_table = self.out / "timeseries.parquet"
 
     def part(self, index: int) -> Path:
-        return self.parts / f"{index:07d}.parquet"
+        return self.parts / f"{index:07d}.arrow"
 
     def failure(self, index: int) -> Path:
         return self.parts / f"{index:07d}.failed.json"
 
     def prepare(self) -> None:
         self.parts.mkdir(parents=True, exist_ok=True)
+        self._failed = self.finished()[1]  # failure files a later success must remove
         for tmp in list(self.out.glob(".*.tmp")) + list(self.parts.glob(".*.tmp")):
             tmp.unlink(missing_ok=True)  # left by a kill mid-write; never renamed, never counted
 
@@ -279,17 +301,23 @@ class Store:
                     continue
                 if p.name.endswith(".failed.json"):
                     failed.add(int(stem))
-                elif p.suffix == ".parquet":
+                elif p.suffix == ".arrow":
                     done.add(int(stem))
         return done, failed - done
 
-    def write_part(self, index: int, ts: pd.DataFrame) -> None:
-        atomic_write_parquet(self.part(index), pa.Table.from_pandas(ts, preserve_index=False))
-        self.failure(index).unlink(missing_ok=True)
+    def write_part(self, index: int, table: bytes) -> None:
+        atomic_write_bytes(self.part(index), table)
+        if index in self._failed:
+            self.failure(index).unlink(missing_ok=True)
+            self._failed.discard(index)
+
+    def read_part(self, index: int) -> pa.Table:
+        return _read_ipc(pa.memory_map(str(self.part(index))).read_buffer())
 
     def write_failure(self, index: int, outcome: Outcome) -> None:
         doc = {"run": index, "error": outcome.error, "traceback": outcome.traceback}
         atomic_write_bytes(self.failure(index), (json.dumps(doc, indent=2) + "\n").encode())
+        self._failed.add(index)
 
     def read_failure(self, index: int) -> str:
         try:
@@ -344,14 +372,10 @@ def sweep(scenario: Scenario, out: str | Path, *, workers: int | None = None,
     _check_folder(store, scenario, resume, overwrite)
     _check_code(store, note)
     store.prepare()
-    done, failed_before = store.finished()
-    status = {i: PENDING for i in range(scenario.n_runs)}
-    for i in done:
-        if i in status:
-            status[i] = DONE
+    done, _ = store.finished()
+    status = {i: DONE if i in done else PENDING for i in range(scenario.n_runs)}
     errors: dict[int, str] = {}
     todo = [i for i in execution_order(scenario) if status[i] != DONE]  # failed ones are retried
-    del failed_before
 
     if executor is not None:
         cap = max_in_flight or 2 * max(1, getattr(executor, "_max_workers", 4))
@@ -494,7 +518,7 @@ def _execute(scenario: Scenario, store: Store, plan: ExecutorPlan, todo: list[in
 
     def record(index: int, outcome: Outcome) -> None:
         if outcome.status == DONE:
-            store.write_part(index, outcome.timeseries)
+            store.write_part(index, outcome.table)
             status[index] = DONE
             errors.pop(index, None)
         else:
@@ -665,7 +689,7 @@ def assemble(scenario: Scenario, store: Store, status: dict[int, str] | None = N
                                        "seed": scenario.seed}
                 params = _point_values(p, param_keys)
                 if index in done:
-                    table = pq.read_table(store.part(index))
+                    table = store.read_part(index)
                     ts = table.to_pandas()
                     metrics = [c for c in ts.columns if c not in LABELS]
                     if outcome_cols is None:

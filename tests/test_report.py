@@ -122,8 +122,8 @@ description = "invite everyone"
     cut = effects[(effects.measure == "participation_year") & (effects.policy == "austerity")].iloc[0]
     assert cut["diff"] < 0 and cut["distinguishable"]
     assert re.search(r"\*\*austerity\*\* \[policy.capacity_scale = 0.3\]: it lowers participation", text)
-    # the quintile table: one row per policy
-    assert text.count("| baseline |") == 2
+    # the tables of measures, of SES quintiles and of modes: one row per policy each
+    assert text.count("| baseline |") == 3 and "| policy | individual | group | collective |" in text
 
 
 def test_sobol_design_reports_first_order_and_total_indices(tmp_path):
