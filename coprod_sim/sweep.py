@@ -366,6 +366,8 @@ def sweep(scenario: Scenario, out: str | Path, *, workers: int | None = None,
 
     ``executor`` (any ``concurrent.futures.Executor``) takes precedence over ``workers`` and
     ``scheduler``. Raises SweepInterrupted on Ctrl-C/SIGTERM after saving what finished.
+    Local workers start from a fork server that imports the calling script: a script needs
+    the ``if __name__ == "__main__":`` guard.
     """
     store = Store(out)
     note = note or (lambda text: print(text, file=sys.stderr))
