@@ -32,16 +32,20 @@ err_console = Console(stderr=True)
 USER_ERROR = 2
 
 
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-) -> None:
-    """coprod-sim: citizens coproducing public services with their administrations."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from coprod_sim import __version__
 
         console.print(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """coprod-sim: citizens coproducing public services with their administrations."""
 
 
 class UserError(Exception):

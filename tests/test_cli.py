@@ -53,3 +53,10 @@ def test_bad_input_exits_2_with_one_paragraph_naming_the_key(args, key, fragment
 def test_help_for_run():
     r = coprod("run", "--help")
     assert r.returncode == 0 and "--set" in r.stdout and "--out" in r.stdout
+
+
+def test_version():
+    from coprod_sim import __version__
+
+    r = coprod("--version")
+    assert r.returncode == 0 and r.stdout.strip() == __version__ != "0.0.0+unknown"
