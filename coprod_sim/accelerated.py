@@ -161,7 +161,7 @@ def choose_screen_and_admit(who, ev, u_decision, u_priority, u_screening, invite
     n_modes = capacity.shape[1]
     n_groups = capacity.shape[0] * n_modes
     m = who.shape[0]
-    passed = np.empty(m, np.int64)
+    passed = np.empty(m, np.int32)
     priority = np.empty(m)
     group = np.empty(m, np.int64)
     n_passed = 0
@@ -197,7 +197,7 @@ def choose_screen_and_admit(who, ev, u_decision, u_priority, u_screening, invite
         cap = capacity[g // n_modes, g % n_modes]
         if size[g] <= cap:
             continue
-        members = np.empty(size[g], np.int64)
+        members = np.empty(size[g], np.int32)
         k = 0
         for a in range(n_passed):
             if group[a] == g:

@@ -303,11 +303,11 @@ class Kernel:
         admitted, logit = w["admitted"][:count], w["logit"][:count]
         self._lap("screening")
         p_success = expit(logit)
-        rs.outcome.random(out=w["u_outcome"])
+        u_outcome = rs.outcome.random(out=w["u_screening"])  # screening's draws are used up
         self._lap("outcome")
         # 5. Bookkeeping and feedback (mastery_vicarious).
         fast.settle_month(
-            admitted, p_success, w["u_outcome"], c.offered, c.mode, c.administration,
+            admitted, p_success, u_outcome, c.offered, c.mode, c.administration,
             c.neighbourhood, indptr, indices, s.degree, w["members"], w["counts"], c.result,
             c.episodes, c.successes, c.rejections, c.activity, c.activity_by_mode,
             s.tie_success_share, c.self_efficacy, c.efficacy_baseline, c.trust, c.trust_baseline,
@@ -368,11 +368,11 @@ class Kernel:
         w = self._scratch
         if not w or len(w["counts"]) != n or len(w["output"]) != n_hoods:
             w.update(
-                counts=np.zeros(n, np.int32), members=np.empty(n, np.int64),
-                who=np.empty(n, np.int64), v=np.empty((n, len(MODES))),
-                admitted=np.empty(n, np.int64), logit=np.empty(n), success=np.zeros(n, bool),
+                counts=np.zeros(n, np.int32), members=np.empty(n, np.int32),
+                who=np.empty(n, np.int32), v=np.empty((n, len(MODES))),
+                admitted=np.empty(n, np.int32), logit=np.empty(n), success=np.zeros(n, bool),
                 u_decision=np.empty(n), u_priority=np.empty(n), u_screening=np.empty(n),
-                u_outcome=np.empty(n), output=np.zeros(n_hoods))
+                output=np.zeros(n_hoods))
         return w
 
     def _call(self, stage: str, shape: tuple[int, ...], trusted: bool = False):
