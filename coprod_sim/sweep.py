@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import math
 import multiprocessing
 import os
 import signal
@@ -35,11 +34,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from coprod_sim.outcomes import DESCRIPTIONS
 from coprod_sim.params import ParameterError
 from coprod_sim.run import run as simulate
 from coprod_sim.run import summarise
@@ -251,17 +250,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_parquet(path: Path, table: pa.Table) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -669,67 +657,92 @@ class _Progress:
 
 # ====================================================================== the tables
 def assemble(scenario: Scenario, store: Store, status: dict[int, str] | None = None,
-             errors: dict[int, str] | None = None) -> tuple[Path, Path]:
+             errors: dict[int, str] | None = None, batch: int = 2000) -> tuple[Path, Path]:
     """Write runs.parquet and timeseries.parquet from the per-run files, in run order.
 
-    Streams the time series run by run, so memory does not grow with the number of runs.
+    Both tables are streamed (a run's time series at a time, ``batch`` rows of the run table
+    at a time), so memory does not grow with the number of runs. Each is written to a
+    temporary file and renamed: a kill leaves the previous table or the new one, never half.
     """
     done, _ = store.finished()
     errors = errors or {}
     param_keys = scenario.parameter_keys()
+    first = next((i for i in range(scenario.n_runs) if i in done), None)
+    metrics = ([c for c in store.read_part(first).column_names if c not in LABELS and c != "step"]
+               if first is not None else [k for k in DESCRIPTIONS if k != "step"])
+    columns = [*LABELS, "seed", "status", "error", *param_keys,
+               *[f"{k}_final" for k in metrics], *[f"{k}_last_quarter" for k in metrics]]
+    ts_out = _StreamedTable(store.timeseries_table)
+    runs_out = _StreamedTable(store.runs_table)
     rows: list[dict[str, Any]] = []
-    outcome_cols: list[str] | None = None
-    writer: pq.ParquetWriter | None = None
-    fd, ts_tmp = tempfile.mkstemp(dir=store.out, prefix=".timeseries.parquet.", suffix=".tmp")
-    os.close(fd)
+
+    def flush() -> None:
+        if rows:
+            runs_out.write(pa.Table.from_pandas(pd.DataFrame(rows, columns=columns), preserve_index=False))
+            rows.clear()
+
     try:
         for p in scenario.points():
+            params = _point_values(p, param_keys)
             for r in range(scenario.replications):
                 index = p.index * scenario.replications + r
                 row: dict[str, Any] = {"run": index, "point": p.index, "policy": p.policy,
                                        "design_point": p.design_point, "replication": r,
-                                       "seed": scenario.seed}
-                params = _point_values(p, param_keys)
+                                       "seed": scenario.seed, **params}
                 if index in done:
                     table = store.read_part(index)
                     ts = table.to_pandas()
-                    metrics = [c for c in ts.columns if c not in LABELS]
-                    if outcome_cols is None:
-                        outcome_cols = [c for c in metrics if c != "step"]
-                    summary = summarise(ts[metrics])
+                    summary = summarise(ts[["step", *metrics]])
                     row.update(status=DONE, error="")
-                    row.update(params)
-                    row.update({f"{k}_final": summary["final"].get(k, math.nan) for k in outcome_cols})
-                    row.update({f"{k}_last_quarter": summary["last_quarter_mean"].get(k, math.nan)
-                                for k in outcome_cols})
-                    if writer is None:
-                        writer = pq.ParquetWriter(ts_tmp, table.schema)
-                    writer.write_table(table.cast(writer.schema) if table.schema != writer.schema
-                                       else table)
+                    row.update({f"{k}_final": summary["final"][k] for k in metrics})
+                    row.update({f"{k}_last_quarter": summary["last_quarter_mean"][k] for k in metrics})
+                    ts_out.write(table)
                 else:
                     error = errors.get(index) or (store.read_failure(index)
                                                   if store.failure(index).exists() else "not run")
                     row.update(status=FAILED if error != "not run" else PENDING, error=error)
-                    row.update(params)
                 rows.append(row)
+                if len(rows) >= batch:
+                    flush()
+        flush()
     except BaseException:
-        if writer is not None:
-            writer.close()
-        Path(ts_tmp).unlink(missing_ok=True)
+        ts_out.abandon()
+        runs_out.abandon()
         raise
-    if writer is not None:
-        writer.close()
-        os.replace(ts_tmp, store.timeseries_table)
-    else:
-        Path(ts_tmp).unlink(missing_ok=True)
-        store.timeseries_table.unlink(missing_ok=True)
-    runs = pd.DataFrame(rows)
-    for col in [f"{k}_{w}" for k in (outcome_cols or []) for w in ("final", "last_quarter")]:
-        if col not in runs:
-            runs[col] = np.nan
-    runs = runs.sort_values("run", kind="stable").reset_index(drop=True)
-    atomic_write_parquet(store.runs_table, pa.Table.from_pandas(runs, preserve_index=False))
+    ts_out.commit()
+    runs_out.commit()
     return store.runs_table, store.timeseries_table
+
+
+class _StreamedTable:
+    """A Parquet file written piece by piece into a temporary file, renamed when complete."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp, table.schema)
+        elif table.schema != self.writer.schema:
+            table = table.cast(self.writer.schema)
+        self.writer.write_table(table)
+
+    def commit(self) -> None:
+        if self.writer is None:  # nothing finished: no table
+            self.tmp.unlink(missing_ok=True)
+            self.path.unlink(missing_ok=True)
+            return
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abandon(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def _point_values(point, keys: list[str]) -> dict[str, Any]:
