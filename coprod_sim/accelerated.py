@@ -64,7 +64,7 @@ def tie_shares(indptr, indices, degree, members, count, counts, out):
         touched += indptr[j + 1] - indptr[j]
         for p in range(indptr[j], indptr[j + 1]):
             counts[indices[p]] += 1
-    if 4 * touched < out.shape[0]:  # few ties touched: visit them rather than everybody
+    if 32 * touched < out.shape[0]:  # very few ties touched: visit them rather than everybody
         out[:] = 0.0
         for a in range(count):
             j = members[a]

@@ -368,7 +368,9 @@ class Kernel:
         w = self._scratch
         if not w or len(w["counts"]) != n or len(w["output"]) != n_hoods:
             w.update(
-                counts=np.zeros(n, np.int32), members=np.empty(n, np.int32),
+                # Tie counts never exceed a degree: 16 bits when they fit (half the cache).
+                counts=np.zeros(n, np.int16 if max_degree(self.state) < 2**15 else np.int32),
+                members=np.empty(n, np.int32),
                 who=np.empty(n, np.int32), v=np.empty((n, len(MODES))),
                 admitted=np.empty(n, np.int32), logit=np.empty(n), success=np.zeros(n, bool),
                 u_decision=np.empty(n), u_priority=np.empty(n), u_screening=np.empty(n),
@@ -386,6 +388,11 @@ class Kernel:
         if self.check and not (trusted and fn in TRUSTED_RULES):
             check_output(stage, self.rule_names[stage], out, shape)
         return out
+
+
+def max_degree(state: State) -> int:
+    """The largest number of ties of any citizen."""
+    return int(np.diff(state.network.indptr).max(initial=0))
 
 
 def choose(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
