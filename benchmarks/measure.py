@@ -134,21 +134,24 @@ def task_comparator(citizens: int, steps: int, repeats: int = 3, seed: int = 0) 
 
     warm_up(None)
     settings = {"population.n_citizens": citizens, "simulation.steps": steps}
-    mesa_s, kernel_s = [], []
+    mesa_s, kernel_s, mesa_cpu, kernel_cpu = [], [], [], []
     for r in range(repeats):
         m = ComparatorModel(settings, seed=seed, replication=r)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(steps):
             m.step()
         mesa_s.append((time.perf_counter() - t) / steps)
+        mesa_cpu.append((time.process_time() - c) / steps)
         del m
         k = CoproductionModel(settings, seed=run_seed(seed, r))
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(steps):
             k.step()
         kernel_s.append((time.perf_counter() - t) / steps)
+        kernel_cpu.append((time.process_time() - c) / steps)
     return {"citizens": citizens, "steps": steps, "repeats": repeats,
-            "mesa_step_s": mesa_s, "kernel_step_s": kernel_s, "load_average": os.getloadavg()[0]}
+            "mesa_step_s": mesa_s, "kernel_step_s": kernel_s, "mesa_step_cpu_s": mesa_cpu,
+            "kernel_step_cpu_s": kernel_cpu, "load_average": os.getloadavg()[0]}
 
 
 def task_cli(citizens: int, steps: int) -> dict[str, Any]:

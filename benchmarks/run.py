@@ -148,9 +148,14 @@ def bench_comparator(sizes: dict[int, int], repeats: int) -> dict[str, Any]:
         log(f"idiomatic Mesa comparator and kernel: {n:,} citizens x {steps} steps, {repeats} repeats")
         r = measure({"task": "comparator", "citizens": n, "steps": steps, "repeats": repeats})
         mesa_s, kernel_s = statistics.median(r["mesa_step_s"]), statistics.median(r["kernel_step_s"])
+        mesa_cpu = statistics.median(r["mesa_step_cpu_s"])
+        kernel_cpu = statistics.median(r["kernel_step_cpu_s"])
         out[str(n)] = {"citizens": n, "steps": steps, "repeats": repeats,
                        "mesa_step_ms": 1e3 * mesa_s, "kernel_step_ms": 1e3 * kernel_s,
                        "speedup": mesa_s / kernel_s,
+                       "speedup_cpu_time": mesa_cpu / kernel_cpu,
+                       "speedup_each_repeat": [a / b for a, b in zip(r["mesa_step_s"],
+                                                                     r["kernel_step_s"], strict=True)],
                        "mesa_citizen_steps_per_s": n / mesa_s,
                        "kernel_citizen_steps_per_s": n / kernel_s,
                        "load_average": r["load_average"]}
