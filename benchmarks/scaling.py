@@ -71,6 +71,17 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
+STAGE_LABELS = {  # what each stage of the compiled month holds
+    "outreach": "peer shares, outreach",
+    "participation": "decision draws, utilities, exp",
+    "screening": "2 draws, choice, screening,\ncapacity, success log-odds",
+    "outcome": "outcome draws, expit",
+    "feedback": "bookkeeping, vicarious\nshares, feedback",
+    "administrations_quality": "administrations, quality",
+    "recording": "recording outcomes, Mesa step",
+}
+
+
 def _reference(ax, xs: list[float], ys: list[float], label: str = "slope 1 (linear)") -> None:
     """A grey slope-1 line through the middle point, for the eye."""
     mid = len(xs) // 2
@@ -100,10 +111,10 @@ def plot(data: dict[str, Any], path: Path) -> Path:
         a.loglog(xn, yn, "s--", color=purple, label=f"NumPy path (slope {slope(xn[1:], yn[1:]):.2f})")
     _reference(a, xs, ys)
     a.axhline(0.2, color="#b2182b", lw=0.8, ls=":")
-    a.text(xs[0], 0.21, "0.2 s: 100 months of 1,000,000 in 20 s", fontsize=8, color="#b2182b")
+    a.text(xs[0], 0.23, "0.2 s: 100 months of 1,000,000 in 20 s", fontsize=8, color="#b2182b")
     a.set(xlabel="citizens", ylabel="seconds per month (recording included)",
           title="Time per month: linear in citizens")
-    a.legend(fontsize=8, loc="upper left")
+    a.legend(fontsize=8, loc="lower right")
 
     b.loglog(xs, [p["build_s"] for p in cit], "^-", color="#e08214",
              label=f"slope {slope(xs[2:], [p['build_s'] for p in cit][2:]):.2f}")
@@ -118,7 +129,7 @@ def plot(data: dict[str, Any], path: Path) -> Path:
     c.axhline(1536, color="#b2182b", lw=0.8, ls=":")
     c.text(xs[0], 1560, "1.5 GB target", fontsize=8, color="#b2182b")
     c.axhline(mem[0], color="0.6", lw=0.8, ls="--")
-    c.text(xs[0], mem[0] + 25, "Python and its libraries alone", fontsize=8, color="0.4")
+    c.text(xs[0], mem[0] + 45, "Python and its libraries alone", fontsize=8, color="0.4")
     c.set(xlabel="citizens", ylabel="MB", ylim=(0, 1700), title="Peak memory (building included)")
     c.legend(fontsize=8, loc="center left")
 
@@ -148,10 +159,11 @@ def plot(data: dict[str, Any], path: Path) -> Path:
     stages = big.get("stage_ms_per_step", {})
     if stages:
         names = list(stages)
-        f.barh(names[::-1], [stages[k] for k in names][::-1], color=green)
+        labels = [STAGE_LABELS.get(k, k) for k in names]
+        f.barh(labels[::-1], [stages[k] for k in names][::-1], color=green)
         for y, k in enumerate(names[::-1]):
             f.text(stages[k], y, f" {stages[k]:.0f}", va="center", fontsize=8)
-        f.set(xlabel="milliseconds per month", title=f"Where a month goes, {big['citizens']:,} citizens")
+        f.set(xlabel="milliseconds per month", title=f"A month of {big['citizens']:,} citizens")
         f.set_xlim(0, max(stages.values()) * 1.25)
     else:
         f.axis("off")
