@@ -27,6 +27,7 @@ from pathlib import Path
 import coprod_sim  # noqa: F401  (built-in rules declare their parameters on import)
 from coprod_sim import params as P
 from coprod_sim.outcomes import DESCRIPTIONS
+from coprod_sim.paramdocs import format_value
 from coprod_sim.rules.base import STAGES
 from coprod_sim.rules.registry import available
 
@@ -47,18 +48,10 @@ SECTIONS = (
 DEFAULT_RULES: dict[str, str] = {stage: P.TREE["rules"][stage].default for stage in STAGES}
 
 
-def _value(v: object) -> str:
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, bool):
-        return str(v).lower()
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
 def parameters_block(group: str) -> str:
     lines = ["| key | default | unit | allowed | meaning |", "|---|---|---|---|---|"]
     for name, spec in P.TREE[group].items():
-        lines.append(f"| `{group}.{name}` | {_value(spec.default)} | {spec.unit} | {spec.allowed()} | "
+        lines.append(f"| `{group}.{name}` | {format_value(spec.default)} | {spec.unit} | {spec.allowed()} | "
                      f"{spec.description} |")
     return "\n".join(lines)
 

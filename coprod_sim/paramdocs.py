@@ -20,7 +20,8 @@ GROUP_INTROS: dict[str, str] = {
 }
 
 
-def _value(v: object) -> str:
+def format_value(v: object) -> str:
+    """A default as it is written in a TOML scenario file."""
     if isinstance(v, str):
         return f'"{v}"'
     if isinstance(v, bool):
@@ -44,7 +45,7 @@ def parameters_markdown() -> str:
                   "| key | default | unit | allowed | description |",
                   "|---|---|---|---|---|"]
         for name, spec in params.items():
-            lines.append(f"| `{group}.{name}` | {_value(spec.default)} | {spec.unit} | "
+            lines.append(f"| `{group}.{name}` | {format_value(spec.default)} | {spec.unit} | "
                          f"{spec.allowed()} | {spec.description} |")
         lines.append("")
     return "\n".join(lines)

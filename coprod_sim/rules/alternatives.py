@@ -18,6 +18,7 @@ import numpy as np
 
 from coprod_sim.params import MODES, Param, Parameters
 from coprod_sim.rules.base import Feedback, State
+from coprod_sim.rules.defaults import efficacy_update
 from coprod_sim.rules.registry import rule
 
 
@@ -90,27 +91,6 @@ def legitimacy_grievance(state: State, params: Parameters) -> np.ndarray:
     return _in_mode(join, lp.mode)
 
 
-def _feedback(state: State, params: Parameters, vicarious: bool, failure_hurts: bool) -> Feedback:
-    """The default feedback (mastery_vicarious) with its vicarious or failure terms removed."""
-    cp = params.citizens
-    c = state.citizens
-    f = cp.feedback_strength
-    gain, loss, reject, vicarious_gain = (min(1.0, f * g) for g in (
-        cp.mastery_gain, cp.failure_loss, cp.rejection_loss, cp.vicarious_gain))
-    if not vicarious:
-        vicarious_gain = 0.0
-    e = c.self_efficacy
-    success, rejected = c.result == 1, c.result == 3
-    failure = (c.result == 2) if failure_hurts else np.zeros(c.n, dtype=bool)
-    up = (gain * success + vicarious_gain * state.tie_success_share) * (1.0 - e)
-    down = (loss * failure + reject * rejected) * e
-    efficacy = e + up - down + cp.efficacy_drift * (c.efficacy_baseline - e)
-    t = c.trust
-    trust = (t + cp.trust_gain * success * (1.0 - t) - cp.trust_loss * (failure | rejected) * t
-             + cp.trust_drift * (c.trust_baseline - t))
-    return Feedback(np.clip(efficacy, 0.0, 1.0), np.clip(trust, 0.0, 1.0))
-
-
 @rule("efficacy_feedback")
 def mastery_only(state: State, params: Parameters) -> Feedback:
     """The default feedback without vicarious learning: only one's own episodes count.
@@ -119,7 +99,7 @@ def mastery_only(state: State, params: Parameters) -> Feedback:
     Equal to mastery_vicarious with citizens.vicarious_gain = 0. Tests whether seeing
     one's ties succeed (Bandura 1977) matters for the virtuous cycle and its spread.
     """
-    return _feedback(state, params, vicarious=False, failure_hurts=True)
+    return efficacy_update(state, params, vicarious=False)
 
 
 @rule("efficacy_feedback")
@@ -131,4 +111,4 @@ def failure_harmless(state: State, params: Parameters) -> Feedback:
     and trust as they were. Compares the virtuous cycle with and without a vicious side
     (Finkel 1985 found participation raises efficacy; whether failure lowers it is the doubt).
     """
-    return _feedback(state, params, vicarious=True, failure_hurts=False)
+    return efficacy_update(state, params, failure_hurts=False)

@@ -151,14 +151,23 @@ def mastery_vicarious(state: State, params: Parameters) -> Feedback:
     Sources: Bandura 1977 (mastery and vicarious experience); Finkel 1985; Johnson,
     Carlson & Reynolds 2023 (participation raises later participation).
     """
+    return efficacy_update(state, params)
+
+
+def efficacy_update(state: State, params: Parameters, vicarious: bool = True,
+                    failure_hurts: bool = True) -> Feedback:
+    """The equation of :func:`mastery_vicarious`, optionally without its vicarious or failure term."""
     cp = params.citizens
     c = state.citizens
     f = cp.feedback_strength
-    gain, loss, reject, vicarious = (min(1.0, f * g) for g in (
+    gain, loss, reject, vicarious_gain = (min(1.0, f * g) for g in (
         cp.mastery_gain, cp.failure_loss, cp.rejection_loss, cp.vicarious_gain))
+    if not vicarious:
+        vicarious_gain = 0.0
     e = c.self_efficacy
-    success, failure, rejected = c.result == 1, c.result == 2, c.result == 3
-    up = (gain * success + vicarious * state.tie_success_share) * (1.0 - e)
+    success, rejected = c.result == 1, c.result == 3
+    failure = (c.result == 2) if failure_hurts else np.zeros(c.n, dtype=bool)
+    up = (gain * success + vicarious_gain * state.tie_success_share) * (1.0 - e)
     down = (loss * failure + reject * rejected) * e
     efficacy = e + up - down + cp.efficacy_drift * (c.efficacy_baseline - e)
     t = c.trust
