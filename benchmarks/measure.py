@@ -126,8 +126,12 @@ def task_kernel(citizens: int, steps: int, accelerate: bool | None = None, seed:
     return out
 
 
-def task_comparator(citizens: int, steps: int, repeats: int = 3, seed: int = 0) -> dict[str, Any]:
-    """Seconds per month of the Mesa comparator and of the kernel, on the same town."""
+def task_comparator(citizens: int, steps: int, repeats: int = 3, seed: int = 0,
+                    space: str = "network") -> dict[str, Any]:
+    """Seconds per month of the Mesa comparator and of the kernel, on the same town.
+
+    ``space``: "network" (Mesa's network space, the idiomatic comparator) or "lists".
+    """
     from benchmarks.mesa_comparator import ComparatorModel
     from coprod_sim.model import CoproductionModel
     from coprod_sim.run import run_seed
@@ -136,7 +140,7 @@ def task_comparator(citizens: int, steps: int, repeats: int = 3, seed: int = 0) 
     settings = {"population.n_citizens": citizens, "simulation.steps": steps}
     mesa_s, kernel_s, mesa_cpu, kernel_cpu = [], [], [], []
     for r in range(repeats):
-        m = ComparatorModel(settings, seed=seed, replication=r)
+        m = ComparatorModel(settings, seed=seed, replication=r, space=space)
         t, c = time.perf_counter(), time.process_time()
         for _ in range(steps):
             m.step()
@@ -149,7 +153,7 @@ def task_comparator(citizens: int, steps: int, repeats: int = 3, seed: int = 0) 
             k.step()
         kernel_s.append((time.perf_counter() - t) / steps)
         kernel_cpu.append((time.process_time() - c) / steps)
-    return {"citizens": citizens, "steps": steps, "repeats": repeats,
+    return {"citizens": citizens, "steps": steps, "repeats": repeats, "space": space,
             "mesa_step_s": mesa_s, "kernel_step_s": kernel_s, "mesa_step_cpu_s": mesa_cpu,
             "kernel_step_cpu_s": kernel_cpu, "load_average": os.getloadavg()[0]}
 

@@ -3,9 +3,12 @@
 One Python object per citizen, attributes as Python numbers, ``Citizen`` methods that loop
 over the citizen's ties, stages run with ``model.agents_by_type[Citizen].shuffle_do(...)``,
 a ``mesa.DataCollector``: what a Mesa user would write for coprod-sim's default rules
-(coprod_sim/rules/defaults.py, the kernel's capacity and bookkeeping). It is written to be
-reasonable, not slow: parameters are read once, ties are plain lists of agents (faster than
-Mesa's network space), ``math.exp`` on floats.
+(coprod_sim/rules/defaults.py, the kernel's capacity and bookkeeping). The social network is
+Mesa's ``Network`` space with citizens as ``FixedAgent``s reading
+``self.cell.neighborhood.agents``, as in Mesa's own network example (virus_on_network).
+``space="lists"`` keeps each citizen's ties in a plain list instead: a hand-tuned variant,
+faster than idiomatic Mesa, with identical results (same draws, same order). Otherwise it is
+written to be reasonable, not slow: parameters are read once, ``math.exp`` on floats.
 
 Fairness: the town (citizens' attributes and ties) is built by coprod-sim's own generator from
 the same seed, so only the months differ; the dynamics draw from Mesa's ``model.random``
@@ -21,6 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import mesa
+import networkx as nx
+from mesa.discrete_space import FixedAgent, Network
 
 from coprod_sim.kernel import Streams, build_state
 from coprod_sim.model import as_parameters
@@ -94,8 +99,11 @@ class Administration(mesa.Agent):
         self.risk_aversion = min(max(rho, m.risk_aversion_min), m.risk_aversion_max)
 
 
-class Citizen(mesa.Agent):
-    """A citizen who decides each month whether to coproduce, and learns from it."""
+class Citizen(FixedAgent):
+    """A citizen who decides each month whether to coproduce, and learns from it.
+
+    Its ties are the agents of the neighbouring cells of Mesa's network space.
+    """
 
     def __init__(self, model: ComparatorModel, neighbourhood: Neighbourhood,
                  administration: Administration, **attributes: Any):
@@ -113,7 +121,7 @@ class Citizen(mesa.Agent):
         self.trust = attributes["trust"]
         self.age = attributes["age"]
         self.female = attributes["female"]
-        self.ties: list[Citizen] = []
+        self.n_ties = 0
         self.was_active = False  # what the ties see this month: active last month
         self.invited = False
         self.offer: int | None = None
@@ -123,16 +131,19 @@ class Citizen(mesa.Agent):
         self.activity = 0  # bit t set if active t months ago
         self.activity_by_mode = [0, 0, 0]
 
+    def ties(self):
+        return self.cell.neighborhood.agents
+
     def decide(self) -> None:
         """Stages 1-2: outreach, then the multinomial-logit choice of a mode or none."""
         m = self.model
         self.offer = self.mode = None
         self.rejected = self.succeeded = False
         active_ties = 0
-        for tie in self.ties:
+        for tie in self.ties():
             if tie.was_active:
                 active_ties += 1
-        peer = active_ties / len(self.ties) if self.ties else 0.0
+        peer = active_ties / self.n_ties if self.n_ties else 0.0
         self.invited = self.random.random() < m.invitation_probability(self)
         common = (m.efficacy_weight * (self.self_efficacy - 0.5)
                   + m.competence_weight * (self.competence - 0.5)
@@ -167,9 +178,9 @@ class Citizen(mesa.Agent):
             return
         m = self.model
         together = 0.0
-        if self.mode >= 1 and self.ties:
-            together = sum(1 for tie in self.ties if tie.mode is not None and tie.mode >= 1)
-            together /= len(self.ties)
+        if self.mode >= 1 and self.n_ties:
+            together = sum(1 for tie in self.ties() if tie.mode is not None and tie.mode >= 1)
+            together /= self.n_ties
         admin = self.administration
         x = (m.success_base + m.success_competence_weight * (self.competence - 0.5)
              + m.success_collaboration_weight * (admin.staff_incentives - admin.risk_aversion)
@@ -185,8 +196,8 @@ class Citizen(mesa.Agent):
         """Stage 5: mastery, failure, rejection and vicarious experience; drift back."""
         m = self.model
         vicarious = 0.0
-        if self.ties:
-            vicarious = sum(1 for tie in self.ties if tie.succeeded) / len(self.ties)
+        if self.n_ties:
+            vicarious = sum(1 for tie in self.ties() if tie.succeeded) / self.n_ties
         failed = self.mode is not None and not self.succeeded
         e = self.self_efficacy
         e = (e + (m.gain * self.succeeded + m.vicarious * vicarious) * (1.0 - e)
@@ -205,11 +216,21 @@ class Citizen(mesa.Agent):
                                            | (self.mode == mode)) & 0xFFFF
 
 
+class ListCitizen(Citizen):
+    """A citizen whose ties are a plain list of agents (the hand-tuned variant)."""
+
+    def ties(self):
+        return self.tie_list
+
+
 class ComparatorModel(mesa.Model):
-    """The town of ``CoproductionModel(params, seed)``, its months written agent by agent."""
+    """The town of ``CoproductionModel(params, seed)``, its months written agent by agent.
+
+    ``space``: "network" (Mesa's network space, the idiomatic default) or "lists".
+    """
 
     def __init__(self, params: Parameters | Mapping[str, Any] | None = None, seed: int = 0,
-                 replication: int | None = None, collect: bool = True):
+                 replication: int | None = None, collect: bool = True, space: str = "network"):
         super().__init__(rng=seed * 1_000_003 + (replication or 0))
         self.params = p = as_parameters(params)
         self._read_parameters(p)
@@ -222,9 +243,10 @@ class ComparatorModel(mesa.Model):
                                                float(a.staff_incentives[i]),
                                                [int(x) for x in a.capacity[i]])
                                 for i in range(len(a))]
+        kind = {"network": Citizen, "lists": ListCitizen}[space]
         citizens = []
         for i in range(c.n):
-            citizens.append(Citizen(
+            citizens.append(kind(
                 self, self.neighbourhoods[int(c.neighbourhood[i])],
                 self.administrations[int(c.administration[i])],
                 ses=float(c.ses[i]), ses_rank=float(c.ses_rank[i]), quintile=int(c.quintile[i]),
@@ -232,9 +254,18 @@ class ComparatorModel(mesa.Model):
                 resources=float(c.spare_resources[i]), trust=float(c.trust_baseline[i]),
                 age=float(c.age[i]), female=bool(c.female[i])))
         net = state.network
+        if space == "network":
+            graph = nx.Graph()
+            graph.add_nodes_from(range(c.n))
+            graph.add_edges_from(zip(*sp_upper(net), strict=True))
+            self.grid = Network(graph, capacity=1, random=self.random, layout=None)
+            for citizen, cell in zip(citizens, self.grid.all_cells, strict=True):
+                citizen.cell = cell
         for i, citizen in enumerate(citizens):
-            citizen.ties = [citizens[j] for j in net.indices[net.indptr[i]:net.indptr[i + 1]]]
-        self.citizens = self.agents_by_type[Citizen]
+            citizen.n_ties = int(net.indptr[i + 1] - net.indptr[i])
+            if space == "lists":
+                citizen.tie_list = [citizens[j] for j in net.indices[net.indptr[i]:net.indptr[i + 1]]]
+        self.citizens = self.agents_by_type[kind]
         self.mean_outreach_weight = 1.0
         self.latest: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(model_reporters={
@@ -340,15 +371,22 @@ class ComparatorModel(mesa.Model):
         return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
 
 
+def sp_upper(net) -> tuple[list[int], list[int]]:
+    """Each tie of a symmetric CSR adjacency once, as (i, j) lists with i < j."""
+    coo = net.tocoo()
+    keep = coo.row < coo.col
+    return coo.row[keep].tolist(), coo.col[keep].tolist()
+
+
 REPORTED = ("participation", "participation_year", "concentration_index", "top_bottom_ratio",
             "efficacy_gap")
 """Outcomes the comparator records, named as in the kernel's time series."""
 
 
 def run_comparator(params: Parameters | Mapping[str, Any] | None = None, seed: int = 0,
-                   replication: int | None = None):
+                   replication: int | None = None, space: str = "network"):
     """Run ``simulation.steps`` months and return the recorded time series (a DataFrame)."""
-    model = ComparatorModel(params, seed, replication)
+    model = ComparatorModel(params, seed, replication, space=space)
     for _ in range(model.params.simulation.steps):
         model.step()
     return model.timeseries()

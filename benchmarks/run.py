@@ -8,7 +8,8 @@ What it measures (each measurement in a fresh process, see measure.py; repeated,
 citizen-steps per second at 10,000, 100,000 and 1,000,000 citizens, with the time to build
 the population and the network, peak memory and the time per stage of the month; that the
 compiled and the NumPy paths give the same results at 1,000,000 citizens; the idiomatic Mesa
-comparator at 1,000 and 10,000 citizens against the kernel; ``coprod run --citizens 100000
+comparator (Mesa's network space) at 1,000 and 10,000 citizens against the kernel, and its
+hand-tuned variant (ties in plain lists); ``coprod run --citizens 100000
 --steps 100``; sweep throughput with 1 and 2 worker processes on 10,000-citizen runs. The
 targets of issue 7 are checked at the end (``targets``). Progress goes to stderr.
 
@@ -38,7 +39,8 @@ TARGETS = {
     "run_1m_100_steps_s": ("1,000,000 citizens x 100 steps after building, seconds", "<=", 20.0),
     "build_1m_s": ("building 1,000,000 citizens and their network, seconds", "<=", 30.0),
     "peak_memory_1m_mb": ("peak memory of the 1,000,000-citizen run, MB", "<=", 1536.0),
-    "speedup_vs_mesa_10k": ("kernel speed over the idiomatic Mesa comparator at 10,000", ">=", 100.0),
+    "speedup_vs_mesa_10k": ("kernel speed over the idiomatic Mesa comparator at 10,000 (Mesa's"
+                            " network space)", ">=", 100.0),
     "cli_100k_s": ("coprod run --citizens 100000 --steps 100, seconds", "<=", 60.0),
     "cli_100k_mb": ("coprod run --citizens 100000 --steps 100, peak memory MB", "<=", 1024.0),
     "same_results_with_and_without_acceleration_1m": ("identical results at 1,000,000", "==", True),
@@ -142,15 +144,16 @@ def bench_numpy_path(n: int, steps: int, reference: str | None) -> dict[str, Any
                         " after the last month"}
 
 
-def bench_comparator(sizes: dict[int, int], repeats: int) -> dict[str, Any]:
+def bench_comparator(sizes: dict[int, int], repeats: int, space: str = "network") -> dict[str, Any]:
     out = {}
     for n, steps in sizes.items():
-        log(f"idiomatic Mesa comparator and kernel: {n:,} citizens x {steps} steps, {repeats} repeats")
-        r = measure({"task": "comparator", "citizens": n, "steps": steps, "repeats": repeats})
+        log(f"Mesa comparator ({space}) and kernel: {n:,} citizens x {steps} steps, {repeats} repeats")
+        r = measure({"task": "comparator", "citizens": n, "steps": steps, "repeats": repeats,
+                     "space": space})
         mesa_s, kernel_s = statistics.median(r["mesa_step_s"]), statistics.median(r["kernel_step_s"])
         mesa_cpu = statistics.median(r["mesa_step_cpu_s"])
         kernel_cpu = statistics.median(r["kernel_step_cpu_s"])
-        out[str(n)] = {"citizens": n, "steps": steps, "repeats": repeats,
+        out[str(n)] = {"citizens": n, "steps": steps, "repeats": repeats, "space": space,
                        "mesa_step_ms": 1e3 * mesa_s, "kernel_step_ms": 1e3 * kernel_s,
                        "speedup": mesa_s / kernel_s,
                        "speedup_cpu_time": mesa_cpu / kernel_cpu,
@@ -265,8 +268,11 @@ def main(argv: list[str] | None = None) -> int:
                                   "want_digest": True})["digest"]
         report["accelerated_vs_numpy"] = bench_numpy_path(n, compare_steps, digest_big)
     if "comparator" not in args.skip:
-        report["comparator"] = bench_comparator({1000: 10 if quick else 50, 10_000: 5 if quick else 20},
-                                                repeats)
+        sizes = {1000: 10 if quick else 50, 10_000: 10 if quick else 30}
+        # The idiomatic comparator (Mesa's network space, as Mesa's own network example) is
+        # the target's; the hand-tuned one (ties in plain lists, same results) is reported too.
+        report["comparator"] = bench_comparator(sizes, max(repeats, 3), "network")
+        report["comparator_tuned_lists"] = bench_comparator(sizes, max(repeats, 3), "lists")
     if "cli" not in args.skip:
         report["cli"] = bench_cli(100_000 if not quick else 20_000, 100 if not quick else 20, repeats)
     if "sweep" not in args.skip:
