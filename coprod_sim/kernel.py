@@ -62,7 +62,11 @@ class Streams:
     @classmethod
     def from_seed(cls, seed: int | np.random.SeedSequence) -> Streams:
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        return cls(*(np.random.default_rng(s) for s in root.spawn(len(STREAMS))))
+        # The children SeedSequence.spawn would give a fresh root, built without spawning:
+        # spawn() advances the root, so one seed object would seed two runs differently.
+        children = (np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i),
+                                           pool_size=root.pool_size) for i in range(len(STREAMS)))
+        return cls(*(np.random.default_rng(s) for s in children))
 
 
 def build_administrations(params: Parameters, residents: np.ndarray) -> Administrations:

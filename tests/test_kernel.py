@@ -37,6 +37,11 @@ def test_capacity_keeps_the_highest_priority_offers(data, n, admins):
 def test_streams_are_independent_and_reproducible():
     a, b = Streams.from_seed(7), Streams.from_seed(7)
     assert a.decision.random() == b.decision.random()
+    # A seed object seeds the same streams however often it is used, as spawn() would once.
+    root = np.random.SeedSequence(7, spawn_key=(3,))
+    first, again = Streams.from_seed(root), Streams.from_seed(root)
+    spawned = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(3,)).spawn(8)[4])
+    assert first.decision.random() == again.decision.random() == spawned.random()
     draws = {name: getattr(Streams.from_seed(7), name).random() for name in vars(a)}
     assert len(set(draws.values())) == len(draws)
 
