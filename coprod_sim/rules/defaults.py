@@ -84,7 +84,9 @@ def logistic_choice(state: State, params: Parameters) -> np.ndarray:
     Self-efficacy weighs most (Parrado et al. 2013; Bovaird et al. 2015); effort against
     resources (Jakobsen 2013); shortfall (Parrado et al. 2013); older people and women do
     more individual coproduction only (F3). Because w_e is common to all modes, every p_m
-    rises with e.
+    rises with e, and so does the total propensity sum_m p_m. Utilities are capped at 50
+    against overflow (staying out then has a probability below e^-50); where a cap binds,
+    the total still rises with e but the split between modes may shift.
     """
     v = propensity_utilities(state, params)
     ev = np.exp(np.minimum(v, 50.0))
