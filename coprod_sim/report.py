@@ -248,6 +248,13 @@ def _unit_label(m: Measure) -> str:
     return "%" if m.kind == "share" else ""
 
 
+def _point_with_interval(ax, y: float, value: float, low: float, high: float, scale: float,
+                         colour: str) -> None:
+    """A dot at ``value`` with its interval [low, high] (none when undefined), scaled."""
+    err = [[(value - low) * scale], [(high - value) * scale]] if math.isfinite(low) else None
+    ax.errorbar(value * scale, y, xerr=err, fmt="o", color=colour, capsize=3, ms=6)
+
+
 def figure_levels(sw: Sweep, table: pd.DataFrame, figdir: Path, saved: list[Path]) -> None:
     """Participation and each bias measure by policy, 95% intervals over replications."""
     policies = sw.policies
@@ -262,10 +269,7 @@ def figure_levels(sw: Sweep, table: pd.DataFrame, figdir: Path, saved: list[Path
             if pol not in t.index:
                 continue
             r = t.loc[pol]
-            err = None
-            if math.isfinite(r["ci_low"]):
-                err = [[(r["mean"] - r["ci_low"]) * sc], [(r["ci_high"] - r["mean"]) * sc]]
-            ax.errorbar(r["mean"] * sc, y, xerr=err, fmt="o", color=colours[pol], capsize=3, ms=6)
+            _point_with_interval(ax, y, r["mean"], r["ci_low"], r["ci_high"], sc, colours[pol])
         if sw.baseline in t.index:
             ax.axvline(t.loc[sw.baseline, "mean"] * sc, color=BASELINE_COLOUR, ls="--", lw=1)
         if m.neutral is not None:
@@ -297,11 +301,8 @@ def figure_differences(sw: Sweep, table: pd.DataFrame, figdir: Path, saved: list
             if pol not in t.index:
                 continue
             r = t.loc[pol]
-            err = None
-            if math.isfinite(r["diff_ci_low"]):
-                err = [[(r["diff"] - r["diff_ci_low"]) * sc], [(r["diff_ci_high"] - r["diff"]) * sc]]
             colour = colours[pol] if r["distinguishable"] else "#b0b0b0"
-            ax.errorbar(r["diff"] * sc, y, xerr=err, fmt="o", color=colour, capsize=3, ms=6)
+            _point_with_interval(ax, y, r["diff"], r["diff_ci_low"], r["diff_ci_high"], sc, colour)
         ax.axvline(0, color="black", lw=0.9)
         ax.set_title(m.label, fontsize=9)
         ax.set_xlabel("difference from baseline" + (" (points)" if m.kind == "share" else ""),
