@@ -87,7 +87,7 @@ def bench_browser(clicks: int) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "coprod_sim.cli", "viz", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "coprod_sim.cli.app", "viz", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     try:

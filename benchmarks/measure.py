@@ -67,8 +67,8 @@ def warm_up(accelerate: bool | None) -> float:
 def task_kernel(citizens: int, steps: int, accelerate: bool | None = None, seed: int = 0,
                 overrides: dict[str, Any] | None = None, want_digest: bool = False,
                 record_neighbourhoods: bool = True) -> dict[str, Any]:
-    from coprod_sim import kernel as kernel_module
     from coprod_sim.model import CoproductionModel
+    from coprod_sim.month import kernel as kernel_module
     from coprod_sim.params import Parameters
 
     jit_s = warm_up(accelerate)
@@ -174,12 +174,13 @@ def task_cli(citizens: int, steps: int) -> dict[str, Any]:
 def task_sweep(runs: int, citizens: int, steps: int, workers: int) -> dict[str, Any]:
     """The sweep engineer's measure_throughput when present, else a process pool over run()."""
     try:
-        from coprod_sim.sweep import measure_throughput
+        from coprod_sim.sweep.engine import measure_throughput
     except ImportError:
         measure_throughput = None
     if measure_throughput is not None:
         out = measure_throughput(runs=runs, citizens=citizens, steps=steps, workers=workers)
-        out["method"] = "coprod_sim.sweep.measure_throughput (the real sweep: workers, Parquet, tables)"
+        out["method"] = ("coprod_sim.sweep.engine.measure_throughput"
+                         " (the real sweep: workers, Parquet, tables)")
         return out
     from concurrent.futures import ProcessPoolExecutor
 

@@ -27,8 +27,8 @@ import mesa
 import networkx as nx
 from mesa.discrete_space import FixedAgent, Network
 
-from coprod_sim.kernel import Streams, build_state
 from coprod_sim.model import as_parameters
+from coprod_sim.month.kernel import Streams, build_state
 from coprod_sim.params import MODES, Parameters
 from coprod_sim.run import run_seed
 

@@ -14,7 +14,7 @@ import mesa
 import numpy as np
 
 from coprod_sim.params import MODES
-from coprod_sim.population import NO_MODE, Citizens
+from coprod_sim.town.population import NO_MODE, Citizens
 
 if TYPE_CHECKING:
     from coprod_sim.model import CoproductionModel
@@ -31,7 +31,7 @@ def _row_property(array_name: str, doc: str) -> property:
 
 
 class Citizen(mesa.Agent):
-    """One citizen; every attribute of :class:`~coprod_sim.population.Citizens` reads its row.
+    """One citizen; every attribute of :class:`~coprod_sim.town.population.Citizens` reads its row.
 
     ``citizen.self_efficacy = 0.9`` writes into the model's array, so the next step sees it.
     """

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from coprod_sim.agents import Administration, CitizenViews
-from coprod_sim.kernel import Kernel, Streams
-from coprod_sim.network import to_networkx
-from coprod_sim.outcomes import DESCRIPTIONS, record
+from coprod_sim.month.kernel import Kernel, Streams
+from coprod_sim.outcomes.record import DESCRIPTIONS, record
 from coprod_sim.params import Parameters
+from coprod_sim.town.network import to_networkx
 
 
 def as_parameters(params: Parameters | Mapping[str, Any] | None = None, **overrides: Any

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coprod_sim.kernel import Streams, build_state
+from coprod_sim.month.kernel import Streams, build_state
 from coprod_sim.params import Parameters
 from coprod_sim.rules.base import State
 

@@ -1,4 +1,4 @@
-"""The compiled path (coprod_sim.accelerated) gives the NumPy path's results bit for bit.
+"""The compiled path (coprod_sim.month.compiled) gives the NumPy path's results bit for bit.
 
 The benchmark (benchmarks/run.py) makes the same comparison at 1,000,000 citizens.
 """
@@ -12,10 +12,10 @@ import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coprod_sim import accelerated as fast
-from coprod_sim.kernel import Kernel, Streams, tie_share
 from coprod_sim.model import CoproductionModel
-from coprod_sim.outcomes import observe, record
+from coprod_sim.month import compiled as fast
+from coprod_sim.month.kernel import Kernel, Streams, tie_share
+from coprod_sim.outcomes.record import observe, record
 from coprod_sim.params import Parameters
 from coprod_sim.rules import defaults
 from coprod_sim.run import run_seed
@@ -123,7 +123,7 @@ def test_tie_shares_gathered_from_the_flagged_equal_the_matrix_product(seed, den
        sizes=st.lists(st.integers(1, 10_000), min_size=40, max_size=40))
 def test_lean_metrics_equal_numpys_own(rate, sizes):
     """The recorded correlation and weighted mean are NumPy's corrcoef and average, bit for bit."""
-    from coprod_sim import metrics
+    from coprod_sim.outcomes import bias as metrics
 
     r = np.array(rate)
     k = len(r)

@@ -21,8 +21,8 @@ import pytest
 from scipy import stats
 
 from benchmarks.mesa_comparator import REPORTED, Citizen, ComparatorModel, run_comparator
-from coprod_sim import metrics
-from coprod_sim.outcomes import observe
+from coprod_sim.outcomes import bias as metrics
+from coprod_sim.outcomes.record import observe
 from coprod_sim.params import Parameters
 from coprod_sim.run import run
 
@@ -76,12 +76,12 @@ def test_the_same_tests_tell_a_weaker_virtuous_cycle_apart(kernel_outcomes):
 
 
 def test_comparator_measures_outcomes_as_the_kernel_does():
-    """On one town and one state, the comparator's measures equal coprod_sim.outcomes'."""
+    """On one town and one state, the comparator's measures equal coprod_sim.outcomes.record'."""
     m = ComparatorModel(SCENARIO, seed=3, collect=False)  # the town of run_seed(3)
     for _ in range(14):
         m.step()
     m.observe()
-    from coprod_sim.kernel import Streams, build_state
+    from coprod_sim.month.kernel import Streams, build_state
     from coprod_sim.run import run_seed
 
     params = Parameters(SCENARIO)

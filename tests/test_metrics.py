@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coprod_sim import metrics as M
+from coprod_sim.outcomes import bias as M
 
 
 def test_quintile_rates_and_ratio():

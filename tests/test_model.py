@@ -8,7 +8,7 @@ import pytest
 
 from coprod_sim.agents import Administration, Citizen
 from coprod_sim.model import CoproductionModel
-from coprod_sim.outcomes import DESCRIPTIONS
+from coprod_sim.outcomes.record import DESCRIPTIONS
 
 SMALL = {"population.n_citizens": 300, "population.n_neighbourhoods": 3, "simulation.steps": 5}
 

@@ -4,9 +4,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from coprod_sim.network import adjacency, build_network, degree, to_networkx
 from coprod_sim.params import Parameters
-from coprod_sim.population import build_citizens, build_neighbourhoods
+from coprod_sim.town.network import adjacency, build_network, degree, to_networkx
+from coprod_sim.town.population import build_citizens, build_neighbourhoods
 
 
 def build(n=4000, seed=1, **overrides):

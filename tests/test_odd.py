@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from coprod_sim import odd
 from coprod_sim import params as P
+from coprod_sim.docgen import odd
 from coprod_sim.rules import registry
 
 
 def test_odd_document_is_complete_and_up_to_date():
     problems = odd.check()
     assert problems == [], "docs/ODD.md:\n" + "\n".join(problems) + \
-        "\n(fix the text, then run .venv/bin/python -m coprod_sim.odd)"
+        "\n(fix the text, then run .venv/bin/python -m coprod_sim.docgen.odd)"
 
 
 def test_every_parameter_and_rule_is_in_the_generated_tables():

@@ -106,8 +106,9 @@ def test_parameter_reference_is_up_to_date():
     """docs/parameters.md is generated from the tree; regenerate it when the tree changes."""
     from pathlib import Path
 
-    from coprod_sim.paramdocs import parameters_markdown
+    from coprod_sim.docgen.paramdocs import parameters_markdown
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
     assert doc.read_text() == parameters_markdown(), (
-        "docs/parameters.md is stale: run `.venv/bin/python -m coprod_sim.paramdocs > docs/parameters.md`")
+        "docs/parameters.md is stale: run"
+        " `.venv/bin/python -m coprod_sim.docgen.paramdocs > docs/parameters.md`")

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coprod_sim.params import ParameterError, Parameters
-from coprod_sim.population import build_citizens, build_neighbourhoods, neighbourhood_sizes
+from coprod_sim.town.population import build_citizens, build_neighbourhoods, neighbourhood_sizes
 
 
 def town(seed=0, **overrides):

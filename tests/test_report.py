@@ -15,10 +15,10 @@ from PIL import Image
 from scipy import stats
 from typer.testing import CliRunner
 
-from coprod_sim.cli import app
-from coprod_sim.report import paired_difference, t_interval, write_report
-from coprod_sim.scenario import load_scenario
-from coprod_sim.sweep import sweep
+from coprod_sim.cli.app import app
+from coprod_sim.report.writer import paired_difference, t_interval, write_report
+from coprod_sim.scenario.loader import load_scenario
+from coprod_sim.sweep.engine import sweep
 
 SMALL = """\
 steps = 12

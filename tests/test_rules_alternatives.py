@@ -15,7 +15,7 @@ from coprod_sim.rules import alternatives as alt
 from coprod_sim.rules import defaults
 from coprod_sim.rules.contract import cases
 from coprod_sim.run import run
-from coprod_sim.scenario import load_scenario
+from coprod_sim.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = Parameters()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from typer.testing import CliRunner
 
-from coprod_sim.cli import app
+from coprod_sim.cli.app import app
 from coprod_sim.params import Parameters
 from coprod_sim.rules import RuleError, available, rule
 from coprod_sim.rules.base import STAGES, Feedback, Screening, expected_shape

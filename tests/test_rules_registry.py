@@ -10,8 +10,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from coprod_sim.cli import app
-from coprod_sim.kernel import Kernel, RuleOutputError, Streams
+from coprod_sim.cli.app import app
+from coprod_sim.month.kernel import Kernel, RuleOutputError, Streams
 from coprod_sim.params import ParameterError, Parameters, parse_assignments
 from coprod_sim.rules import RuleError, available, resolve, selected
 from coprod_sim.rules.base import STAGES

@@ -15,13 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from coprod_sim.cli import app
+from coprod_sim.cli.app import app
 from coprod_sim.params import ParameterError, Parameters, spec
 from coprod_sim.run import run_seed
-from coprod_sim.scenario import BASELINE, ScenarioError, load_scenario
+from coprod_sim.scenario.loader import BASELINE, ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-COPROD = [sys.executable, "-m", "coprod_sim.cli"]
+COPROD = [sys.executable, "-m", "coprod_sim.cli.app"]
 
 VALID = """\
 name = "outreach_test"

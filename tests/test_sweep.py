@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coprod_sim.outcomes import DESCRIPTIONS
-from coprod_sim.scenario import load_scenario
-from coprod_sim.sweep import Store, sweep
+from coprod_sim.outcomes.record import DESCRIPTIONS
+from coprod_sim.scenario.loader import load_scenario
+from coprod_sim.sweep.engine import Store, sweep
 
-COPROD = [sys.executable, "-m", "coprod_sim.cli"]
+COPROD = [sys.executable, "-m", "coprod_sim.cli.app"]
 
 SCENARIO = """\
 name = "small_sweep"
@@ -103,7 +103,7 @@ def test_tables_are_the_same_however_they_are_streamed(reference, scenario_file,
     """The run table is written a batch of rows at a time; the batch size changes nothing."""
     import shutil
 
-    from coprod_sim.sweep import assemble
+    from coprod_sim.sweep.engine import assemble
 
     copy = tmp_path / "copy"
     shutil.copytree(reference, copy)
@@ -315,7 +315,7 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(reference, tmp_path, rul
     assert manifest["counts"] == {"done": 2 * len(broken), "failed": len(broken), "pending": 0}
     assert all(expected in r["error"] for r in manifest["runs"] if r["status"] == "failed")
     # the report still reads what finished, and says what did not
-    from coprod_sim.report import write_report
+    from coprod_sim.report.writer import write_report
 
     report = write_report(out).report.read_text()
     assert "**broken**: none of its runs finished" in report
@@ -339,7 +339,7 @@ def test_coprod_run_reproduces_one_run_of_a_sweep_exactly(reference, scenario_fi
 def test_coprod_run_point_errors_exit_2(scenario_file):
     from typer.testing import CliRunner
 
-    from coprod_sim.cli import app
+    from coprod_sim.cli.app import app
 
     for args, fragment in ((["run", "--point", "1"], "needs a scenario FILE"),
                            (["run", str(scenario_file), "--point", "99"], "allowed 0 to 7"),

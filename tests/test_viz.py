@@ -47,7 +47,7 @@ def guard(event, args):
             print(f"OUTBOUND blocked: lookup {host}", file=sys.stderr, flush=True)
             raise socket.gaierror(f"the test forbids looking up {host}")
 sys.addaudithook(guard)
-from coprod_sim.cli import main
+from coprod_sim.cli.app import main
 sys.argv = ["coprod", *sys.argv[1:]]
 main()
 """

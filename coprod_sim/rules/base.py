@@ -74,7 +74,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from coprod_sim.params import ParameterError
-from coprod_sim.population import Citizens, Neighbourhoods
+from coprod_sim.town.population import Citizens, Neighbourhoods
 
 
 @dataclass

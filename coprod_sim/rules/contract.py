@@ -30,7 +30,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from coprod_sim.params import TREE, ParameterError, Parameters
-from coprod_sim.population import Citizens, Neighbourhoods
 from coprod_sim.rules.base import (
     N_MODES,
     OUTPUT_FIELDS,
@@ -43,6 +42,7 @@ from coprod_sim.rules.base import (
     expected_shape,
 )
 from coprod_sim.rules.registry import available, resolve, rule_label, what_went_wrong
+from coprod_sim.town.population import Citizens, Neighbourhoods
 
 Rule = Callable[..., Any]
 

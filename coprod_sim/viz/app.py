@@ -28,7 +28,7 @@ def base_parameters() -> Parameters:
     """The town the page starts from: the scenario's base values, or the tree's defaults."""
     path = os.environ.get(SCENARIO_ENV)
     if path:
-        from coprod_sim.scenario import load_scenario
+        from coprod_sim.scenario.loader import load_scenario
 
         base = load_scenario(path).base_parameters()
     else:

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import PercentFormatter
 
-from coprod_sim.outcomes import QUINTILE_COLUMNS
+from coprod_sim.outcomes.record import QUINTILE_COLUMNS
 from coprod_sim.viz.render import DPI, Blitter
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
 
 from coprod_sim.params import MODES
-from coprod_sim.population import NO_MODE
+from coprod_sim.town.population import NO_MODE
 from coprod_sim.viz.render import Blitter
 
 if TYPE_CHECKING:

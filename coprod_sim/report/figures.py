@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from coprod_sim.outcomes import QUINTILE_COLUMNS
+from coprod_sim.outcomes.record import QUINTILE_COLUMNS
 
 QUINTILE_COLOURS = ["#b2182b", "#ef8a62", "#bdbdbd", "#67a9cf", "#2166ac"]
 QUINTILE_LABELS = ["Q1 (poorest)", "Q2", "Q3", "Q4", "Q5 (richest)"]

@@ -6,7 +6,7 @@ to take part. Here the same equations run in a few compiled loops, screening and
 only for those who offer, and shares of ties by scattering from the (few) active citizens.
 
 Identical results: the equations are those of :mod:`coprod_sim.rules.defaults` and
-:class:`coprod_sim.kernel.Kernel`, written with the same operations in the same order (no
+:class:`coprod_sim.month.kernel.Kernel`, written with the same operations in the same order (no
 fast-math, so no reassociation or fused multiply-add). The random draws are NumPy's, from the
 same streams and in the same amounts. The two transcendental steps stay in NumPy/SciPy
 (``np.exp`` of the utilities, ``scipy.special.expit`` of the success log-odds), because

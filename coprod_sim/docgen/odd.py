@@ -12,8 +12,8 @@ recorded outcomes (``outcomes.DESCRIPTIONS``). ``check()`` lists what is out of 
 missing: a stale block, a parameter or rule the hand-written text never mentions, an ODD+D
 section that is gone. tests/test_odd.py fails on any of them.
 
-    .venv/bin/python -m coprod_sim.odd          # rewrite the generated blocks in place
-    .venv/bin/python -m coprod_sim.odd --check  # list problems, exit 1 if any
+    .venv/bin/python -m coprod_sim.docgen.odd          # rewrite the generated blocks in place
+    .venv/bin/python -m coprod_sim.docgen.odd --check  # list problems, exit 1 if any
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from pathlib import Path
 
 import coprod_sim  # noqa: F401  (built-in rules declare their parameters on import)
 from coprod_sim import params as P
-from coprod_sim.outcomes import DESCRIPTIONS
-from coprod_sim.paramdocs import format_value
+from coprod_sim.docgen.paramdocs import format_value
+from coprod_sim.outcomes.record import DESCRIPTIONS
 from coprod_sim.rules.base import STAGES
 from coprod_sim.rules.registry import available
 
-ODD_PATH = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
+ODD_PATH = Path(__file__).resolve().parents[2] / "docs" / "ODD.md"
 
 BLOCK = re.compile(r"(<!-- generated: (?P<what>[a-z_ ]+?) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.S)
 
@@ -107,7 +107,7 @@ def check(text: str | None = None) -> list[str]:
     text = ODD_PATH.read_text() if text is None else text
     problems = []
     if render(text) != text:
-        problems.append("generated blocks are out of date: run `python -m coprod_sim.odd`")
+        problems.append("generated blocks are out of date: run `python -m coprod_sim.docgen.odd`")
     hand = prose(text)
     for key in P.iter_keys():
         if f"`{key}`" not in hand:
@@ -132,7 +132,7 @@ def check(text: str | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m coprod_sim.odd", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m coprod_sim.docgen.odd", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="list problems instead of rewriting")
     args = ap.parse_args(argv)

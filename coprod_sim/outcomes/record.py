@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from coprod_sim import accelerated as fast
-from coprod_sim import metrics
+from coprod_sim.month import compiled as fast
+from coprod_sim.outcomes import bias as metrics
 from coprod_sim.params import MODES, Parameters
-from coprod_sim.population import NO_MODE, RESULT_FAILURE, RESULT_REJECTED, RESULT_SUCCESS
 from coprod_sim.rules.base import State
+from coprod_sim.town.population import NO_MODE, RESULT_FAILURE, RESULT_REJECTED, RESULT_SUCCESS
 
 QUINTILE_COLUMNS = [f"participation_q{q}" for q in range(1, 6)]
 
@@ -56,7 +56,7 @@ def observe(state: State, params: Parameters, *, accelerate: bool | None = None
             ) -> dict[str, float]:
     """The month's outcomes as a flat dict of floats (one row of the time series).
 
-    ``accelerate`` counts with the compiled pass of :mod:`coprod_sim.accelerated` (default:
+    ``accelerate`` counts with the compiled pass of :mod:`coprod_sim.month.compiled` (default:
     when available); the counts are integers, so the result is the same either way.
     """
     return record(state, params, accelerate=accelerate, neighbourhoods=False)[0]
@@ -143,7 +143,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
 
 
 def _counts(state: State, mask: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """NumPy twin of :func:`coprod_sim.accelerated.year_counts` (same integers)."""
+    """NumPy twin of :func:`coprod_sim.month.compiled.year_counts` (same integers)."""
     c = state.citizens
     k = len(state.neighbourhoods)
     active = c.mode != NO_MODE

@@ -125,7 +125,7 @@ def run(
 
 
 def write_run_outputs(result, out: Path) -> None:
-    from coprod_sim.figures import run_figure
+    from coprod_sim.report.figures import run_figure
 
     paths = result.write(out)
     paths["figure"] = run_figure(result.timeseries, Path(out) / "run.png")
@@ -201,7 +201,7 @@ def scenario_run_parameters(file: Path | None, point: int | None, replication: i
         if point is not None:
             raise UserError("--point needs a scenario FILE: coprod run FILE --point I --replication R.")
         return Parameters(overrides), replication
-    from coprod_sim.scenario import load_scenario
+    from coprod_sim.scenario.loader import load_scenario
 
     scenario = load_scenario(file)
     chosen = scenario.run_at(point or 0, replication or 0)
@@ -237,8 +237,8 @@ def validate(
     workers: WorkersOption = None,
 ) -> None:
     """Check a scenario file and print its plan: points x replications = runs, and a time estimate."""
-    from coprod_sim.scenario import load_scenario
-    from coprod_sim.sweep import default_workers, estimate_seconds
+    from coprod_sim.scenario.loader import load_scenario
+    from coprod_sim.sweep.engine import default_workers, estimate_seconds
 
     scenario = load_scenario(file)
     d = scenario.design
@@ -302,9 +302,9 @@ def sweep(
     loses at most the runs in flight; run again with --resume to complete the sweep.
     Exits 1 (naming them) if some runs failed, 130 if interrupted.
     """
-    from coprod_sim.scenario import load_scenario
-    from coprod_sim.sweep import SweepInterrupted
-    from coprod_sim.sweep import sweep as run_sweep
+    from coprod_sim.scenario.loader import load_scenario
+    from coprod_sim.sweep.engine import SweepInterrupted
+    from coprod_sim.sweep.engine import sweep as run_sweep
 
     if resume and overwrite:
         raise UserError("--resume keeps the runs already in --out and --overwrite discards them:"
@@ -350,7 +350,7 @@ def report(
 ) -> None:
     """Write report.md and figures (PNG and SVG) for a sweep: policy effects on participation and
     bias with 95% confidence intervals, SES quintiles, self-efficacy, heat maps, Sobol indices."""
-    from coprod_sim.report import write_report
+    from coprod_sim.report.writer import write_report
 
     result = write_report(folder)
     console.print(f"Wrote {result.report} and {len(result.figures)} figures in"
@@ -378,7 +378,7 @@ def viz(
 
     base = Parameters()
     if file is not None:
-        from coprod_sim.scenario import load_scenario
+        from coprod_sim.scenario.loader import load_scenario
 
         base = load_scenario(file).base_parameters()
     if citizens is not None:

@@ -38,11 +38,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from coprod_sim.outcomes import DESCRIPTIONS
+from coprod_sim.outcomes.record import DESCRIPTIONS
 from coprod_sim.params import ParameterError
 from coprod_sim.run import run as simulate
 from coprod_sim.run import summarise
-from coprod_sim.scenario import Run, Scenario
+from coprod_sim.scenario.loader import Run, Scenario
 
 LABELS = ("run", "point", "policy", "design_point", "replication")
 """Columns that identify a run in both tables."""
@@ -167,7 +167,7 @@ def _alive(pid: int) -> bool:
 def process_pool(workers: int) -> cf.ProcessPoolExecutor:
     """A pool of local worker processes (forkserver: safe beside threads, quick to start)."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["coprod_sim.sweep"])
+    ctx.set_forkserver_preload(["coprod_sim.sweep.engine"])
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                                   initargs=(os.getpid(),))
 
@@ -403,7 +403,7 @@ def code_fingerprint() -> str:
     """A hash of the package's source: results computed by different code do not mix silently."""
     import hashlib
 
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the whole package
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         h.update(str(path.relative_to(root)).encode())
@@ -788,7 +788,7 @@ def measure_throughput(runs: int = 100, citizens: int = 10_000, steps: int = 120
     Everything a real sweep does is counted: starting workers, writing each run, assembling
     the tables. Returns runs, workers, seconds, runs_per_second, citizen_months_per_second.
     """
-    from coprod_sim.scenario import load_scenario
+    from coprod_sim.scenario.loader import load_scenario
 
     with tempfile.TemporaryDirectory(prefix="coprod-bench-") as tmp:
         path = Path(tmp) / "bench.toml"

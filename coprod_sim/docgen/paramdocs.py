@@ -1,6 +1,6 @@
 """Parameter reference generated from the tree: ``docs/parameters.md`` and ``coprod params``.
 
-Regenerate the file with ``.venv/bin/python -m coprod_sim.paramdocs > docs/parameters.md``;
+Regenerate the file with ``.venv/bin/python -m coprod_sim.docgen.paramdocs > docs/parameters.md``;
 a test fails when it is out of date, so the reference can never drift from the defaults.
 """
 
@@ -35,7 +35,7 @@ def parameters_markdown() -> str:
         "# Parameters",
         "",
         "Generated from `coprod_sim/params.py`, the one place where defaults live"
-        " (`python -m coprod_sim.paramdocs > docs/parameters.md`). Keys are dotted paths,"
+        " (`python -m coprod_sim.docgen.paramdocs > docs/parameters.md`). Keys are dotted paths,"
         " used as they are in scenario files and in `coprod run --set key=value`."
         " A month is one step; scores are on [0, 1]; 'logit' weights act on log-odds.",
         "",

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from coprod_sim.params import Parameters
-from coprod_sim.population import Citizens, Neighbourhoods
+from coprod_sim.town.population import Citizens, Neighbourhoods
 
 
 def build_network(params: Parameters, citizens: Citizens, hoods: Neighbourhoods,

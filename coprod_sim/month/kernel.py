@@ -15,18 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from coprod_sim import accelerated as fast
-from coprod_sim.network import build_network
+from coprod_sim.month import compiled as fast
 from coprod_sim.params import MODES, ParameterError, Parameters
-from coprod_sim.population import (
-    NO_MODE,
-    RESULT_FAILURE,
-    RESULT_NONE,
-    RESULT_REJECTED,
-    RESULT_SUCCESS,
-    build_citizens,
-    build_neighbourhoods,
-)
 from coprod_sim.rules import defaults
 from coprod_sim.rules.base import (
     Administrations,
@@ -38,6 +28,16 @@ from coprod_sim.rules.base import (
 )
 from coprod_sim.rules.defaults import mode_values
 from coprod_sim.rules.registry import rule_label, selected, what_went_wrong
+from coprod_sim.town.network import build_network
+from coprod_sim.town.population import (
+    NO_MODE,
+    RESULT_FAILURE,
+    RESULT_NONE,
+    RESULT_REJECTED,
+    RESULT_SUCCESS,
+    build_citizens,
+    build_neighbourhoods,
+)
 
 OUTPUT_WEIGHT = np.array([1.0, 2.0, 4.0])
 """Coproduced output of a successful episode by mode: collective work benefits more people."""
@@ -170,7 +170,7 @@ class Kernel:
         """True when compiled code may be used (also for recording outcomes)."""
         self.accelerated = self.accelerate and all(
             self.rules.get(stage) is fn for stage, fn in ACCELERATED_RULES.items())
-        """True when months run on the compiled path (:mod:`coprod_sim.accelerated`)."""
+        """True when months run on the compiled path (:mod:`coprod_sim.month.compiled`)."""
         self._scratch: dict[str, np.ndarray] = {}
         self.timings: dict[str, float] | None = None
         """Set to a dict to accumulate seconds spent per stage of the month (benchmarks)."""

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from coprod_sim.figures import QUINTILE_COLOURS, QUINTILE_LABELS
 from coprod_sim.params import MODES, ParameterError
+from coprod_sim.report.figures import QUINTILE_COLOURS, QUINTILE_LABELS
 
 PARTICIPATION = "participation_year"
 

@@ -1,0 +1,1 @@
+"""The analyst's report on a sweep: tables, plain-words findings and figures."""

@@ -1,0 +1,1 @@
+"""Scenario files: loading, validating and expanding them into runs."""

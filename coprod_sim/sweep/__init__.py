@@ -1,0 +1,1 @@
+"""Sweeps: running a scenario's runs on local processes or Dask, resumably."""

@@ -1,0 +1,1 @@
+"""The town: its neighbourhoods, citizens and their social networks."""
