@@ -1,6 +1,6 @@
 """Sweep benchmark: many runs of a 10,000-citizen town, and the speed-up of more workers.
 
-Targets (DESIGN.md, issue 3): 1,000 runs of 10,000 citizens x 120 months in under 10 minutes
+Targets (issue 3): 1,000 runs of 10,000 citizens x 120 months in under 10 minutes
 with 2 workers on a 2-core machine; 2 workers at least 1.7 times as fast as 1.
 
     .venv/bin/python benchmarks/bench_sweep.py                          # the full benchmark

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MODES: tuple[str, ...] = ("individual", "group", "collective")
-"""Coproduction modes (seed 001; Bovaird et al. 2015), from least to most effort."""
+"""Coproduction modes (Bovaird et al. 2015), from least to most effort."""
 
 OUTREACH_POLICIES: tuple[str, ...] = ("none", "universal", "targeted_efficacy", "targeted_area")
 TRANSFER_TARGETS: tuple[str, ...] = ("disadvantaged", "universal")

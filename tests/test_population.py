@@ -40,7 +40,7 @@ def test_advantage_shapes_status_and_status_shapes_attributes():
         assert np.all((attribute > 0) & (attribute < 1))
         top, bottom = attribute[c.quintile == 4].mean(), attribute[c.quintile == 0].mean()
         assert top > bottom + 0.02
-    # Advantaged neighbourhoods start with more efficacy and competence (DESIGN.md).
+    # Advantaged neighbourhoods start with more efficacy and competence (docs/ODD.md, initialisation).
     rich, poor = c.neighbourhood == len(hoods) - 1, c.neighbourhood == 0
     assert c.self_efficacy[rich].mean() > c.self_efficacy[poor].mean()
     assert c.civic_competence[rich].mean() > c.civic_competence[poor].mean()

@@ -1,4 +1,4 @@
-"""The alternative rules beside the defaults: their equations' behaviour, and FACTS F12."""
+"""The alternative rules beside the defaults: their equations' behaviour, and fact F12 (docs/facts.md)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_threshold_instigators_start_from_nobody(case, spread):
 
 
 def test_threshold_spread_sweep_tips_as_granovetter_found():
-    """FACTS F12 on the shipped scenario: final participation jumps from near 0 to near 1 within
+    """Fact F12 on the shipped scenario: final participation jumps from near 0 to near 1 within
     a narrow band of spread, 0.10-0.14 at mean 0.25 (one replication per spread)."""
     scenario = load_scenario(ROOT / "scenarios" / "threshold_spread.toml")
     assert scenario.base_parameters()["rules.participation"] == "granovetter_threshold"

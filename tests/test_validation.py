@@ -1,4 +1,4 @@
-"""Reduced validation against FACTS.md: every fact's check, on fewer replications and smaller towns.
+"""Reduced validation against docs/facts.md: every check, on fewer replications and smaller towns.
 
 The same experiments and checks as ``python -m experiments.validation`` (REDUCED settings),
 reading the defaults from the parameter tree, so a default changed enough to break a fact

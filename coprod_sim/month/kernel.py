@@ -1,4 +1,4 @@
-"""The month, vectorised over all citizens: the six stages of DESIGN.md around the rules.
+"""The month, vectorised over all citizens: the six stages of docs/ODD.md around the rules.
 
 The kernel owns what is common to every rule set: random draws (one stream per purpose, so
 that a policy that changes one stage leaves the others' draws alone), sampling of choices,

@@ -19,8 +19,9 @@ def top_bottom_ratio(active: np.ndarray, quintile: np.ndarray) -> float:
     """Participation of the richest SES quintile over that of the poorest.
 
     R = P(active | Q5) / P(active | Q1); 1 means no selection bias, ``nan`` if the poorest
-    quintile has nobody active. The 'volunteering gap' of seed 000 and BLS 2010 releases
-    (42% of graduates vs 9% without a diploma, about 4.7) is this ratio by education.
+    quintile has nobody active. The 'volunteering gap' of the BLS release on 2010
+    (42% of graduates vs 9% without a diploma, about 4.7) is this ratio by education
+    (a different construct: see F5 in docs/facts.md).
     """
     return ratio_of_rates(quintile_rates(active, quintile))
 
@@ -51,7 +52,7 @@ def advantage_correlation(active: np.ndarray, neighbourhood: np.ndarray,
     """Pearson correlation, across neighbourhoods, of advantage with participation rate.
 
     r = corr(advantage_k, mean of y over k). Needs at least three neighbourhoods and some
-    variation in both; otherwise ``nan``. Ecological measure of area bias (seed 000).
+    variation in both; otherwise ``nan``. Ecological measure of area bias (F5 in docs/facts.md).
     """
     if len(advantage) < 3:
         return float("nan")

@@ -1,4 +1,4 @@
-"""What is recorded each month: the outcomes of DESIGN.md, aggregated over citizens.
+"""What is recorded each month: the outcomes of docs/ODD.md, aggregated over citizens.
 
 A citizen is a *participant* if they had an accepted episode in the last
 ``simulation.year_window`` months (12 by default): monthly activity is a few percent and

@@ -1,7 +1,7 @@
 """Alternative rules beside the defaults, for researchers to switch on by name.
 
 - ``granovetter_threshold`` (participation): each citizen joins once the share of its ties
-  active last month reaches its own threshold (Granovetter 1978); reproduces FACTS F12.
+  active last month reaches its own threshold (Granovetter 1978); reproduces fact F12 (docs/facts.md).
 - ``legitimacy_grievance`` (participation): Epstein's (2002) civil-violence decision, with
   trust in the administration in the role of legitimacy.
 - ``mastery_only`` (efficacy_feedback): the default feedback without vicarious learning.
@@ -33,7 +33,7 @@ def _in_mode(join: np.ndarray, mode: str) -> np.ndarray:
     "mean": Param(0.25, "Mean threshold of the threshold rule: share of one's ties that must be active"
                   " before one joins (Granovetter 1978)", "share", -1.0, 2.0),
     "spread": Param(0.1, "Spread (standard deviation) of thresholds between citizens in the threshold"
-                    " rule; wide spread tips into a cascade (FACTS F12)", "share", 0.0, 2.0),
+                    " rule; wide spread tips into a cascade (Granovetter 1978)", "share", 0.0, 2.0),
     "mode": Param("individual", "Mode in which citizens following the threshold rule take part",
                   choices=MODES),
 })
@@ -47,7 +47,7 @@ def granovetter_threshold(state: State, params: Parameters) -> np.ndarray:
     with theta_i <= 0 are the instigators who start a cascade from nobody active: with
     mu = 0.25 there are Phi(-mu/s) of them (0.6% at s = 0.1, 11% at s = 0.2).
     In a well-mixed crowd the active share follows r' = Phi((r - mu) / s), which jumps from
-    near 0 to near 1 as s crosses about 0.12 (Granovetter 1978, AJS 83(6); FACTS F12).
+    near 0 to near 1 as s crosses about 0.12 (Granovetter 1978, AJS 83(6); fact F12 of docs/facts.md).
     Episodes must be accepted to count as active: give ample capacity and no screening to
     see the pure cascade (scenarios/threshold_spread.toml).
     """

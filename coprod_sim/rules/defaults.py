@@ -1,4 +1,4 @@
-"""The default rules: the calibration that reproduces FACTS.md F1-F11.
+"""The default rules: the calibration that reproduces facts F1-F11 (docs/facts.md).
 
 Notation: e self-efficacy, c civic competence, r spare resources, t trust, s status (SES),
 q local service quality, rho an administration's risk aversion, sigma its staff incentives,
@@ -27,7 +27,7 @@ def outreach_by_policy(state: State, params: Parameters) -> np.ndarray:
     p_i = min(1, rate * w_i / mean(w)); w_i = 1 (universal), (1 - e_i)^2 (targeted_efficacy)
     or (1 - advantage of i's neighbourhood)^2 (targeted_area). The budget (expected
     invitations) is the same whatever the targeting, so policies compare at equal cost.
-    Source: outreach as a lever, DESIGN.md; targeting after Jakobsen & Andersen 2013.
+    Source: targeting after Jakobsen & Andersen 2013.
     """
     pol = params.policy
     c = state.citizens
@@ -108,8 +108,8 @@ def risk_screening(state: State, params: Parameters) -> Screening:
     accept = 1 if invited, else 1 - rho_eff * k_m * (1 - reliability), k_m the mode's
     screening share; priority = invited + rho_eff * reliability + (1 - rho_eff) u, u ~ U(0, 1):
     when offers exceed capacity, the invited come first, then a cautious administration
-    takes the reliable-looking. Source: seed 001 (staff scepticism of citizens' reliability);
-    Voorberg, Bekkers & Tummers 2015.
+    takes the reliable-looking. Source: staff scepticism of citizens' reliability, Voorberg, Bekkers
+    & Tummers 2015.
     """
     c, admins = state.citizens, state.administrations
     rho = (admins.risk_aversion * (1.0 - 0.5 * admins.staff_incentives))[c.administration]
@@ -127,7 +127,7 @@ def competence_collaboration(state: State, params: Parameters) -> np.ndarray:
 
     p = sigmoid(beta + w_c (c - 1/2) + w_col (sigma - rho) + w_co x 1[m >= 1] - d_m),
     x the share of one's ties also active in group or collective mode this month,
-    d_m the mode's difficulty. Sources: seed 001 and OECD 2011 (seed 004) on staff
+    d_m the mode's difficulty. Sources: OECD 2011 (Together for Better Public Services) on staff
     incentives; Voorberg et al. 2015 on risk aversion; Bovaird et al. 2015 on collective modes.
     """
     cp = params.citizens
@@ -184,7 +184,7 @@ def anchored_learning(state: State, params: Parameters) -> np.ndarray:
 
     rho' = rho + eta 1[episodes > 0] (failures / episodes - rho) + kappa (rho0 - rho),
     clipped to [rho_min, rho_max]: it falls after a month of successes and rises after
-    failures. Source: DESIGN.md; trust built from outcomes (seed 001; Voorberg et al. 2015).
+    failures. Source: trust built from outcomes (Voorberg et al. 2015).
     """
     ap = params.administration
     a = state.administrations
@@ -201,7 +201,7 @@ def coproduced_output(state: State, params: Parameters) -> np.ndarray:
 
     q' = q + r (min(1, q0 + g y) - q), y the coproduced output per resident this month
     (successful episodes weighted 1, 2, 4 by mode). Source: coproduction improves services
-    (Loeffler & Bovaird 2016; seed 001).
+    (Loeffler & Bovaird 2016).
     """
     ap = params.administration
     h = state.neighbourhoods

@@ -1,4 +1,4 @@
-"""Calibration of the default parameters against the numeric targets of FACTS.md.
+"""Calibration of the default parameters against the numeric targets of docs/facts.md.
 
 A recorded, rerunnable procedure in two stages:
 
@@ -12,7 +12,7 @@ A recorded, rerunnable procedure in two stages:
     .venv/bin/python -m experiments.calibration.calibrate --points 64 --keep 4 --replications 2
 
 Everything is written to experiments/calibration/results/ (stage1.csv, stage2.csv,
-chosen.json). The loss uses only what FACTS.md gives a number for; facts that are
+chosen.json). The loss uses only what docs/facts.md gives a number for; facts that are
 directions only enter as hinge penalties (an inequality with a margin), not as targets.
 The facts about levers (F6-F10) and the regressions (F2-F3) are checked afterwards by the
 validation (experiments/validation), on the rounded values.
@@ -51,7 +51,7 @@ FREE: dict[str, tuple[float, float, str]] = {
     "citizens.failure_loss": (0.05, 0.3, "F4: failure lowers efficacy, by how much is not reported"),
     "citizens.efficacy_drift": (0.01, 0.06, "how fast unused efficacy fades: no number in the sources"),
     "population.efficacy_spread": (0.6, 1.6, "spread of self-efficacy: no number in the sources"),
-    "population.efficacy_ses_effect": (0.2, 1.0, "SES gradient of efficacy: direction only (seed 000)"),
+    "population.efficacy_ses_effect": (0.2, 1.0, "SES gradient of efficacy: direction only"),
     "administration.capacity_individual": (60.0, 160.0, "budget for individual tasks: free"),
     "administration.capacity_group": (15.0, 45.0, "budget for group tasks: free"),
     "administration.capacity_collective": (8.0, 25.0, "budget for collective tasks: free"),
@@ -66,7 +66,7 @@ TARGETS: dict[str, dict[str, Any]] = {
     "top_bottom_ratio_collective": {"target": 4.0, "log_scale": math.log(1.2), "fact": "F5",
                                     "note": "collective modes 3-5x (BLS 2010: 42% vs 9%, ~4.7x)"},
 }
-"""Outcomes with a number in FACTS.md: squared standardised distance to the target."""
+"""Outcomes with a number in docs/facts.md: squared standardised distance to the target."""
 
 HINGES: dict[str, dict[str, Any]] = {
     "mode_gulf": {"fact": "F1", "note": "individual share >= 3x collective; margin: aim at >= 4x"},
@@ -185,7 +185,7 @@ def figure(out: Path) -> Path:
     axes[0].set_xlim(0, 0.7)
     axes[0].legend(frameon=False, fontsize=8, loc="lower right")
     axes[1].legend(frameon=False, fontsize=8, loc="upper left")
-    fig.suptitle("Calibration: Latin-hypercube screen against FACTS.md targets (green: targets and margins)")
+    fig.suptitle("Calibration: Latin-hypercube screen against the targets (green: targets and margins)")
     path = out / "calibration.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)

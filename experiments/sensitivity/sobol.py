@@ -48,7 +48,7 @@ SETTINGS = {"n_citizens": 2000, "steps": 72, "N": 128, "seed": 7, "noise_replica
 
 GROUPS = ("policy", "citizens", "administration")
 EXTRA_LEVERS = ("administration.risk_aversion", "administration.staff_incentives")
-"""Policy levers of DESIGN.md that live in the administration group (training, incentives)."""
+"""Policy levers that live in the administration group (training, incentives)."""
 
 RANGES: dict[str, tuple[float, float]] = {
     # policy levers: the range a policy could plausibly move them over

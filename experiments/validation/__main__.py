@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or RESULTS
     facts = [f.strip() for f in args.facts.split(",")] if args.facts else None
     console = Console()
-    console.print(f"[bold]Validation against FACTS.md[/]: {settings.describe()}.")
+    console.print(f"[bold]Validation against docs/facts.md[/]: {settings.describe()}.")
     started = time.time()
 
     def progress(done: int, total: int) -> None:
@@ -84,7 +84,7 @@ def table(rows: list[FactResult]) -> Table:
 
 def markdown(rows: list[FactResult], settings: Settings, elapsed: float) -> str:
     lines = [
-        "# Validation against FACTS.md",
+        "# Validation against docs/facts.md",
         "",
         f"Settings: {settings.describe()}; {elapsed:.0f} s. Commit: {_commit()}.",
         "Rerun: `.venv/bin/python -m experiments.validation` (see experiments/validation/README.md).",

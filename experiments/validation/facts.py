@@ -1,4 +1,4 @@
-"""The validation experiments: one scenario file per fact of FACTS.md, and the check it runs.
+"""The validation experiments: one scenario file per fact of docs/facts.md, and the check it runs.
 
 A scenario file (``scenarios/F*.toml``) names the fact, its source and expectation, the
 check function below (``check = "..."``) with its ``[settings]``, and the arms to simulate.
