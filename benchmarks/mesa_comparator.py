@@ -29,7 +29,8 @@ from mesa.discrete_space import FixedAgent, Network
 
 from coprod_sim.model import as_parameters
 from coprod_sim.month.kernel import Streams, build_state
-from coprod_sim.params import MODES, Parameters
+from coprod_sim.names import MODES
+from coprod_sim.params import Parameters
 from coprod_sim.run import run_seed
 
 OUTPUT_WEIGHT = (1.0, 2.0, 4.0)

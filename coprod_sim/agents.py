@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from coprod_sim.params import MODES
-from coprod_sim.town.population import NO_MODE, Citizens
+from coprod_sim.names import MODES, NO_MODE
+from coprod_sim.town.population import Citizens
 
 if TYPE_CHECKING:
     from coprod_sim.model import CoproductionModel

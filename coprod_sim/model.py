@@ -11,7 +11,8 @@ import pandas as pd
 
 from coprod_sim.agents import Administration, CitizenViews
 from coprod_sim.month.kernel import Kernel, Streams
-from coprod_sim.outcomes.record import DESCRIPTIONS, record
+from coprod_sim.names import OUTCOMES
+from coprod_sim.outcomes.record import record
 from coprod_sim.params import Parameters
 from coprod_sim.town.network import to_networkx
 
@@ -54,7 +55,7 @@ class CoproductionModel(mesa.Model):
         self.citizens = CitizenViews(self)
         self.latest: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
-            model_reporters={col: (lambda m, col=col: m.latest[col]) for col in DESCRIPTIONS})
+            model_reporters={col: (lambda m, col=col: m.latest[col]) for col in OUTCOMES})
         self._record_neighbourhoods = record_neighbourhoods
         self._neighbourhood_records: list[dict[str, np.ndarray]] = []
         self._collect()

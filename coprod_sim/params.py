@@ -16,9 +16,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-MODES: tuple[str, ...] = ("individual", "group", "collective")
-"""Coproduction modes (Bovaird et al. 2015), from least to most effort."""
-
 OUTREACH_POLICIES: tuple[str, ...] = ("none", "universal", "targeted_efficacy", "targeted_area")
 TRANSFER_TARGETS: tuple[str, ...] = ("disadvantaged", "universal")
 

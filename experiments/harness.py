@@ -23,9 +23,9 @@ import pandas as pd
 from scipy import stats
 
 from coprod_sim.model import CoproductionModel
+from coprod_sim.names import NO_MODE
 from coprod_sim.params import Parameters
 from coprod_sim.run import run_seed, summarise
-from coprod_sim.town.population import NO_MODE
 
 MAX_WORKERS = 2
 """The machine is shared: never more than two worker processes."""

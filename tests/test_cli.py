@@ -20,7 +20,7 @@ def test_run_prints_summary_and_writes_outputs(tmp_path):
     r = coprod("run", "--citizens", "500", "--steps", "30", "--seed", "3",
                "--set", "policy.outreach=universal", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    for fragment in ("SES quintile 1 (poorest)", "SES quintile 5 (richest)", "concentration index",
+    for fragment in ("SES Q1 (poorest)", "SES Q5 (richest)", "concentration index",
                      "individual mode", "collective mode", "self-efficacy, participants"):
         assert fragment in r.stdout
     for name in ("timeseries.parquet", "timeseries.csv", "neighbourhoods.parquet", "summary.json", "run.png"):

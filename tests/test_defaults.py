@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coprod_sim import params as P
+from coprod_sim.names import STAGES
 from coprod_sim.params import Parameters
 from coprod_sim.rules import defaults as R
-from coprod_sim.rules.base import STAGES
 from coprod_sim.rules.registry import available, selected
 from tests.helpers import make_state
 

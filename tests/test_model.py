@@ -8,7 +8,7 @@ import pytest
 
 from coprod_sim.agents import Administration, Citizen
 from coprod_sim.model import CoproductionModel
-from coprod_sim.outcomes.record import DESCRIPTIONS
+from coprod_sim.names import OUTCOMES
 
 SMALL = {"population.n_citizens": 300, "population.n_neighbourhoods": 3, "simulation.steps": 5}
 
@@ -44,7 +44,7 @@ def test_records_every_outcome_each_month_and_stops():
     m.run_model()
     ts = m.timeseries()
     assert list(ts["step"]) == list(range(6))
-    assert set(DESCRIPTIONS) <= set(ts.columns)
+    assert set(OUTCOMES) <= set(ts.columns)
     assert not m.running and m.steps == 5
     nts = m.neighbourhood_timeseries()
     assert len(nts) == 6 * 3 and nts["participation_year"].between(0, 1).all()

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coprod_sim.params import MODES, Parameters
+from coprod_sim.names import MODES
+from coprod_sim.params import Parameters
 from coprod_sim.rules import alternatives as alt
 from coprod_sim.rules import defaults
 from coprod_sim.rules.contract import cases

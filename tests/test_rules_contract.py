@@ -8,9 +8,10 @@ from hypothesis import given
 from typer.testing import CliRunner
 
 from coprod_sim.cli.app import app
+from coprod_sim.names import STAGES
 from coprod_sim.params import Parameters
 from coprod_sim.rules import RuleError, available, rule
-from coprod_sim.rules.base import STAGES, Feedback, Screening, expected_shape
+from coprod_sim.rules.base import Feedback, Screening, expected_shape
 from coprod_sim.rules.contract import (
     CHECKS,
     ContractViolation,

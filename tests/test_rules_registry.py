@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from coprod_sim.cli.app import app
 from coprod_sim.month.kernel import Kernel, RuleOutputError, Streams
+from coprod_sim.names import STAGES
 from coprod_sim.params import ParameterError, Parameters, parse_assignments
 from coprod_sim.rules import RuleError, available, resolve, selected
-from coprod_sim.rules.base import STAGES
 from coprod_sim.rules.registry import custom_rule_files, declared_params
 from coprod_sim.run import run
 from tests import rules_support

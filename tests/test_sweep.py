@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coprod_sim.outcomes.record import DESCRIPTIONS
+from coprod_sim.names import OUTCOMES
 from coprod_sim.scenario.loader import load_scenario
 from coprod_sim.sweep.engine import Store, sweep
 
@@ -83,7 +83,7 @@ def test_outputs_hold_one_row_per_run_and_per_month(reference, scenario_file):
         assert col in runs, col
     assert (runs["seed"] == 77).all()
     # every outcome the model records, at the end and over the last quarter
-    for name in DESCRIPTIONS:
+    for name in OUTCOMES:
         if name != "step":
             assert f"{name}_final" in runs and f"{name}_last_quarter" in runs
     assert len(ts) == sc.n_runs * (sc.steps + 1)

@@ -21,7 +21,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from coprod_sim.cli.app import app as cli_app
-from coprod_sim.outcomes.record import QUINTILE_COLUMNS
+from coprod_sim.names import QUINTILE_COLUMNS
 from coprod_sim.params import OUTREACH_POLICIES, TREE, Param, Parameters, spec
 from coprod_sim.viz import town as town_module
 from coprod_sim.viz.charts import CHARTS, EfficacyChart, charts_for, series

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from coprod_sim.params import MODES, ParameterError, Parameters, parse_assignments
+from coprod_sim.names import MODES, OUTCOMES, QUINTILE_COLUMNS, QUINTILE_LABELS
+from coprod_sim.params import ParameterError, Parameters, parse_assignments
 
 app = typer.Typer(
     name="coprod",
@@ -132,6 +133,15 @@ def write_run_outputs(result, out: Path) -> None:
     console.print(f"Wrote {', '.join(p.name for p in paths.values())} to {out}/")
 
 
+SUMMARY_MEASURES = (
+    "top_bottom_ratio", "top_bottom_ratio_individual", "top_bottom_ratio_collective",
+    "concentration_index", "advantage_correlation", "advantaged_output_share",
+    "efficacy_participants", "efficacy_non_participants", "success_rate", "repeat_share",
+    "risk_aversion_mean",
+)
+"""The bias and feedback measures ``coprod run`` prints, in order (words from names.OUTCOMES)."""
+
+
 def print_summary(result) -> None:
     """Tables of the run's outcomes, averaged over its last quarter."""
     p = result.params
@@ -148,26 +158,16 @@ def print_summary(result) -> None:
     t.add_row("all citizens", pct(mean["participation_year"]), pct(mean["participation"]))
     for m in MODES:
         t.add_row(f"{m} mode", pct(mean[f"participation_year_{m}"]), pct(mean[f"participation_{m}"]))
-    for q in range(1, 6):
-        label = {1: " (poorest)", 5: " (richest)"}.get(q, "")
-        t.add_row(f"SES quintile {q}{label}", pct(mean[f"participation_q{q}"]), "")
+    for col, label in zip(QUINTILE_COLUMNS, QUINTILE_LABELS, strict=True):
+        t.add_row(f"SES {label}", pct(mean[col]), "")
     console.print(t)
     b = Table(title="Selection bias and the virtuous cycle", title_justify="left")
     b.add_column("measure")
     b.add_column("value", justify="right")
     b.add_column("reads as")
-    b.add_row("top/bottom quintile ratio", num(mean["top_bottom_ratio"]), "1 = no bias")
-    b.add_row("  individual mode", num(mean["top_bottom_ratio_individual"]), "")
-    b.add_row("  group and collective modes", num(mean["top_bottom_ratio_collective"]), "")
-    b.add_row("concentration index", num(mean["concentration_index"]), "0 = equal, >0 favours advantaged")
-    b.add_row("advantage-participation correlation", num(mean["advantage_correlation"]),
-              "across neighbourhoods")
-    b.add_row("output reaching advantaged half", pct(mean["advantaged_output_share"]), "50% = even")
-    b.add_row("self-efficacy, participants", num(mean["efficacy_participants"]), "0-1")
-    b.add_row("self-efficacy, non-participants", num(mean["efficacy_non_participants"]), "0-1")
-    b.add_row("success rate of episodes", pct(mean["success_rate"]), "")
-    b.add_row("repeat participants", pct(mean["repeat_share"]), "of the year's participants")
-    b.add_row("administration risk aversion", num(mean["risk_aversion_mean"]), "0-1")
+    for col in SUMMARY_MEASURES:
+        o = OUTCOMES[col]
+        b.add_row(o.label, pct(mean[col]) if o.unit == "share" else num(mean[col]), o.reads)
     console.print(b)
 
 

@@ -8,7 +8,7 @@ docs/ODD.md is written by hand, except for blocks between markers such as::
 
 which this module fills from the parameter tree (``params.TREE``), the rule registry
 (``rules.registry.available``, with each rule's docstring: its equation and source) and the
-recorded outcomes (``outcomes.DESCRIPTIONS``). ``check()`` lists what is out of date or
+recorded outcomes (``names.OUTCOMES``). ``check()`` lists what is out of date or
 missing: a stale block, a parameter or rule the hand-written text never mentions, an ODD+D
 section that is gone. tests/test_odd.py fails on any of them.
 
@@ -27,8 +27,7 @@ from pathlib import Path
 import coprod_sim  # noqa: F401  (built-in rules declare their parameters on import)
 from coprod_sim import params as P
 from coprod_sim.docgen.paramdocs import format_value
-from coprod_sim.outcomes.record import DESCRIPTIONS
-from coprod_sim.rules.base import STAGES
+from coprod_sim.names import OUTCOMES, PARAMETER_GROUPS, STAGES
 from coprod_sim.rules.registry import available
 
 ODD_PATH = Path(__file__).resolve().parents[2] / "docs" / "ODD.md"
@@ -68,14 +67,13 @@ def rules_block(stage: str) -> str:
 
 def outcomes_block() -> str:
     lines = ["| column | meaning |", "|---|---|"]
-    lines += [f"| `{k}` | {v} |" for k, v in DESCRIPTIONS.items()]
+    lines += [f"| `{k}` | {o.description} |" for k, o in OUTCOMES.items()]
     return "\n".join(lines)
 
 
 def groups_of_rules() -> list[str]:
     """Parameter groups declared by rules (beyond the core groups)."""
-    core = ("population", "network", "citizens", "administration", "policy", "simulation", "rules")
-    return [g for g in P.TREE if g not in core]
+    return [g for g in P.TREE if g not in PARAMETER_GROUPS]
 
 
 def generate(what: str) -> str:

@@ -25,6 +25,8 @@ import os
 
 import numpy as np
 
+from coprod_sim.names import N_MODES, RESULT_FAILURE, RESULT_NONE, RESULT_REJECTED, RESULT_SUCCESS
+
 try:  # Numba is a dependency; without it the kernel's NumPy path does the work.
     from numba import njit
 except ImportError:  # pragma: no cover - exercised only where numba is missing
@@ -175,7 +177,7 @@ def choose_screen_and_admit(who, ev, u_decision, u_priority, u_screening, invite
         c2 = c1 + e2 / d
         u = u_decision[i]
         choice = (u >= c0) + (u >= c1) + (u >= c2)
-        if choice == 3:
+        if choice == N_MODES:  # u beyond every mode's share: no offer
             continue
         offered[i] = choice
         r = rho[admin[i]]
@@ -303,7 +305,8 @@ def settle_month(admitted, p_success, u_outcome, offered, mode, admin, hood, ind
         s = success[i]
         f = accepted and not s
         rej = offered[i] >= 0 and not accepted
-        result[i] = 1 if s else (2 if f else (3 if rej else 0))
+        result[i] = RESULT_SUCCESS if s else (
+            RESULT_FAILURE if f else (RESULT_REJECTED if rej else RESULT_NONE))
         if accepted:
             episodes[i] += 1
             if s:

@@ -16,7 +16,15 @@ import scipy.sparse as sp
 from scipy.special import expit
 
 from coprod_sim.month import compiled as fast
-from coprod_sim.params import MODES, ParameterError, Parameters
+from coprod_sim.names import (
+    MODES,
+    NO_MODE,
+    RESULT_FAILURE,
+    RESULT_NONE,
+    RESULT_REJECTED,
+    RESULT_SUCCESS,
+)
+from coprod_sim.params import ParameterError, Parameters
 from coprod_sim.rules import defaults
 from coprod_sim.rules.base import (
     Administrations,
@@ -29,15 +37,7 @@ from coprod_sim.rules.base import (
 from coprod_sim.rules.defaults import mode_values
 from coprod_sim.rules.registry import rule_label, selected, what_went_wrong
 from coprod_sim.town.network import build_network
-from coprod_sim.town.population import (
-    NO_MODE,
-    RESULT_FAILURE,
-    RESULT_NONE,
-    RESULT_REJECTED,
-    RESULT_SUCCESS,
-    build_citizens,
-    build_neighbourhoods,
-)
+from coprod_sim.town.population import build_citizens, build_neighbourhoods
 
 OUTPUT_WEIGHT = np.array([1.0, 2.0, 4.0])
 """Coproduced output of a successful episode by mode: collective work benefits more people."""

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from coprod_sim.names import N_QUINTILES
+
 
 def quintile_rates(active: np.ndarray, quintile: np.ndarray) -> np.ndarray:
     """Participation rate in each SES quintile (0 = poorest fifth)."""
-    count = np.bincount(quintile, minlength=5)
-    return np.bincount(quintile, weights=active, minlength=5) / np.maximum(count, 1)
+    count = np.bincount(quintile, minlength=N_QUINTILES)
+    return np.bincount(quintile, weights=active, minlength=N_QUINTILES) / np.maximum(count, 1)
 
 
 def top_bottom_ratio(active: np.ndarray, quintile: np.ndarray) -> float:

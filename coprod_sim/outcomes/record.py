@@ -1,5 +1,7 @@
 """What is recorded each month: the outcomes of docs/ODD.md, aggregated over citizens.
 
+The columns, with their labels and readings, are declared in :data:`coprod_sim.names.OUTCOMES`.
+
 A citizen is a *participant* if they had an accepted episode in the last
 ``simulation.year_window`` months (12 by default): monthly activity is a few percent and
 noisy, while surveys (F11) and the bias measures ask who takes part over a year.
@@ -10,42 +12,18 @@ from __future__ import annotations
 import numpy as np
 
 from coprod_sim.month import compiled as fast
+from coprod_sim.names import (
+    MODES,
+    N_QUINTILES,
+    NO_MODE,
+    QUINTILE_COLUMNS,
+    RESULT_FAILURE,
+    RESULT_REJECTED,
+    RESULT_SUCCESS,
+)
 from coprod_sim.outcomes import bias as metrics
-from coprod_sim.params import MODES, Parameters
+from coprod_sim.params import Parameters
 from coprod_sim.rules.base import State
-from coprod_sim.town.population import NO_MODE, RESULT_FAILURE, RESULT_REJECTED, RESULT_SUCCESS
-
-QUINTILE_COLUMNS = [f"participation_q{q}" for q in range(1, 6)]
-
-DESCRIPTIONS: dict[str, str] = {
-    "step": "months completed",
-    "participation": "share of citizens active this month (accepted episode, any mode)",
-    **{f"participation_{m}": f"share of citizens active this month in {m} mode" for m in MODES},
-    "participation_year": "share of citizens active at least once in the past year (participants)",
-    **{f"participation_year_{m}": f"share of citizens active in {m} mode in the past year" for m in MODES},
-    **{col: f"participation over the past year in SES quintile {q} (1 poorest)"
-       for q, col in enumerate(QUINTILE_COLUMNS, 1)},
-    "repeat_share": "share of the year's participants active in two months or more (regulars)",
-    "offer_rate": "share of citizens offering to take part this month",
-    "rejection_rate": "share of this month's offers turned away",
-    "success_rate": "share of this month's episodes that succeeded",
-    "top_bottom_ratio": "participation of the richest SES quintile over the poorest (past year)",
-    "top_bottom_ratio_individual": "top/bottom quintile ratio for individual mode (past year)",
-    "top_bottom_ratio_collective": "top/bottom quintile ratio for group and collective modes (past year)",
-    "concentration_index": "concentration index of participation over SES rank (past year)",
-    "advantage_correlation": "correlation of neighbourhood advantage with participation (past year)",
-    "advantaged_output_share": "share of this month's coproduced output reaching the advantaged half",
-    "efficacy_mean": "mean self-efficacy",
-    "efficacy_participants": "mean self-efficacy of the year's participants",
-    "efficacy_participants_baseline": "mean baseline (starting) self-efficacy of the year's participants",
-    "efficacy_non_participants": "mean self-efficacy of everyone else",
-    "efficacy_gap": "efficacy of participants minus non-participants",
-    "trust_mean": "mean trust in the administration",
-    "risk_aversion_mean": "mean risk aversion of administrations",
-    "service_quality_mean": "resident-weighted mean local service quality",
-    "service_quality_gini": "Gini of local service quality across residents",
-}
-"""Every time-series column with a one-line description."""
 
 
 def window_mask(params: Parameters) -> int:
@@ -94,7 +72,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     row["participation_year"] = n_year / n
     for m, name in enumerate(MODES):
         row[f"participation_year_{name}"] = ints[4 + m] / n
-    rates = by_q / np.maximum(per_quintile, 1)  # (3, 5): all, individual, group or collective
+    rates = by_q / np.maximum(per_quintile, 1)  # (3, N_QUINTILES): all, individual, group or collective
     for col, rate in zip(QUINTILE_COLUMNS, rates[0].tolist(), strict=True):
         row[col] = rate
     row["repeat_share"] = ints[7] / max(n_year, 1)
@@ -159,8 +137,9 @@ def _counts(state: State, mask: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     ints[9:12] = [np.count_nonzero(c.result == r)
                   for r in (RESULT_REJECTED, RESULT_SUCCESS, RESULT_FAILURE)]
     q = c.quintile
-    by_q = np.stack([np.bincount(q[year], minlength=5), np.bincount(q[by_mode[0]], minlength=5),
-                     np.bincount(q[by_mode[1] | by_mode[2]], minlength=5)])
+    by_q = np.stack([np.bincount(q[year], minlength=N_QUINTILES),
+                     np.bincount(q[by_mode[0]], minlength=N_QUINTILES),
+                     np.bincount(q[by_mode[1] | by_mode[2]], minlength=N_QUINTILES)])
     return ints, by_q, np.bincount(c.neighbourhood[year], minlength=k)
 
 
@@ -174,7 +153,7 @@ def _residents(c, n_hoods: int) -> tuple[np.ndarray, np.ndarray]:
     key = (id(c.quintile), id(c.neighbourhood), n_hoods)
     cached = getattr(c, "_residents", None)
     if cached is None or cached[0] != key:
-        cached = (key, np.bincount(c.quintile, minlength=5),
+        cached = (key, np.bincount(c.quintile, minlength=N_QUINTILES),
                   np.bincount(c.neighbourhood, minlength=n_hoods))
         c._residents = cached  # an attribute of this Citizens object, not a dataclass field
     return cached[1], cached[2]

@@ -11,10 +11,13 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from coprod_sim.outcomes.record import QUINTILE_COLUMNS
-
-QUINTILE_COLOURS = ["#b2182b", "#ef8a62", "#bdbdbd", "#67a9cf", "#2166ac"]
-QUINTILE_LABELS = ["Q1 (poorest)", "Q2", "Q3", "Q4", "Q5 (richest)"]
+from coprod_sim.names import (
+    NON_PARTICIPANT_COLOUR,
+    PARTICIPANT_COLOUR,
+    QUINTILE_COLOURS,
+    QUINTILE_COLUMNS,
+    QUINTILE_LABELS,
+)
 
 
 def plot_quintiles(ax, ts: pd.DataFrame) -> None:
@@ -29,10 +32,11 @@ def plot_quintiles(ax, ts: pd.DataFrame) -> None:
 
 
 def plot_efficacy(ax, ts: pd.DataFrame) -> None:
-    ax.plot(ts["step"], ts["efficacy_participants"], color="#1b7837", lw=2, label="participants")
-    ax.plot(ts["step"], ts["efficacy_participants_baseline"], color="#1b7837", lw=1.2, ls="--",
+    ax.plot(ts["step"], ts["efficacy_participants"], color=PARTICIPANT_COLOUR, lw=2, label="participants")
+    ax.plot(ts["step"], ts["efficacy_participants_baseline"], color=PARTICIPANT_COLOUR, lw=1.2, ls="--",
             label="participants' own starting level")
-    ax.plot(ts["step"], ts["efficacy_non_participants"], color="#762a83", lw=2, label="non-participants")
+    ax.plot(ts["step"], ts["efficacy_non_participants"], color=NON_PARTICIPANT_COLOUR, lw=2,
+            label="non-participants")
     ax.set_xlabel("month")
     ax.set_ylabel("mean self-efficacy (0-1)")
     ax.set_title("Self-efficacy: the virtuous cycle")

@@ -30,8 +30,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from coprod_sim.params import MODES, ParameterError
-from coprod_sim.report.figures import QUINTILE_COLOURS, QUINTILE_LABELS
+from coprod_sim.names import (
+    BASELINE_COLOUR,
+    MODES,
+    POLICY_COLOURS,
+    QUINTILE_COLOURS,
+    QUINTILE_COLUMNS,
+    QUINTILE_LABELS,
+)
+from coprod_sim.params import ParameterError
 
 PARTICIPATION = "participation_year"
 
@@ -57,11 +64,8 @@ MEASURES: tuple[Measure, ...] = (
 BIAS = MEASURES[1:]
 SOBOL_OUTCOMES = ("participation_year", "concentration_index", "top_bottom_ratio",
                   "advantage_correlation")
-QUINTILES = [f"participation_q{q}" for q in range(1, 6)]
+QUINTILES = list(QUINTILE_COLUMNS)
 MODE_COLUMNS = [f"participation_year_{m}" for m in MODES]
-BASELINE_COLOUR = "#636363"
-POLICY_COLOURS = ["#1f77b4", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
-                  "#a6761d", "#17becf", "#bcbd22"]
 
 
 class ReportError(ParameterError):
@@ -337,8 +341,7 @@ def figure_quintiles(sw: Sweep, table: pd.DataFrame, figdir: Path, saved: list[P
                error_kw={"ecolor": "#404040", "elinewidth": 0.9})
     ax.set_xticks(x, QUINTILE_LABELS)
     for tick, colour in zip(ax.get_xticklabels(), QUINTILE_COLOURS, strict=True):
-        tick.set_color("#b2182b" if colour == QUINTILE_COLOURS[0] else
-                       "#2166ac" if colour == QUINTILE_COLOURS[-1] else "black")
+        tick.set_color(colour if colour in (QUINTILE_COLOURS[0], QUINTILE_COLOURS[-1]) else "black")
     ax.set_ylabel("% active in the past year")
     ax.set_title("Participation by socio-economic quintile and policy\n(mean of the last quarter,"
                  " 95% CI over replications)", fontsize=10)

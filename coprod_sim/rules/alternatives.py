@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from coprod_sim.params import MODES, Param, Parameters
+from coprod_sim.names import MODES
+from coprod_sim.params import Param, Parameters
 from coprod_sim.rules.base import Feedback, State
 from coprod_sim.rules.defaults import efficacy_update
 from coprod_sim.rules.registry import rule

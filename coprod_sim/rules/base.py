@@ -73,6 +73,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from coprod_sim.names import N_MODES, STAGES
 from coprod_sim.params import ParameterError
 from coprod_sim.town.population import Citizens, Neighbourhoods
 
@@ -168,19 +169,6 @@ class Feedback(NamedTuple):
     self_efficacy: np.ndarray
     trust: np.ndarray
 
-
-STAGES: dict[str, str] = {
-    "outreach": "whom administrations invite: invitation probability per citizen, (n,)",
-    "participation": "each citizen's probability of offering to take part in each mode, (n, 3)",
-    "screening": "administrations accept offers (probability) and rank them for capacity",
-    "outcome": "the chance that an accepted episode succeeds, (n,)",
-    "efficacy_feedback": "new self-efficacy and trust after the month's outcomes",
-    "admin_learning": "administrations' new risk aversion after the month's outcomes, (A,)",
-    "service_quality": "new local service quality per neighbourhood, (K,)",
-}
-"""The stages of a month, in order, with what their rules return."""
-
-N_MODES = 3
 
 OUTPUT_FIELDS: dict[str, tuple[str, ...] | None] = {
     "screening": Screening._fields,

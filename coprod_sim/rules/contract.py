@@ -29,11 +29,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from coprod_sim.names import N_MODES, STAGES, TOWN_GROUPS
 from coprod_sim.params import TREE, ParameterError, Parameters
 from coprod_sim.rules.base import (
-    N_MODES,
     OUTPUT_FIELDS,
-    STAGES,
     Administrations,
     RuleError,
     RuleOutputError,
@@ -47,7 +46,7 @@ from coprod_sim.town.population import Citizens, Neighbourhoods
 Rule = Callable[..., Any]
 
 CHECKS = ("loads", "output", "inputs unchanged", "deterministic")
-FIXED_GROUPS = ("population", "network", "simulation", "rules")
+FIXED_GROUPS = (*TOWN_GROUPS, "simulation", "rules")
 """Groups not varied: they shape the town, which the strategy draws directly."""
 
 MAX_CITIZENS = 30

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from coprod_sim.params import MODES, Parameters
+from coprod_sim.names import MODES
+from coprod_sim.params import Parameters
 from coprod_sim.rules.base import Feedback, Screening, State
 from coprod_sim.rules.registry import rule
 

@@ -23,8 +23,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from coprod_sim.names import STAGES
 from coprod_sim.params import Param, Parameters, add_rule_hook, declare
-from coprod_sim.rules.base import STAGES, RuleError, RuleOutputError
+from coprod_sim.rules.base import RuleError, RuleOutputError
 
 Rule = Callable[..., Any]
 

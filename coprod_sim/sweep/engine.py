@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from coprod_sim.outcomes.record import DESCRIPTIONS
+from coprod_sim.names import OUTCOMES
 from coprod_sim.params import ParameterError
 from coprod_sim.run import run as simulate
 from coprod_sim.run import summarise
@@ -669,7 +669,7 @@ def assemble(scenario: Scenario, store: Store, status: dict[int, str] | None = N
     param_keys = scenario.parameter_keys()
     first = next((i for i in range(scenario.n_runs) if i in done), None)
     metrics = ([c for c in store.read_part(first).column_names if c not in LABELS and c != "step"]
-               if first is not None else [k for k in DESCRIPTIONS if k != "step"])
+               if first is not None else [k for k in OUTCOMES if k != "step"])
     columns = [*LABELS, "seed", "status", "error", *param_keys,
                *[f"{k}_final" for k in metrics], *[f"{k}_last_quarter" for k in metrics]]
     ts_out = _StreamedTable(store.timeseries_table)

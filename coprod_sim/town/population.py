@@ -12,13 +12,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.special import expit, logit, ndtr, ndtri
 
+from coprod_sim.names import N_QUINTILES, NO_MODE
 from coprod_sim.params import ParameterError, Parameters
-
-NO_MODE = -1
-"""Value of ``Citizens.mode`` / ``offered`` for a citizen not taking part."""
-
-# Values of Citizens.result: what happened to the citizen this month.
-RESULT_NONE, RESULT_SUCCESS, RESULT_FAILURE, RESULT_REJECTED = 0, 1, 2, 3
 
 
 @dataclass
@@ -58,7 +53,7 @@ class Citizens:
     invited: np.ndarray  # bool, invited by outreach this month
     offered: np.ndarray  # int8 mode offered this month, NO_MODE if none
     mode: np.ndarray  # int8 mode active this month (offer accepted), NO_MODE if none
-    result: np.ndarray  # int8 RESULT_* of this month
+    result: np.ndarray  # int8 RESULT_* code of this month (coprod_sim.names)
     episodes: np.ndarray  # int32, accepted episodes so far
     successes: np.ndarray  # int32
     rejections: np.ndarray  # int32
@@ -146,7 +141,7 @@ def build_citizens(params: Parameters, hoods: Neighbourhoods, rng: np.random.Gen
         administration=hoods.administration[hood],
         ses=ses,
         ses_rank=(rank + 0.5) / n,
-        quintile=(rank * 5 // n).astype(np.int8),
+        quintile=(rank * N_QUINTILES // n).astype(np.int8),
         efficacy_baseline=efficacy,
         civic_competence=competence,
         spare_resources=resources,

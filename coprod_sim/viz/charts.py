@@ -19,16 +19,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import PercentFormatter
 
-from coprod_sim.outcomes.record import QUINTILE_COLUMNS
+from coprod_sim.names import BIAS_COLOUR, QUINTILE_COLOURS, QUINTILE_COLUMNS
+from coprod_sim.names import NON_PARTICIPANT_COLOUR as OTHERS
+from coprod_sim.names import PARTICIPANT_COLOUR as PARTICIPANTS
+from coprod_sim.names import QUINTILE_WORDS as QUINTILE_LABELS
 from coprod_sim.viz.render import DPI, Blitter
 
 if TYPE_CHECKING:
     from coprod_sim.model import CoproductionModel
 
-QUINTILE_COLOURS = ("#d7191c", "#fdae61", "#a6a6a6", "#74add1", "#2c7bb6")
-QUINTILE_LABELS = ("poorest fifth", "2nd fifth", "middle fifth", "4th fifth", "richest fifth")
-PARTICIPANTS = "#1b7837"
-OTHERS = "#762a83"
 
 
 def series(model: CoproductionModel) -> dict[str, np.ndarray]:
@@ -167,7 +166,7 @@ class ConcentrationChart(Chart):
 
     def setup(self) -> None:
         self.ax.axhline(0, color="black", lw=0.8)
-        self.line = self.ax.plot([], [], color="#b2182b", lw=2, label=(
+        self.line = self.ax.plot([], [], color=BIAS_COLOUR, lw=2, label=(
             "0: rich and poor\nequally likely to\ntake part;\nabove 0: the\nbetter-off take\npart more"))[0]
 
     def moving(self) -> list:

@@ -13,7 +13,8 @@ import math
 from typing import Any
 
 from coprod_sim.model import CoproductionModel
-from coprod_sim.params import MODES, TREE, Param, Parameters, spec
+from coprod_sim.names import MODES
+from coprod_sim.params import TREE, Param, Parameters, spec
 
 FEEDBACK_KEY = "citizens.feedback_strength"
 FEEDBACK_OFF = "feedback_off"

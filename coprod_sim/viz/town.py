@@ -22,8 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
 
-from coprod_sim.params import MODES
-from coprod_sim.town.population import NO_MODE
+from coprod_sim.names import ADMIN_COLOURS, MODE_COLOURS, MODES, NO_MODE
 from coprod_sim.viz.render import Blitter
 
 if TYPE_CHECKING:
@@ -35,8 +34,6 @@ COLOUR_BY = ("self-efficacy", "taking part")
 EFFICACY_CMAP = "viridis"
 NOT_TAKING_PART = "#d9d9d9"
 TOOK_PART_THIS_YEAR = "#74c476"
-MODE_COLOURS = ("#2171b5", "#e6550d", "#a50f15")  # individual, group, collective
-ADMIN_COLOURS = ("#6a3d9a", "#b8860b", "#e7298a", "#1b9e77", "#666666", "#8c564b")
 
 
 @dataclass(frozen=True)

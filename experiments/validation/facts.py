@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from coprod_sim.params import MODES, Parameters
+from coprod_sim.names import MODES
+from coprod_sim.params import Parameters
 from coprod_sim.rules.registry import available
 from experiments.harness import (
     INTERVENTIONS,
