@@ -478,6 +478,9 @@ def rules_check(
         raise typer.Exit(USER_ERROR)
 
 
+import coprod_sim.cli.explain  # noqa: E402, F401  (registers `coprod explain`)
+
+
 # ------------------------------------------------------------------------------- entry point
 def main() -> None:
     """Console-script entry point."""

@@ -1,0 +1,79 @@
+"""coprod explain: counterfactual runs on common random numbers, contributions that add up."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from coprod_sim.analysis.explain import ExplainError, choose_channels, explain
+from coprod_sim.analysis.explain_report import contributions_table, write_report
+from coprod_sim.analysis.scenarios import analysis_scenario
+from coprod_sim.cli.app import app
+from coprod_sim.params import Parameters
+from coprod_sim.rules.channels import CHANNELS, Channel, declare_channel
+
+TINY = {"population.n_citizens": 300, "population.n_neighbourhoods": 4, "simulation.steps": 18}
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    scenario = analysis_scenario(None, replications=3, overrides=TINY)
+    out = tmp_path_factory.mktemp("explain")
+    return explain(scenario, out, channels=["endowments", "feedback", "quality"], workers=1,
+                   progress=False)
+
+
+def test_contributions_add_up_to_the_total_in_every_replication(result):
+    for d in result.decompositions.values():
+        keep = d.usable
+        assert keep.any()
+        np.testing.assert_allclose(d.phi[:, keep].sum(axis=0), (d.full - d.none)[keep], atol=1e-12)
+        table = contributions_table(d)
+        body = table[~table["channel"].isin(["none", "full", "total"])]
+        total = table.set_index("channel").loc["total", "contribution"]
+        assert body["contribution"].sum() == pytest.approx(total, abs=1e-12)
+
+
+def test_each_subset_is_an_ordinary_run_on_the_same_seeds(result):
+    from coprod_sim.run import run
+
+    d = result.decompositions["concentration_index"]
+    off = {**TINY, **CHANNELS["endowments"].off}  # subset 0b110: feedback and quality on
+    again = run(Parameters(off), 0, replication=1, record_neighbourhoods=False)
+    assert again.summary["last_quarter_mean"]["concentration_index"] == d.values[0b110][1]
+
+
+def test_report_files_are_written(result):
+    files = write_report(result)
+    for key in ("report", "table", "waterfall_concentration_index"):
+        assert files[key].exists()
+    text = files["report"].read_text()
+    assert "initial endowments by status" in text and "95%" in text
+
+
+def test_unknown_or_conflicting_channels_are_refused():
+    with pytest.raises(ExplainError, match="no channel 'endowment'"):
+        choose_channels(dict(Parameters()), ["endowment"])
+    declare_channel(Channel("clash_test", "a clash", {"citizens.feedback_strength": 0.5}))
+    try:
+        with pytest.raises(ExplainError, match=r"both set citizens\.feedback_strength"):
+            choose_channels(dict(Parameters()), ["feedback", "clash_test"])
+    finally:
+        CHANNELS.pop("clash_test")
+
+
+def test_a_channel_applies_only_with_its_rule_and_already_off_is_said():
+    declare_channel(Channel("rule_bound_test", "x", {"citizens.trust_weight": 0.0},
+                            when={"rules.outreach": "nobody_such_rule"}))
+    try:
+        chosen, _ = choose_channels(dict(Parameters()))
+        assert "rule_bound_test" not in [c.name for c in chosen]
+    finally:
+        CHANNELS.pop("rule_bound_test")
+    _, already = choose_channels(dict(Parameters({"citizens.feedback_strength": 0.0})))
+    assert already == ["feedback"]
+
+
+def test_cli_refuses_an_unknown_channel_with_exit_2(tmp_path):
+    res = CliRunner().invoke(app, ["explain", "--channels", "endowmnts", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "no channel 'endowmnts'" in res.output
