@@ -20,6 +20,14 @@ N_MODES = len(MODES)
 NO_MODE = -1
 """Value of ``Citizens.mode`` / ``offered`` for a citizen not taking part this month."""
 
+# ------------------------------------------------------------------------------ levels
+LEVELS: tuple[str, ...] = ("executor", "designer", "initiator")
+"""Levels of involvement (Voorberg, Bekkers & Tummers 2015), from least to most control
+shared with citizens. A level's code in the state arrays is its index here."""
+
+NO_LEVEL = -1
+"""Level of a citizen with no episode this month."""
+
 # ------------------------------------------------------------------------------ result codes
 # Values of ``Citizens.result``: what happened to the citizen this month.
 RESULT_NONE = 0  # made no offer
@@ -68,6 +76,7 @@ PARAMETER_GROUPS: dict[str, str] = {
     "citizens": "how citizens decide to take part and what an episode does to them",
     "administration": "how administrations screen offers, learn and serve",
     "policy": "what a policy maker controls",
+    "levels": "levels of involvement (executor, designer, initiator) and co-design seats",
     "simulation": "how a run is driven (months, seed, window)",
     "rules": "which rule runs each stage of the month",
 }

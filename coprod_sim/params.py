@@ -18,6 +18,7 @@ from typing import Any
 
 OUTREACH_POLICIES: tuple[str, ...] = ("none", "universal", "targeted_efficacy", "targeted_area")
 TRANSFER_TARGETS: tuple[str, ...] = ("disadvantaged", "universal")
+SEAT_SELECTIONS: tuple[str, ...] = ("open_call", "sortition")
 
 
 class ParameterError(ValueError):
@@ -145,6 +146,13 @@ TREE: dict[str, dict[str, Param]] = {
         "age_spread": _p(17.0, "Standard deviation of adult age", "years", 0.0, 40.0),
         "female_share": _p(0.52, "Share of women among citizens", "share", 0.0, 1.0),
         "quality_advantage_effect": _p(0.3, "Starting gap in local service quality between the most and least advantaged neighbourhood", "score", 0.0, 1.0),
+        # Digital access (internet use with basic skills), drawn once per citizen. Defaults give
+        # ~15% without access overall, ~2% at 18-24 and ~60% at 75+, and a status gap like that
+        # between former manual workers and managers (Legleye & Rolland 2019, Insee Premiere 1780;
+        # Insee Premiere 1953, 2023).
+        "digital_access_base": _p(2.0, "Log-odds of digital access (internet use with basic skills) at mean age and median status", "logit", -10.0, 10.0),
+        "digital_access_age_effect": _p(-0.075, "Effect of each year of age above the mean on digital access (the old are offline more often)", "logit/year", -1.0, 1.0),
+        "digital_access_ses_effect": _p(2.0, "How much more likely digital access is at the top of the status scale than at the bottom", "logit", 0.0, 10.0),
     },
     "network": {
         "mean_degree": _p(8.0, "Mean number of social ties per citizen", "ties", 0.0, 60.0),
@@ -169,6 +177,7 @@ TREE: dict[str, dict[str, Param]] = {
         "age_individual_effect": _p(0.015, "Effect of each year of age above the mean on individual coproduction (older do more)", "logit/year", -1.0, 1.0),
         "age_collective_effect": _p(-0.005, "Effect of each year of age on group and collective coproduction (weakly negative)", "logit/year", -1.0, 1.0),
         "female_individual_effect": _p(0.4, "Effect of being a woman on individual coproduction (no effect in group or collective modes)", "logit", -5.0, 5.0),
+        "urban_individual_effect": _p(0.3, "Effect of living in an urban neighbourhood on individual coproduction (no effect in group or collective modes; Parrado et al. 2013)", "logit", -5.0, 5.0),
         "information_weight": _p(0.12, "Effect of a full-intensity information campaign (small: Andersen et al. 2020)", "logit", 0.0, 5.0),
         "feedback_strength": _p(1.0, "Multiplier of every self-efficacy feedback: 0 switches the virtuous cycle off", "x", 0.0, 3.0, slider=True),
         "mastery_gain": _p(0.53, "Share of the gap to full self-efficacy closed by a successful episode (mastery)", "share", 0.0, 1.0),
@@ -216,6 +225,31 @@ TREE: dict[str, dict[str, Param]] = {
         "transfer_share": _p(0.2, "Share of citizens, lowest status first, targeted by a 'disadvantaged' transfer", "share", 0.01, 1.0),
         "information_campaign": _p(0.0, "Intensity of an information campaign about coproduction", "score", 0.0, 1.0),
         "community_organisers": _p(0.0, "Extra bridging ties per 1,000 citizens from community organisers, linking the least advantaged areas to others", "ties per 1000", 0.0, 1000.0),
+        "codesign_openness": _p(0.0, "How much control administrations share: waives this share of the risk-averse screening of designer and initiator offers, and invites co-design", "share", 0.0, 1.0),
+        "initiative_support": _p(0.0, "Support for citizen initiatives (grants, facilitators): raises the appeal and the success of initiatives", "score", 0.0, 1.0),
+        "codesign_seats": _p(0.0, "Co-design seats (group mode, designer level) each administration fills per month", "per 1000/month", 0.0, 1000.0),
+        "seat_selection": _p("open_call", "How co-design seats are filled: volunteers answering an open call, or residents drawn by stratified sortition", choices=SEAT_SELECTIONS),
+        "seat_redraws": _p(5, "Sortition: how many times a declined seat is offered to another resident of the same stratum", "draws", 0, 100),
+        "digital_share": _p(0.0, "Share of individual tasks that can be done online (reporting from a phone)", "share", 0.0, 1.0),
+        "digital_effort_saving": _p(0.5, "Share of an individual task's effort saved by doing it online", "share", 0.0, 1.0),
+    },
+    "levels": {
+        "base_designer": _p(-3.0, "Log-odds of an offer at the designer level rather than the executor level, at average resources", "logit", -20.0, 10.0),
+        "base_initiator": _p(-5.0, "Log-odds of an offer at the initiator level rather than the executor level, at average resources", "logit", -20.0, 10.0),
+        "demand_designer": _p(2.0, "How much more the designer level asks of self-efficacy, civic skills and spare time (per unit of their summed index)", "logit", 0.0, 20.0),
+        "demand_initiator": _p(3.5, "How much more the initiator level asks of self-efficacy, civic skills and spare time", "logit", 0.0, 20.0),
+        "organising_weight": _p(2.0, "Initiator level: effect of the share of one's ties active last month (an initiative needs people to organise)", "logit", 0.0, 20.0),
+        "openness_weight": _p(1.0, "Designer level: effect of an administration's openness to co-design on the appeal of designing", "logit", 0.0, 20.0),
+        "support_weight": _p(1.0, "Initiator level: effect of full initiative support on the appeal and on the success log-odds of an initiative", "logit", 0.0, 20.0),
+        "control_designer": _p(0.5, "How much of its risk aversion an administration applies to sharing design control", "share", 0.0, 1.0),
+        "control_initiator": _p(0.8, "How much of its risk aversion an administration applies to backing a citizen initiative", "share", 0.0, 1.0),
+        "difficulty_designer": _p(0.3, "Extra difficulty of a designer episode over an executor one", "logit", 0.0, 10.0),
+        "difficulty_initiator": _p(0.6, "Extra difficulty of an initiator episode over an executor one", "logit", 0.0, 10.0),
+        "gain_designer": _p(1.5, "Multiplier of the mastery gain of a successful designer episode", "x", 1.0, 5.0),
+        "gain_initiator": _p(2.0, "Multiplier of the mastery gain of a successful initiator episode", "x", 1.0, 5.0),
+        "output_designer": _p(1.5, "Multiplier of the coproduced output of a successful designer episode (design changes what the service is)", "x", 0.0, 10.0),
+        "output_initiator": _p(2.0, "Multiplier of the coproduced output of a successful initiator episode", "x", 0.0, 10.0),
+        "seat_acceptance_base": _p(-1.0, "Log-odds that a resident of average resources accepts a co-design seat offered to them", "logit", -20.0, 10.0),
     },
     "simulation": {
         "steps": _p(120, "Number of monthly steps in a run", "months", 1, 10_000),

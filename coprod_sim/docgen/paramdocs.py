@@ -15,6 +15,7 @@ GROUP_INTROS: dict[str, str] = {
     "citizens": "How citizens decide to take part, how episodes succeed, and how experience feeds back.",
     "administration": "Administrations' screening, capacity, learning, and local service quality.",
     "policy": "Levers a scenario sweeps: outreach, task design, budget, transfers, information, organisers.",
+    "levels": "Levels of involvement (executor, designer, initiator) and co-design seats.",
     "simulation": "How a run is driven.",
     "rules": "Which rule runs each stage of a month: a built-in name or `package.module:function`.",
 }
