@@ -8,7 +8,7 @@ with 2 workers on a 2-core machine; 2 workers at least 1.7 times as fast as 1.
     .venv/bin/python benchmarks/bench_sweep.py --json out/bench_sweep.json
 
 Everything a real sweep does is timed (starting workers, writing each run to disk at once,
-assembling the tables), through ``coprod_sim.sweep.engine.measure_throughput``, which other
+assembling the tables), through ``coprod_sim.sweep.estimate.measure_throughput``, which other
 benchmarks can call. The machine's load average is printed beside the figures: on a shared
 machine other work slows both timings and lowers the speed-up.
 """
@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from coprod_sim.sweep.engine import measure_throughput
+from coprod_sim.sweep.estimate import measure_throughput
 
 TARGET_SECONDS = 600.0
 TARGET_SPEEDUP = 1.7

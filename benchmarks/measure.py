@@ -174,12 +174,12 @@ def task_cli(citizens: int, steps: int) -> dict[str, Any]:
 def task_sweep(runs: int, citizens: int, steps: int, workers: int) -> dict[str, Any]:
     """The sweep engineer's measure_throughput when present, else a process pool over run()."""
     try:
-        from coprod_sim.sweep.engine import measure_throughput
+        from coprod_sim.sweep.estimate import measure_throughput
     except ImportError:
         measure_throughput = None
     if measure_throughput is not None:
         out = measure_throughput(runs=runs, citizens=citizens, steps=steps, workers=workers)
-        out["method"] = ("coprod_sim.sweep.engine.measure_throughput"
+        out["method"] = ("coprod_sim.sweep.estimate.measure_throughput"
                          " (the real sweep: workers, Parquet, tables)")
         return out
     from concurrent.futures import ProcessPoolExecutor

@@ -18,7 +18,9 @@ from typer.testing import CliRunner
 from coprod_sim.cli.app import app
 from coprod_sim.params import ParameterError, Parameters, spec
 from coprod_sim.run import run_seed
-from coprod_sim.scenario.loader import BASELINE, ScenarioError, load_scenario
+from coprod_sim.scenario.errors import ScenarioError
+from coprod_sim.scenario.loader import load_scenario
+from coprod_sim.scenario.plan import BASELINE
 
 ROOT = Path(__file__).resolve().parents[1]
 COPROD = [sys.executable, "-m", "coprod_sim.cli.app"]

@@ -18,7 +18,8 @@ import pytest
 
 from coprod_sim.names import OUTCOMES
 from coprod_sim.scenario.loader import load_scenario
-from coprod_sim.sweep.engine import Store, sweep
+from coprod_sim.sweep.engine import sweep
+from coprod_sim.sweep.store import Store
 
 COPROD = [sys.executable, "-m", "coprod_sim.cli.app"]
 
@@ -103,7 +104,7 @@ def test_tables_are_the_same_however_they_are_streamed(reference, scenario_file,
     """The run table is written a batch of rows at a time; the batch size changes nothing."""
     import shutil
 
-    from coprod_sim.sweep.engine import assemble
+    from coprod_sim.sweep.tables import assemble
 
     copy = tmp_path / "copy"
     shutil.copytree(reference, copy)

@@ -238,7 +238,8 @@ def validate(
 ) -> None:
     """Check a scenario file and print its plan: points x replications = runs, and a time estimate."""
     from coprod_sim.scenario.loader import load_scenario
-    from coprod_sim.sweep.engine import default_workers, estimate_seconds
+    from coprod_sim.sweep.estimate import estimate_seconds
+    from coprod_sim.sweep.executors import default_workers
 
     scenario = load_scenario(file)
     d = scenario.design
@@ -303,8 +304,8 @@ def sweep(
     Exits 1 (naming them) if some runs failed, 130 if interrupted.
     """
     from coprod_sim.scenario.loader import load_scenario
-    from coprod_sim.sweep.engine import SweepInterrupted
     from coprod_sim.sweep.engine import sweep as run_sweep
+    from coprod_sim.sweep.errors import SweepInterrupted
 
     if resume and overwrite:
         raise UserError("--resume keeps the runs already in --out and --overwrite discards them:"

@@ -1,0 +1,64 @@
+"""Time estimates of a sweep, measured on this machine, and the sweep throughput benchmark."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from coprod_sim.run import run as simulate
+from coprod_sim.scenario.plan import Scenario
+
+_CALIBRATION: float | None = None
+
+
+def seconds_per_citizen_month() -> float:
+    """Measured on this machine: one small run after a warm-up (for time estimates)."""
+    global _CALIBRATION
+    if _CALIBRATION is None:
+        from coprod_sim.params import Parameters
+
+        params = Parameters({"population.n_citizens": 2000, "simulation.steps": 24})
+        simulate(params, 0, record_neighbourhoods=False)
+        t = time.perf_counter()
+        simulate(params, 1, record_neighbourhoods=False)
+        _CALIBRATION = (time.perf_counter() - t) / (2000 * 24)
+    return _CALIBRATION
+
+
+def estimate_seconds(scenario: Scenario, workers: int = 1) -> float:
+    """Rough wall time of the whole sweep on ``workers`` local processes."""
+    per = seconds_per_citizen_month()
+    work = 0.0
+    for p in scenario.points():
+        n = p.overrides.get("population.n_citizens", 1000)
+        steps = p.overrides.get("simulation.steps", 120)
+        work += per * n * (steps + 10)  # + building the town, about ten months' worth
+    work = (work + 0.02 * scenario.n_points) * scenario.replications  # + writing each run
+    return work / max(1, min(workers, scenario.n_runs)) + (3.0 if workers > 1 else 1.0)  # + start
+
+
+def measure_throughput(runs: int = 100, citizens: int = 10_000, steps: int = 120, workers: int = 2,
+                       scheduler: str | None = None, progress: bool = False) -> dict[str, Any]:
+    """Time a sweep of ``runs`` replications of the default town (the sweep benchmark).
+
+    Everything a real sweep does is counted: starting workers, writing each run, assembling
+    the tables. Returns runs, workers, seconds, runs_per_second, citizen_months_per_second.
+    """
+    from coprod_sim.scenario.loader import load_scenario
+    from coprod_sim.sweep.engine import sweep
+
+    with tempfile.TemporaryDirectory(prefix="coprod-bench-") as tmp:
+        path = Path(tmp) / "bench.toml"
+        path.write_text(f'name = "bench"\nseed = 1\nsteps = {steps}\nreplications = {runs}\n'
+                        f'[parameters]\n"population.n_citizens" = {citizens}\n')
+        scenario = load_scenario(path)
+        t = time.perf_counter()
+        result = sweep(scenario, Path(tmp) / "out", workers=workers, scheduler=scheduler,
+                       progress=progress)
+        seconds = time.perf_counter() - t
+    return {"runs": runs, "citizens": citizens, "steps": steps, "workers": workers,
+            "executor": result.executor, "failed": len(result.failed), "seconds": seconds,
+            "runs_per_second": runs / seconds,
+            "citizen_months_per_second": runs * citizens * steps / seconds}

@@ -1,0 +1,67 @@
+"""One run of a sweep, as a worker executes it: parameters and seed in, time series out.
+
+A worker sends back an :class:`Outcome` whose time series travels as Arrow IPC bytes made in
+the worker, so that the parent, which serves every worker, only writes them to disk.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+
+from coprod_sim.run import run as simulate
+from coprod_sim.scenario.plan import Run
+
+LABELS = ("run", "point", "policy", "design_point", "replication")
+"""Columns that identify a run in both tables."""
+
+DONE, FAILED, PENDING = "done", "failed", "pending"
+
+
+@dataclass
+class Outcome:
+    """What a worker sends back: the time series of a finished run, or the error of a failed one."""
+
+    index: int
+    status: str
+    table: bytes | None = None
+    error: str | None = None
+    traceback: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def timeseries(self) -> pd.DataFrame | None:
+        return None if self.table is None else read_ipc(self.table).to_pandas()
+
+
+def to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def read_ipc(data: bytes | pa.Buffer) -> pa.Table:
+    return pa.ipc.open_file(pa.BufferReader(data)).read_all()
+
+
+def run_task(run: Run) -> Outcome:
+    """Execute one run (in a worker). Never raises: an error becomes a failed Outcome."""
+    start = time.perf_counter()
+    try:
+        result = simulate(run.params, run.seed, replication=run.replication,
+                          record_neighbourhoods=False)
+        ts = result.timeseries
+        for i, name in enumerate(LABELS):
+            value = {"run": run.index, "point": run.point, "policy": run.policy,
+                     "design_point": run.design_point, "replication": run.replication}[name]
+            ts.insert(i, name, value)
+        table = to_ipc(pa.Table.from_pandas(ts, preserve_index=False))
+        return Outcome(run.index, DONE, table, seconds=time.perf_counter() - start)
+    except Exception as exc:  # the run's own failure, recorded; the sweep goes on
+        return Outcome(run.index, FAILED, error=f"{type(exc).__name__}: {exc}",
+                       traceback=traceback.format_exc(), seconds=time.perf_counter() - start)
