@@ -21,7 +21,7 @@ import pandas as pd
 from coprod_sim.analysis import shapley
 from coprod_sim.params import ParameterError, Parameters, spec
 from coprod_sim.rules.channels import CHANNELS, Channel
-from coprod_sim.scenario.loader import BASELINE, Design, Point, Policy, Scenario
+from coprod_sim.scenario.plan import BASELINE, Design, Point, Policy, Scenario
 
 MEASURES: dict[str, str] = {
     "concentration_index": "concentration index over status rank",

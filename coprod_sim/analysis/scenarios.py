@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from coprod_sim.params import Parameters
-from coprod_sim.scenario.loader import BASELINE, Design, Point, Policy, Scenario, load_scenario
+from coprod_sim.scenario.loader import load_scenario
+from coprod_sim.scenario.plan import BASELINE, Design, Point, Policy, Scenario
 
 
 def builtin_scenario(replications: int = 10) -> Scenario:

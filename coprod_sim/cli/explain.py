@@ -44,7 +44,7 @@ def explain(
     from coprod_sim.analysis.explain_report import write_report
     from coprod_sim.analysis.scenarios import analysis_scenario
     from coprod_sim.params import parse_assignments
-    from coprod_sim.sweep.engine import SweepInterrupted
+    from coprod_sim.sweep.errors import SweepInterrupted
 
     scenario = analysis_scenario(file, replications, parse_assignments(sets or []))
     out = out or Path("out") / f"{_folder_name(scenario.name)}_explain"
