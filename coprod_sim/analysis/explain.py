@@ -23,12 +23,9 @@ from coprod_sim.params import ParameterError, Parameters, spec
 from coprod_sim.rules.channels import CHANNELS, Channel
 from coprod_sim.scenario.plan import BASELINE, Design, Point, Policy, Scenario
 
-MEASURES: dict[str, str] = {
-    "concentration_index": "concentration index over status rank",
-    "top_bottom_ratio": "top/bottom quintile ratio",
-    "advantage_correlation": "neighbourhood advantage correlation",
-}
-"""The bias measures a decomposition explains (last-quarter means of the run's monthly values)."""
+MEASURES: tuple[str, ...] = ("concentration_index", "top_bottom_ratio", "advantage_correlation")
+"""The bias measures a decomposition explains (last-quarter means of the run's monthly values);
+labels, units and the value meaning "no bias" are in :data:`coprod_sim.names.OUTCOMES`."""
 
 
 class ExplainError(ParameterError):
@@ -158,7 +155,7 @@ def read_values(runs: pd.DataFrame, channels: Sequence[Channel], subsets: Sequen
 
 
 def explain(scenario: Scenario, out: str | Path, *, policy: str = BASELINE,
-            channels: Sequence[str] | None = None, measures: Sequence[str] = tuple(MEASURES),
+            channels: Sequence[str] | None = None, measures: Sequence[str] = MEASURES,
             max_exact: int = 7, permutations: int | None = None, workers: int | None = None,
             scheduler: str | None = None, resume: bool = False, overwrite: bool = False,
             progress: bool = True, note: Callable[[str], None] | None = None) -> ExplainResult:
@@ -166,6 +163,9 @@ def explain(scenario: Scenario, out: str | Path, *, policy: str = BASELINE,
     from coprod_sim.sweep.engine import sweep
 
     out = Path(out)
+    for m in measures:
+        if m not in MEASURES:
+            raise ExplainError("--measure", f"--measure {m!r}: allowed {', '.join(MEASURES)}.")
     base = {p.name: p for p in scenario.policies}.get(policy)
     values = dict(Parameters({**scenario.base, **(base.changes if base else {})}))
     chosen, already = choose_channels(values, channels)
@@ -176,8 +176,6 @@ def explain(scenario: Scenario, out: str | Path, *, policy: str = BASELINE,
     runs = pd.read_parquet(out / "runs" / "runs.parquet")
     result = ExplainResult(out, scenario.name, policy, chosen, {}, already)
     for m in measures:
-        if m not in MEASURES:
-            raise ExplainError("--measure", f"--measure {m!r}: allowed {', '.join(MEASURES)}.")
         v = read_values(runs, chosen, subsets, scenario.replications, m)
         result.decompositions[m] = Decomposition(m, chosen, v, shapley.decompose(v, len(chosen), orders),
                                                  orders)

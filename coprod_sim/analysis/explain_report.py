@@ -10,10 +10,18 @@ import numpy as np
 import pandas as pd
 
 from coprod_sim import stats
-from coprod_sim.analysis.explain import MEASURES, Decomposition, ExplainResult
+from coprod_sim.analysis.explain import Decomposition, ExplainResult
+from coprod_sim.names import OUTCOMES
 
-REFERENCE = {"concentration_index": 0.0, "top_bottom_ratio": 1.0, "advantage_correlation": 0.0}
-"""The value of each measure when there is no bias."""
+
+def label(measure: str) -> str:
+    return OUTCOMES[measure].label
+
+
+def neutral(measure: str) -> float:
+    """The value of a measure when there is no bias."""
+    value = OUTCOMES[measure].neutral
+    return 0.0 if value is None else value
 
 
 def contributions_table(d: Decomposition) -> pd.DataFrame:
@@ -55,7 +63,7 @@ def _ci(row) -> str:
 def plain_words(table: pd.DataFrame, scenario: str) -> str:
     """The decomposition of one measure as a paragraph."""
     by = table.set_index("channel")
-    measure = MEASURES[table["measure"].iloc[0]]
+    measure = label(table["measure"].iloc[0])
     total, none, full = by.loc["total"], by.loc["none"], by.loc["full"]
     text = (f"In {scenario}, the {measure} is {_ci(full)} with every channel on and {_ci(none)} with"
             f" all of them switched off, a difference of {_ci(total)}.")
@@ -90,7 +98,7 @@ def waterfall(table: pd.DataFrame, path: Path, title: str) -> Path:
     body = table[~table["channel"].isin(["none", "full", "total"])]
     labels = ["all channels off", *body["label"], "full model"]
     fig, ax = plt.subplots(figsize=(8.0, 0.55 * len(labels) + 1.6))
-    ref = REFERENCE.get(measure, 0.0)
+    ref = neutral(measure)
     y = np.arange(len(labels))[::-1]
     grey = "#777777"
     start = by.loc["none"]
@@ -119,7 +127,7 @@ def waterfall(table: pd.DataFrame, path: Path, title: str) -> Path:
                     textcoords="offset points", va="center", fontsize=8)
     ax.axvline(ref, color="black", lw=0.8)
     ax.set_yticks(y, labels)
-    ax.set_xlabel(f"{MEASURES[measure]} ({'1' if ref else '0'} = no bias)")
+    ax.set_xlabel(f"{label(measure)} ({OUTCOMES[measure].reads})")
     ax.set_title(title, fontsize=10, loc="left")
     ax.grid(axis="x", alpha=0.3)
     fig.text(0.01, 0.01, "red: raises the bias; blue: lowers it; pale: not distinguishable from 0;"
@@ -156,10 +164,10 @@ def write_report(result: ExplainResult) -> dict[str, Path]:
     lines += ["## What switching a channel off means", "", "| channel | switched off: |", "|---|---|"]
     lines += [f"| {c.label} | {c.doc} |" for c in result.channels]
     for m, table in tables.items():
-        fig = waterfall(table, out / f"waterfall_{m}.png", f"{result.scenario}: {MEASURES[m]}")
+        fig = waterfall(table, out / f"waterfall_{m}.png", f"{result.scenario}: {label(m)}")
         files[f"waterfall_{m}"] = fig
-        lines += ["", f"## {MEASURES[m].capitalize()}", "", plain_words(table, result.scenario), "",
-                  f"![waterfall of the {MEASURES[m]}]({fig.name})", "",
+        lines += ["", f"## {label(m).capitalize()}", "", plain_words(table, result.scenario), "",
+                  f"![waterfall of the {label(m)}]({fig.name})", "",
                   "| | contribution | 95% interval | share of the difference |", "|---|---:|---:|---:|"]
         for row in table.itertuples():
             share = "" if not math.isfinite(row.share) else f"{100 * row.share:.0f}%"
