@@ -145,6 +145,7 @@ TREE: dict[str, dict[str, Param]] = {
         "age_mean": _p(46.0, "Mean adult age", "years", 18.0, 90.0),
         "age_spread": _p(17.0, "Standard deviation of adult age", "years", 0.0, 40.0),
         "female_share": _p(0.52, "Share of women among citizens", "share", 0.0, 1.0),
+        "quality_mean": _p(0.5, "Starting local service quality of a neighbourhood of middle advantage (raise it to ask whether better services discourage coproduction, F10)", "score", 0.0, 1.0),
         "quality_advantage_effect": _p(0.3, "Starting gap in local service quality between the most and least advantaged neighbourhood", "score", 0.0, 1.0),
         # Digital access (internet use with basic skills), drawn once per citizen. Defaults give
         # ~15% without access overall, ~2% at 18-24 and ~60% at 75+, and a status gap like that

@@ -480,6 +480,9 @@ def rules_check(
 
 
 import coprod_sim.cli.explain  # noqa: E402, F401  (registers `coprod explain`)
+from coprod_sim.cli import validity as _validity  # noqa: E402  (coprod facts, calibrate-defaults)
+
+_validity.register(app)
 
 
 # ------------------------------------------------------------------------------- entry point

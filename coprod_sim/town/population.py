@@ -102,7 +102,7 @@ def build_neighbourhoods(params: Parameters, rng: np.random.Generator) -> Neighb
     size = neighbourhood_sizes(pop.n_citizens, np.where(urban, pop.urban_size_factor, 1.0))
     if size.min() == 0:  # tiny towns: keep every neighbourhood inhabited
         size = neighbourhood_sizes(pop.n_citizens, np.ones(k))
-    quality = np.clip(0.5 + pop.quality_advantage_effect * (advantage - 0.5), 0.0, 1.0)
+    quality = np.clip(pop.quality_mean + pop.quality_advantage_effect * (advantage - 0.5), 0.0, 1.0)
     return Neighbourhoods(
         advantage=advantage,
         urban=urban,

@@ -37,7 +37,7 @@ from SALib.sample import sobol as sobol_sample
 
 import coprod_sim  # noqa: F401  (rules declare their parameters on import)
 from coprod_sim import params as P
-from experiments.harness import make_job, run_jobs
+from coprod_sim.validation.runs import run_many
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -145,7 +145,7 @@ def simulate(out: Path, workers: int) -> pd.DataFrame:
     x = sobol_sample.sample(prob, SETTINGS["N"], calc_second_order=False, seed=SETTINGS["seed"])
     keys = prob["names"]
     rows = [to_overrides(keys, r) for r in x]
-    jobs = [make_job({**base_overrides(), **ov}, SETTINGS["seed"], 0) for ov in rows]
+    jobs = [({**base_overrides(), **ov}, SETTINGS["seed"], 0) for ov in rows]
     started = time.time()
 
     def progress(done: int, total: int) -> None:
@@ -154,23 +154,23 @@ def simulate(out: Path, workers: int) -> pd.DataFrame:
 
     print(f"Sobol design: {len(keys)} factors, N = {SETTINGS['N']}, {len(jobs)} runs of "
           f"{SETTINGS['n_citizens']} citizens x {SETTINGS['steps']} months.")
-    results = run_jobs(jobs, workers, progress)
+    results = run_many(jobs, workers, progress)
     table = pd.DataFrame(x, columns=keys)
-    ys = pd.DataFrame([outcomes(results[j]["summary"], SETTINGS["n_citizens"]) for j in jobs])
+    ys = pd.DataFrame([outcomes(r["summary"], SETTINGS["n_citizens"]) for r in results])
     runs = pd.concat([table, ys], axis=1)
     runs.to_csv(out / "runs.csv.gz", index=False)
     # Seed noise at the defaults, for scale.
-    noise_jobs = [make_job(base_overrides(), SETTINGS["seed"] + 1, r)
+    noise_jobs = [(base_overrides(), SETTINGS["seed"] + 1, r)
                   for r in range(SETTINGS["noise_replications"])]
-    noise = run_jobs(noise_jobs, workers)
-    pd.DataFrame([outcomes(noise[j]["summary"], SETTINGS["n_citizens"]) for j in noise_jobs]).to_csv(
+    noise = run_many(noise_jobs, workers)
+    pd.DataFrame([outcomes(r["summary"], SETTINGS["n_citizens"]) for r in noise]).to_csv(
         out / "noise.csv", index=False)
     # The same design points on another seed: how much of the design variance is the parameters'.
     pick = np.random.default_rng(SETTINGS["seed"]).choice(len(rows), SETTINGS["seed_check_points"],
                                                            replace=False)
-    again = [make_job({**base_overrides(), **rows[i]}, SETTINGS["seed"] + 2, 0) for i in pick]
-    redo = run_jobs(again, workers)
-    check = pd.DataFrame([outcomes(redo[j]["summary"], SETTINGS["n_citizens"]) for j in again])
+    again = [({**base_overrides(), **rows[i]}, SETTINGS["seed"] + 2, 0) for i in pick]
+    redo = run_many(again, workers)
+    check = pd.DataFrame([outcomes(r["summary"], SETTINGS["n_citizens"]) for r in redo])
     check.insert(0, "row", pick)
     check.to_csv(out / "seed_check.csv", index=False)
     outreach_policies(out, workers)
@@ -184,12 +184,12 @@ def outreach_policies(out: Path, workers: int, rate: float = 0.05, replications:
     """The outreach policies side by side at the defaults, paired by seed (results/outreach_policies.csv):
     Sobol indices say outreach matters for bias, this says which policy does what."""
     spec = P.spec("policy.outreach")
-    jobs = {(o, r): make_job({**base_overrides(), "policy.outreach": o, "policy.outreach_rate": rate},
-                             SETTINGS["seed"], r) for o in spec.choices for r in range(replications)}
-    res = run_jobs(jobs.values(), workers)
+    jobs = {(o, r): ({**base_overrides(), "policy.outreach": o, "policy.outreach_rate": rate},
+                     SETTINGS["seed"], r) for o in spec.choices for r in range(replications)}
+    res = dict(zip(jobs, run_many(jobs.values(), workers), strict=True))
     n = SETTINGS["n_citizens"]
-    table = pd.DataFrame([{"outreach": o, "replication": r, **outcomes(res[j]["summary"], n)}
-                          for (o, r), j in jobs.items()])
+    table = pd.DataFrame([{"outreach": o, "replication": r, **outcomes(res[o, r]["summary"], n)}
+                          for (o, r) in jobs])
     table.to_csv(out / "outreach_policies.csv", index=False)
     return table
 

@@ -1,0 +1,202 @@
+"""The facts of docs/facts.md: each one's scenario file, check, class and controls; the driver.
+
+Scenario files are the one loader's (``scenarios/facts/F*.toml``; F12 uses
+``scenarios/threshold_spread.toml``): the baseline policy is the default model, the other
+policies are the arms a check compares. They never restate defaults, so a changed default
+flows into every check.
+
+A *control* re-runs a fact with one coefficient removed. For a fact classed emergent, the
+fact must still hold without its most direct coefficient (otherwise it is not emergent);
+for a fact classed input, it must fail without its coefficient (that is what input means).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from coprod_sim.scenario.loader import Scenario, load_scenario
+from coprod_sim.validation import levers, survey
+from coprod_sim.validation.conditions import Condition, Context
+from coprod_sim.validation.runs import Settings, execute, plan
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
+RESULTS = ROOT / "experiments" / "validation" / "results"
+
+INPUT, CALIBRATED, EMERGENT = "input", "calibrated", "emergent"
+TARGET, HELD_OUT, VERIFICATION = "calibration target", "held out", "verification"
+
+
+@dataclass(frozen=True)
+class Fact:
+    id: str
+    title: str
+    scenario: str  # path under scenarios/
+    check: Callable[[Context], tuple[list[Condition], dict[str, Any]]]
+    klass: str  # input | calibrated | emergent (docs/facts.md)
+    split: str  # calibration target | held out | verification
+    expected: str
+    citizens: bool = False  # needs the citizens' table of its runs
+    requires_rule: str | None = None  # "stage:name" that must be registered
+    # Control: the coefficient removed, and whether the fact should then still hold.
+    control: Mapping[str, Any] = field(default_factory=dict)
+    control_why: str = ""
+
+    def load(self) -> Scenario:
+        return load_scenario(SCENARIOS / self.scenario)
+
+    def available(self) -> bool:
+        if self.requires_rule is None:
+            return True
+        from coprod_sim.rules.registry import available
+
+        stage, _, name = self.requires_rule.partition(":")
+        return name in available(stage)
+
+
+FACTS: tuple[Fact, ...] = (
+    Fact("F1", "individual coproduction far more common than organised", "facts/F01_mode_gulf.toml",
+         survey.mode_gulf, CALIBRATED, TARGET,
+         "share active in individual mode >= 3x the share in organised (group or collective) modes",
+         citizens=True),
+    Fact("F2", "self-efficacy the strongest predictor", "facts/F02_efficacy_strongest.toml",
+         survey.efficacy_strongest, INPUT, VERIFICATION,
+         "largest coefficient in a logit of past-year participation on standardised attributes",
+         citizens=True, control={"citizens.efficacy_weight": 0.0},
+         control_why="without the efficacy weight the fact must fail"),
+    Fact("F3", "older people and women more in individual mode", "facts/F03_demography_by_mode.toml",
+         survey.demography_by_mode, INPUT, VERIFICATION,
+         "individual: age > 0, female > 0; organised: age < 0, female gap too small for a survey to detect",
+         citizens=True, control={"citizens.female_individual_effect": 0.0},
+         control_why="without the gender term the individual gender gap must vanish"),
+    Fact("F4", "participation raises self-efficacy; failure lowers it", "facts/F04_virtuous_cycle.toml",
+         survey.virtuous_cycle, INPUT, HELD_OUT,
+         "participants' efficacy rises vs matched non-participants, failures' falls; feedback off"
+         " lowers participation", citizens=True, control={"citizens.mastery_gain": 0.0},
+         control_why="without mastery the cycle can only hurt"),
+    Fact("F5", "selection bias toward the advantaged", "facts/F05_selection_bias.toml",
+         survey.selection_bias, EMERGENT, HELD_OUT,
+         "top/bottom status quintile ratio well above 1; organised steeper than individual;"
+         " corr(advantage, participation) > 0", citizens=True,
+         control={"administration.reliability_ses_weight": 0.0},
+         control_why="no status term in screening: the bias must remain"),
+    Fact("F6", "risk-averse administrations: fewer, less fruitful collaborations",
+         "facts/F06_risk_aversion.toml",
+         functools.partial(levers.lever_direction, lever="administration.risk_aversion", direction=-1,
+                           outcomes=("participation_year", "success_rate")), INPUT, VERIFICATION,
+         "participation and success rate fall as administration risk aversion rises"),
+    Fact("F7", "staff incentives make collaborations succeed", "facts/F07_staff_incentives.toml",
+         functools.partial(levers.lever_direction, lever="administration.staff_incentives", direction=1,
+                           outcomes=("participation_year", "success_rate")), INPUT, VERIFICATION,
+         "participation and success rate rise with staff incentives"),
+    Fact("F8", "information-only nudges have small effects", "facts/F08_information_nudge.toml",
+         functools.partial(levers.relative_effect, outcome="participation_year", direction=1,
+                           max_relative=0.10, label="full-intensity information campaign"),
+         INPUT, VERIFICATION,
+         "a full information campaign raises past-year participation by a few percent (0 < change <= 10%)",
+         control={"citizens.information_weight": 0.0},
+         control_why="without the information weight the effect is exactly zero"),
+    Fact("F9", "resources to the disadvantaged narrow the gap", "facts/F09_targeted_transfer.toml",
+         levers.targeted_transfer, INPUT, VERIFICATION,
+         "targeted transfer lowers the status concentration index vs no policy and vs the same budget"
+         " spent universally"),
+    Fact("F10", "coproduction is partly shortfall-driven", "facts/F10_shortfall.toml",
+         functools.partial(levers.relative_effect, outcome="participation_year", direction=-1,
+                           max_relative=0.25, label="service quality +0.2 everywhere"),
+         INPUT, VERIFICATION,
+         "raising local service quality by 0.2 everywhere lowers past-year participation a little",
+         control={"citizens.quality_weight": 0.0},
+         control_why="without the shortfall term better services change nothing"),
+    Fact("F11", "how many take part, and how regularly", "facts/F11_share_and_regulars.toml",
+         survey.share_and_regulars, CALIBRATED, TARGET,
+         "17% <= share active over a year <= 40%; most participants are repeat participants",
+         citizens=True),
+    Fact("F12", "threshold spread matters more than its mean", "threshold_spread.toml",
+         functools.partial(levers.threshold_tipping, spread_key="threshold.spread", outcome="participation",
+                           min_total_rise=0.5, max_width=0.06, tipping_window=(0.08, 0.16)),
+         EMERGENT, HELD_OUT,
+         "with the threshold rule, participation tips from near none to most over a narrow range of"
+         " threshold spread, near 0.10-0.12", requires_rule="participation:granovetter_threshold"),
+)
+"""F12's thresholds are ours: "sharp" is 10% -> 90% of the rise within 0.06 of spread; the
+tipping window is Granovetter's 0.10-0.12 widened by 0.02 for a finite, networked crowd."""
+
+BY_ID = {f.id: f for f in FACTS}
+
+
+@dataclass
+class FactResult:
+    id: str
+    title: str
+    klass: str
+    split: str
+    expected: str
+    simulated: str
+    passed: bool | None  # None: not run (e.g. its rule does not exist)
+    details: dict[str, Any] = field(default_factory=dict)
+    figure: Path | None = None
+
+    @property
+    def verdict(self) -> str:
+        return {True: "pass", False: "FAIL", None: "skipped"}[self.passed]
+
+
+def validate(settings: Settings, facts: Sequence[str] | None = None, out: Path | None = None,
+             progress: Callable[[int, int], None] | None = None) -> list[FactResult]:
+    """Run the experiments of ``facts`` (all by default) and check each; figures into ``out``."""
+    if out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+    chosen = [f for f in FACTS if facts is None or f.id in facts]
+    scenarios = {f.id: f.load() for f in chosen if f.available()}
+    tasks = [t for f in chosen if f.id in scenarios for t in plan(scenarios[f.id], settings, f.citizens)]
+    results = execute(tasks, settings.workers, progress)
+    rows = []
+    for f in chosen:
+        if f.id not in scenarios:
+            rows.append(FactResult(f.id, f.title, f.klass, f.split, f.expected,
+                                   f"not run: rule {f.requires_rule!r} is not registered", None))
+            continue
+        ctx = Context(f.id, scenarios[f.id], settings, results, out)
+        conds, details = f.check(ctx)
+        conditions = [{"label": c.label, "mean": c.estimate.mean, "low": c.estimate.low,
+                       "high": c.estimate.high, "passed": c.passed, "rule": c.text} for c in conds]
+        rows.append(FactResult(f.id, f.title, f.klass, f.split, f.expected,
+                               "; ".join(c.line() for c in conds), all(c.passed for c in conds),
+                               {"conditions": conditions, **details}, ctx.figure_path()))
+    return rows
+
+
+@dataclass
+class ControlResult:
+    id: str
+    klass: str
+    removed: dict[str, Any]
+    why: str
+    holds: bool | None  # does the fact still hold without the coefficient?
+    simulated: str
+
+    @property
+    def consistent(self) -> bool | None:
+        """Emergent facts must still hold; input facts must not."""
+        if self.holds is None:
+            return None
+        return self.holds if self.klass == EMERGENT else not self.holds
+
+
+def controls(settings: Settings, facts: Sequence[str] | None = None,
+             progress: Callable[[int, int], None] | None = None) -> list[ControlResult]:
+    """Each fact that has a control, re-run without its coefficient."""
+    out = []
+    for f in FACTS:
+        if not f.control or (facts is not None and f.id not in facts):
+            continue
+        s = replace(settings, base_overrides={**settings.base_overrides, **f.control})
+        (row,) = validate(s, [f.id], None, progress)
+        out.append(ControlResult(f.id, f.klass, dict(f.control), f.control_why, row.passed, row.simulated))
+    return out
