@@ -71,14 +71,14 @@ STAGES: dict[str, str] = {
 
 # ------------------------------------------------------------------------------ parameter groups
 PARAMETER_GROUPS: dict[str, str] = {
-    "population": "the town's citizens and neighbourhoods, drawn once at the start",
-    "network": "the social ties between citizens",
-    "citizens": "how citizens decide to take part and what an episode does to them",
-    "administration": "how administrations screen offers, learn and serve",
-    "policy": "what a policy maker controls",
-    "levels": "levels of involvement (executor, designer, initiator) and co-design seats",
-    "simulation": "how a run is driven (months, seed, window)",
-    "rules": "which rule runs each stage of the month",
+    "population": "The synthetic town: neighbourhoods on an advantage gradient and who lives there.",
+    "network": "Social ties: small worlds inside neighbourhoods, a few bridges between them.",
+    "citizens": "How citizens decide to take part, how episodes succeed, and how experience feeds back.",
+    "administration": "Administrations' screening, capacity, learning, and local service quality.",
+    "policy": "Levers a scenario sweeps: outreach, task design, budget, transfers, information, organisers.",
+    "levels": "Levels of involvement (executor, designer, initiator) and co-design seats.",
+    "simulation": "How a run is driven.",
+    "rules": "Which rule runs each stage of a month: a built-in name or `package.module:function`.",
 }
 """The core groups of the parameter tree, in order (world, behaviour, policy, run). Rules may
 declare groups of their own beside these."""

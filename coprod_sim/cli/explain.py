@@ -8,10 +8,15 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from coprod_sim.cli.app import SetOption, WorkersOption, _folder_name, app, console, err_console, user_errors
+from coprod_sim.cli.errors import console, err_console, user_errors
+from coprod_sim.cli.options import SetOption, WorkersOption
+from coprod_sim.cli.sweep import _folder_name
 
 
-@app.command()
+def register(app: typer.Typer) -> None:
+    app.command(short_help="Decompose a scenario's selection bias into its channels.")(explain)
+
+
 @user_errors
 def explain(
     file: Annotated[Path | None, typer.Argument(

@@ -9,7 +9,8 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the commands to ``app`` (called once by coprod_sim.cli.app)."""
-    from coprod_sim.cli.app import SetOption, console, user_errors
+    from coprod_sim.cli.errors import console, user_errors
+    from coprod_sim.cli.options import SetOption
 
     @app.command()
     @user_errors
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
         chosen = [f.strip() for f in only.split(",")] if only else None
         unknown = [f for f in chosen or [] if f not in F.BY_ID]
         if unknown:
-            from coprod_sim.cli.app import UserError
+            from coprod_sim.cli.errors import UserError
             raise UserError(f"--facts: unknown fact {', '.join(unknown)}; known: {', '.join(F.BY_ID)}.")
         out = out or F.RESULTS
         console.print(f"[bold]Validation against docs/facts.md[/]: {settings.describe()}.")

@@ -8,17 +8,7 @@ from __future__ import annotations
 
 import coprod_sim  # noqa: F401  (built-in rules declare their parameters on import)
 from coprod_sim import params as P
-
-GROUP_INTROS: dict[str, str] = {
-    "population": "The synthetic town: neighbourhoods on an advantage gradient and who lives there.",
-    "network": "Social ties: small worlds inside neighbourhoods, a few bridges between them.",
-    "citizens": "How citizens decide to take part, how episodes succeed, and how experience feeds back.",
-    "administration": "Administrations' screening, capacity, learning, and local service quality.",
-    "policy": "Levers a scenario sweeps: outreach, task design, budget, transfers, information, organisers.",
-    "levels": "Levels of involvement (executor, designer, initiator) and co-design seats.",
-    "simulation": "How a run is driven.",
-    "rules": "Which rule runs each stage of a month: a built-in name or `package.module:function`.",
-}
+from coprod_sim.names import PARAMETER_GROUPS
 
 
 def format_value(v: object) -> str:
@@ -42,7 +32,7 @@ def parameters_markdown() -> str:
         "",
     ]
     for group, params in P.TREE.items():
-        lines += [f"## `{group}`", "", GROUP_INTROS.get(group, ""), "",
+        lines += [f"## `{group}`", "", PARAMETER_GROUPS.get(group, ""), "",
                   "| key | default | unit | allowed | description |",
                   "|---|---|---|---|---|"]
         for name, spec in params.items():

@@ -1,0 +1,158 @@
+"""``coprod validate``, ``coprod sweep`` and ``coprod report``: scenario files to sweeps to reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from coprod_sim.cli.errors import (
+    UserError,
+    check_positive,
+    console,
+    err_console,
+    interrupted,
+    user_errors,
+)
+from coprod_sim.cli.options import WorkersOption, duration, plural
+
+
+def register(app: typer.Typer) -> None:
+    app.command(short_help="Check a scenario file and print its plan and time estimate.")(validate)
+    app.command(short_help="Run every run of a scenario, saving each at once.")(sweep)
+    app.command(short_help="Write the report and figures of a finished sweep.")(report)
+
+
+@user_errors
+def validate(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="Scenario file (TOML) to check.",
+                                         show_default=False)],
+    workers: WorkersOption = None,
+) -> None:
+    """Check a scenario file and print its plan: points x replications = runs, and a time estimate."""
+    check_positive("--workers", workers)
+    from rich.table import Table
+
+    from coprod_sim.scenario.loader import load_scenario
+    from coprod_sim.sweep.estimate import estimate_seconds
+    from coprod_sim.sweep.executors import default_workers
+
+    scenario = load_scenario(file)
+    d = scenario.design
+    console.print(f"[bold]{escape(scenario.name)}[/] ({escape(str(file))}): valid.", highlight=False)
+    if scenario.description:
+        console.print(escape(scenario.description), highlight=False)
+    t = Table(title="Base values", title_justify="left")
+    t.add_column("key")
+    t.add_column("value", justify="right")
+    for k, v in dict(scenario.base).items():
+        t.add_row(k, escape(repr(v)))
+    console.print(t)
+    p = Table(title="Policies (each compared with the baseline)", title_justify="left")
+    p.add_column("policy")
+    p.add_column("changes")
+    p.add_column("what it is")
+    for pol in scenario.policies:
+        p.add_row(escape(pol.name), escape(", ".join(f"{k} = {v!r}" for k, v in pol.changes.items()))
+                  or "-", escape(pol.description))
+    console.print(p)
+    if d.levers:
+        s = Table(title=f"Sweep: {d.kind.replace('_', ' ')} design", title_justify="left")
+        s.add_column("swept parameter")
+        s.add_column("values")
+        for lv in d.levers:
+            vals = (", ".join(repr(v) for v in lv.values) if lv.values is not None
+                    else f"sampled in [{lv.low:g}, {lv.high:g}]")
+            s.add_row(lv.key, escape(vals))
+        console.print(s)
+    workers = default_workers() if workers is None else workers
+    seconds = estimate_seconds(scenario, workers)
+    console.print(
+        f"Plan: {plural(len(scenario.policies), 'policy', 'policies')} x"
+        f" {plural(scenario.n_design_points, 'design point')} = {plural(scenario.n_points, 'point')};"
+        f" x {plural(scenario.replications, 'replication')} ="
+        f" [bold]{plural(scenario.n_runs, 'run')}[/] of {scenario.steps} months."
+        f" Estimated time: about {duration(seconds)} on {workers} worker(s) here.", highlight=False)
+
+
+@user_errors
+def sweep(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="Scenario file (TOML).",
+                                         show_default=False)],
+    workers: WorkersOption = None,
+    out: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="Output folder (default: out/<scenario name>).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Complete a sweep already in --out: keep its finished runs, run the rest"
+                         " (and retry failed ones). Also starts a new sweep if there is none.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Discard a sweep already in --out and start again.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        metavar="ADDRESS",
+        help="Address of a Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) to run on its"
+             " workers instead of local processes.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run every run of a scenario (policies x design points x replications), saving each at once.
+
+    Writes manifest.json, runs.parquet and timeseries.parquet into --out. Ctrl-C or a kill
+    loses at most the runs in flight; run again with --resume to complete the sweep.
+    Exits 1 (naming them) if some runs failed, 130 if interrupted.
+    """
+    check_positive("--workers", workers)
+    if resume and overwrite:
+        raise UserError("--resume keeps the runs already in --out and --overwrite discards them:"
+                        " choose one.")
+    from coprod_sim.scenario.loader import load_scenario
+    from coprod_sim.sweep.engine import sweep as run_sweep
+    from coprod_sim.sweep.errors import SweepInterrupted
+
+    scenario = load_scenario(file)
+    out = out or Path("out") / _folder_name(scenario.name)
+    console.print(f"[bold]{escape(scenario.name)}[/]: {scenario.n_runs:,} runs ({scenario.n_points} points x"
+                  f" {scenario.replications} replications) into {escape(str(out))}/", highlight=False)
+    try:
+        result = run_sweep(scenario, out, workers=workers, scheduler=scheduler, resume=resume,
+                           overwrite=overwrite, progress=progress)
+    except SweepInterrupted as exc:
+        raise interrupted(f"{exc.done} of {exc.total} runs are saved in {exc.out}/."
+                          f" To complete the sweep: coprod sweep {file} --out {exc.out} --resume"
+                          ) from None
+    kept = f" ({result.resumed} were already done)" if result.resumed else ""
+    console.print(f"Done: {result.done} of {result.total} runs{kept} on {result.executor} in"
+                  f" {duration(result.seconds)}. Wrote manifest.json, runs.parquet,"
+                  f" timeseries.parquet to {escape(str(out))}/. Next: coprod report {escape(str(out))}",
+                  highlight=False)
+    if result.failed:
+        listed = list(result.failed.items())
+        lines = "\n".join(f"  run {i}: {escape(err)}" for i, err in listed[:20])
+        more = f"\n  ... and {len(listed) - 20} more (see manifest.json)" if len(listed) > 20 else ""
+        err_console.print(f"[bold red]{len(listed)} run(s) failed[/] (errors and tracebacks in"
+                          f" {escape(str(out))}/runs/*.failed.json; the others are saved):\n{lines}{more}\n"
+                          f"After a fix, rerun them with: coprod sweep {escape(str(file))} --out"
+                          f" {escape(str(out))} --resume", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _folder_name(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "sweep"
+
+
+@user_errors
+def report(
+    folder: Annotated[Path, typer.Argument(
+        metavar="FOLDER", help="Folder of a finished sweep (coprod sweep --out).", show_default=False)],
+) -> None:
+    """Write report.md and figures (PNG and SVG) for a sweep: policy effects on participation and
+    bias with 95% confidence intervals, SES quintiles, self-efficacy, heat maps, Sobol indices."""
+    from coprod_sim.report.writer import write_report
+
+    result = write_report(folder)
+    console.print(f"Wrote {escape(str(result.report))} and {len(result.figures)} figures in"
+                  f" {escape(str(result.figures_dir))}/.", highlight=False)
+    for line in result.headlines:
+        console.print(f"  {escape(line)}", highlight=False)
