@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+\nfrom coprod_sim.names import QUINTILE_LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "extending.md"
@@ -112,7 +113,7 @@ def test_the_tutorial_runs_as_written_outside_the_repository(folder):
         assert "Traceback" not in result.stderr
         outputs[args[1]] = result.stdout
     assert "ok    output" in outputs["rules"] and "FAIL" not in outputs["rules"]
-    assert "SES quintile 1 (poorest)" in outputs["run"]
+    assert f"SES {QUINTILE_LABELS[0]}" in outputs["run"]  # the summary table's poorest-fifth row
     runs = pd.read_parquet(folder / "out" / "crowding" / "runs.parquet")
     assert (runs["status"] == "done").all() and set(runs["policy"]) == {"baseline", "crowding_out"}
     assert set(runs.loc[runs["policy"] == "crowding_out", "rules.participation"]) == {"crowding:crowding_out"}
