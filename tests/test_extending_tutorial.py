@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-\nfrom coprod_sim.names import QUINTILE_LABELS
+
+from coprod_sim.names import QUINTILE_LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "extending.md"
