@@ -68,8 +68,8 @@ def task_kernel(citizens: int, steps: int, accelerate: bool | None = None, seed:
                 overrides: dict[str, Any] | None = None, want_digest: bool = False,
                 record_neighbourhoods: bool = True) -> dict[str, Any]:
     from coprod_sim.model import CoproductionModel
-    from coprod_sim.month import kernel as kernel_module
     from coprod_sim.params import Parameters
+    from coprod_sim.town import build as build_module
 
     jit_s = warm_up(accelerate)
     params = Parameters({"population.n_citizens": citizens, "simulation.steps": steps,
@@ -85,16 +85,16 @@ def task_kernel(citizens: int, steps: int, accelerate: bool | None = None, seed:
             return out
         return wrapper
 
-    originals = {name: getattr(kernel_module, name)
+    originals = {name: getattr(build_module, name)
                  for name in ("build_neighbourhoods", "build_citizens", "build_network")}
     for name, fn in originals.items():
-        setattr(kernel_module, name, timed(name, fn))
+        setattr(build_module, name, timed(name, fn))
     t = time.perf_counter()
     model = CoproductionModel(params, seed=seed, accelerate=accelerate,
                               record_neighbourhoods=record_neighbourhoods)
     build_s = time.perf_counter() - t
     for name, fn in originals.items():
-        setattr(kernel_module, name, fn)
+        setattr(build_module, name, fn)
     peak_after_build = peak_memory_mb()
 
     model.kernel.timings = {}

@@ -28,12 +28,12 @@ import networkx as nx
 from mesa.discrete_space import FixedAgent, Network
 
 from coprod_sim.model import as_parameters
-from coprod_sim.month.kernel import Streams, build_state
 from coprod_sim.names import MODES
 from coprod_sim.params import Parameters
+from coprod_sim.rules.equations import UTILITY_CAP
 from coprod_sim.run import run_seed
-
-OUTPUT_WEIGHT = (1.0, 2.0, 4.0)
+from coprod_sim.town.build import build_state
+from coprod_sim.town.streams import Streams
 
 
 class Neighbourhood:
@@ -69,7 +69,7 @@ class Administration(mesa.Agent):
     def screen(self) -> None:
         """Accept offers with a chance that falls with risk aversion; capacity to the best."""
         m = self.model
-        rho = self.risk_aversion * (1.0 - 0.5 * self.staff_incentives)
+        rho = self.risk_aversion * (1.0 - m.incentive_screening_relief * self.staff_incentives)
         w = m.reliability_ses_weight
         passed: list[list[tuple[float, Citizen]]] = [[], [], []]
         for citizen in self.offers:
@@ -162,7 +162,7 @@ class Citizen(FixedAgent):
             common + m.base[1] - m.effort[1] * lack + m.age_collective * age,
             common + m.base[2] - m.effort[2] * lack + m.age_collective * age,
         )
-        weights = [math.exp(min(v, 50.0)) for v in utilities]
+        weights = [math.exp(min(v, UTILITY_CAP)) for v in utilities]
         total = 1.0 + sum(weights)
         u = self.random.random()
         cumulative = 0.0
@@ -189,7 +189,7 @@ class Citizen(FixedAgent):
         if self.random.random() < 1.0 / (1.0 + math.exp(-x)):
             self.succeeded = True
             admin.successes += 1
-            self.neighbourhood.output += OUTPUT_WEIGHT[self.mode]
+            self.neighbourhood.output += m.output_weight[self.mode]
         else:
             admin.failures += 1
 
@@ -298,6 +298,8 @@ class ComparatorModel(mesa.Model):
                                       cp.vicarious_gain))
         self.screening_share = tuple(p[f"administration.screening_{m}"] for m in MODES)
         self.reliability_ses_weight = ap.reliability_ses_weight
+        self.incentive_screening_relief = ap.incentive_screening_relief
+        self.output_weight = (ap.output_individual, ap.output_group, ap.output_collective)
         self.learning_rate, self.culture_anchor = ap.learning_rate, ap.culture_anchor
         self.risk_aversion_min, self.risk_aversion_max = ap.risk_aversion_min, ap.risk_aversion_max
         self.quality_rate, self.quality_gain = ap.quality_rate, ap.quality_gain

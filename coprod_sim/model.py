@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 
 from coprod_sim.agents import Administration, CitizenViews
-from coprod_sim.month.kernel import Kernel, Streams
+from coprod_sim.month.kernel import Kernel
 from coprod_sim.names import OUTCOMES
 from coprod_sim.outcomes.record import record
 from coprod_sim.params import Parameters
 from coprod_sim.town.network import to_networkx
+from coprod_sim.town.streams import Streams
 
 
 def as_parameters(params: Parameters | Mapping[str, Any] | None = None, **overrides: Any

@@ -206,6 +206,7 @@ TREE: dict[str, dict[str, Param]] = {
         "screening_individual": _p(0.2, "How much of its risk aversion an administration applies to individual offers", "share", 0.0, 1.0),
         "screening_group": _p(0.6, "How much of its risk aversion an administration applies to group offers", "share", 0.0, 1.0),
         "screening_collective": _p(1.0, "How much of its risk aversion an administration applies to collective offers", "share", 0.0, 1.0),
+        "incentive_screening_relief": _p(0.5, "Share of its risk aversion an administration sets aside in screening when staff incentives are full (calibration assumption: incentivised staff screen less)", "share", 0.0, 1.0),
         "reliability_ses_weight": _p(0.4, "Weight of status (versus competence) in how reliable a citizen looks to staff", "share", 0.0, 1.0),
         "learning_rate": _p(0.05, "Monthly pull of risk aversion toward the failure rate just observed", "share/month", 0.0, 1.0),
         "culture_anchor": _p(0.05, "Monthly pull of risk aversion back toward the administration's culture (its initial value)", "share/month", 0.0, 1.0),
@@ -213,6 +214,9 @@ TREE: dict[str, dict[str, Param]] = {
         "risk_aversion_max": _p(0.98, "Highest risk aversion learning can reach", "score", 0.0, 1.0),
         "quality_rate": _p(0.1, "Monthly speed at which local service quality moves toward its new level", "share/month", 0.0, 1.0),
         "quality_gain": _p(2.0, "Quality gained per unit of coproduced output per resident", "score per output/resident", 0.0, 100.0),
+        "output_individual": _p(1.0, "Coproduced output of a successful individual episode (the unit of output)", "output", 0.0, 100.0),
+        "output_group": _p(2.0, "Coproduced output of a successful group episode: it serves more people than an individual one (Bovaird et al. 2015)", "output", 0.0, 100.0),
+        "output_collective": _p(4.0, "Coproduced output of a successful collective episode: it serves the most people (Bovaird et al. 2015)", "output", 0.0, 100.0),
     },
     "policy": {
         "outreach": _p("none", "Who administrations invite to take part each month", choices=OUTREACH_POLICIES, slider=True),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from coprod_sim.month.kernel import Streams, build_state
 from coprod_sim.params import Parameters
 from coprod_sim.rules.base import State
+from coprod_sim.town.build import build_state
+from coprod_sim.town.streams import Streams
 
 
 def make_state(params: Parameters | None = None, seed: int = 0, n: int = 300, stir: bool = True) -> State:

@@ -13,16 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coprod_sim.model import CoproductionModel
-from coprod_sim.month import compiled as fast
-from coprod_sim.month.kernel import Kernel, Streams, tie_share
+from coprod_sim.month import jit
+from coprod_sim.month.kernel import Kernel, tie_share
 from coprod_sim.outcomes.record import observe, record
 from coprod_sim.params import Parameters
-from coprod_sim.rules import defaults
+from coprod_sim.rules import alternatives, defaults
 from coprod_sim.run import run_seed
+from coprod_sim.town.streams import Streams
 from tests.helpers import make_state
 from tests.test_defaults import valid_params
 
-pytestmark = pytest.mark.skipif(not fast.AVAILABLE, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed")
 
 
 def state_arrays(kernel: Kernel) -> dict[str, np.ndarray]:
@@ -111,6 +112,8 @@ def test_tie_shares_gathered_from_the_flagged_equal_the_matrix_product(seed, den
     flags = np.random.default_rng(seed).random(500) < density
     full = tie_share(state.network, state.degree, flags)
     assert np.array_equal(tie_share(state.network, state.degree, flags, symmetric=True), full)
+    from coprod_sim.month import compiled as fast
+
     out, counts = np.empty(500), np.zeros(500, np.int32)
     members = np.flatnonzero(flags)
     fast.tie_shares(state.network.indptr, state.network.indices, state.degree, members,
@@ -136,21 +139,46 @@ def test_lean_metrics_equal_numpys_own(rate, sizes):
     assert metrics.weighted_mean(r, w) == np.average(r, weights=w)
 
 
-def test_a_custom_citizen_rule_runs_on_the_numpy_path():
-    def eager(state, params):
-        """Everybody a little more likely to take part individually."""
-        p = defaults.logistic_choice(state, params)
-        p[:, 0] = np.minimum(p[:, 0] * 1.5, 1.0 - p[:, 1:].sum(axis=1))
-        return p
+def eager(state, params):
+    """Everybody a little more likely to take part individually."""
+    p = defaults.logistic_choice(state, params)
+    p[:, 0] = np.minimum(p[:, 0] * 1.5, 1.0 - p[:, 1:].sum(axis=1))
+    return p
 
-    params = Parameters({"population.n_citizens": 300})
-    kernel = Kernel(params, Streams.from_seed(1), rules={**_default_rules(), "participation": eager})
-    assert not kernel.accelerated
-    kernel.step()  # and runs
-    # Rules the compiled path does not fuse (outreach, learning, quality) may be anything.
-    kernel = Kernel(params, Streams.from_seed(1),
-                    rules={**_default_rules(), "service_quality": defaults.coproduced_output})
-    assert kernel.accelerated
+
+def lenient(state, params):
+    """The default screening, with every offer a little more likely to pass."""
+    accept, priority = defaults.risk_screening(state, params)
+    return defaults.Screening(np.sqrt(accept), priority.astype(np.float32))
+
+
+def easy(state, params):
+    """The default outcome with a higher chance of success."""
+    return np.sqrt(defaults.competence_collaboration(state, params))
+
+
+CUSTOM = {"participation": eager, "screening": lenient, "outcome": easy,
+          "efficacy_feedback": alternatives.mastery_only}
+
+
+@pytest.mark.parametrize("stages", [("participation",), ("screening",), ("outcome",),
+                                    ("efficacy_feedback",), ("participation", "outcome"),
+                                    tuple(CUSTOM)])
+def test_custom_rules_leave_the_other_stages_compiled_with_identical_results(stages):
+    params = Parameters({"population.n_citizens": 3000, "policy.capacity_scale": 0.3,
+                         "policy.outreach": "universal"})
+    rules = {**_default_rules(), **{stage: CUSTOM[stage] for stage in stages}}
+    kernels = [Kernel(params, Streams.from_seed(run_seed(2, 1)), rules=rules, accelerate=flag)
+               for flag in (False, True)]
+    assert not kernels[0].accelerated and kernels[1].accelerated
+    assert set(kernels[1].compiled_stages) == set(CUSTOM) - set(stages)
+    for month in range(15):
+        for k in kernels:
+            k.step()
+        a, b = (state_arrays(k) for k in kernels)
+        for name in a:
+            assert np.array_equal(a[name], b[name]), f"{name} differs after month {month + 1}"
+    assert kernels[0].state.citizens.rejections.sum() > 0  # capacity bound: screening mattered
 
 
 def test_a_custom_outreach_rule_reading_peer_shares_sees_them_on_both_paths():
@@ -210,3 +238,21 @@ def _default_rules():
     from coprod_sim.rules.registry import selected
 
     return selected(Parameters())
+
+
+@pytest.mark.parametrize("key, value", [
+    ("citizens.efficacy_weight", 11.0),  # participation
+    ("administration.incentive_screening_relief", 1.0),  # screening
+    ("citizens.difficulty_collective", 0.0),  # outcome
+    ("citizens.trust_loss", 0.4),  # efficacy feedback
+    ("administration.output_group", 8.0),  # coproduced output, then service quality
+])
+def test_one_coefficient_changed_changes_both_paths_alike(key, value):
+    """Each equation is written once: a coefficient changed in the parameters changes the
+    NumPy month and the compiled month, and they still agree bit for bit."""
+    base = Parameters({"population.n_citizens": 3000, "population.n_neighbourhoods": 6,
+                       "policy.capacity_scale": 0.3, "policy.outreach": "universal"})
+    before, _ = assert_same_months(base, 11, months=12)
+    after, _ = assert_same_months(base.replace({key: value}), 11, months=12)
+    a, b = state_arrays(before), state_arrays(after)
+    assert any(not np.array_equal(a[name], b[name]) for name in a), f"{key} changed nothing"

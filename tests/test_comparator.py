@@ -81,8 +81,9 @@ def test_comparator_measures_outcomes_as_the_kernel_does():
     for _ in range(14):
         m.step()
     m.observe()
-    from coprod_sim.month.kernel import Streams, build_state
     from coprod_sim.run import run_seed
+    from coprod_sim.town.build import build_state
+    from coprod_sim.town.streams import Streams
 
     params = Parameters(SCENARIO)
     state = build_state(params, Streams.from_seed(run_seed(3)))

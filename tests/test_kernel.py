@@ -5,10 +5,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coprod_sim.month.kernel import Kernel, RuleOutputError, Streams, within_capacity
+from coprod_sim.month.kernel import Kernel, RuleOutputError, within_capacity
 from coprod_sim.names import NO_MODE
 from coprod_sim.params import Parameters
 from coprod_sim.rules.registry import selected
+from coprod_sim.town.streams import Streams
 from tests.test_defaults import valid_params
 
 

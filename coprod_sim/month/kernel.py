@@ -8,14 +8,12 @@ capacity limits, bookkeeping and the checking of rule outputs. Rules decide; the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from time import perf_counter
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit
 
-from coprod_sim.month import compiled as fast
+from coprod_sim.month import jit
 from coprod_sim.names import (
     MODES,
     NO_MODE,
@@ -26,87 +24,11 @@ from coprod_sim.names import (
 )
 from coprod_sim.params import ParameterError, Parameters
 from coprod_sim.rules import defaults
-from coprod_sim.rules.base import (
-    Administrations,
-    Feedback,
-    RuleOutputError,
-    Screening,
-    State,
-    check_output,
-)
-from coprod_sim.rules.defaults import mode_values
+from coprod_sim.rules import equations as eq
+from coprod_sim.rules.base import RuleOutputError, State, check_output, output_shapes
 from coprod_sim.rules.registry import rule_label, selected, what_went_wrong
-from coprod_sim.town.network import build_network
-from coprod_sim.town.population import build_citizens, build_neighbourhoods
-
-OUTPUT_WEIGHT = np.array([1.0, 2.0, 4.0])
-"""Coproduced output of a successful episode by mode: collective work benefits more people."""
-
-STREAMS = ("population", "network", "organisers", "outreach", "decision", "screening",
-           "outcome", "rules")
-
-
-@dataclass
-class Streams:
-    """One independent random generator per purpose, all derived from one seed."""
-
-    population: np.random.Generator
-    network: np.random.Generator
-    organisers: np.random.Generator
-    outreach: np.random.Generator
-    decision: np.random.Generator
-    screening: np.random.Generator
-    outcome: np.random.Generator
-    rules: np.random.Generator
-
-    @classmethod
-    def from_seed(cls, seed: int | np.random.SeedSequence) -> Streams:
-        root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        # The children SeedSequence.spawn would give a fresh root, built without spawning:
-        # spawn() advances the root, so one seed object would seed two runs differently.
-        children = (np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i),
-                                           pool_size=root.pool_size) for i in range(len(STREAMS)))
-        return cls(*(np.random.default_rng(s) for s in children))
-
-
-def build_administrations(params: Parameters, residents: np.ndarray) -> Administrations:
-    """Administrations spread evenly around the mean risk aversion; capacity from residents."""
-    ap, pol = params.administration, params.policy
-    count = len(residents)
-    offsets = np.linspace(-0.5, 0.5, count) if count > 1 else np.zeros(1)
-    rho = np.clip(ap.risk_aversion + ap.risk_aversion_spread * offsets, 0.0, 1.0)
-    per_thousand = mode_values(params, "administration", "capacity")
-    capacity = np.rint(np.outer(residents, per_thousand) / 1000.0 * pol.capacity_scale)
-    return Administrations(
-        risk_aversion=rho,
-        culture=rho.copy(),
-        staff_incentives=np.full(count, ap.staff_incentives),
-        capacity=capacity.astype(np.int64),
-        residents=residents.astype(np.int64),
-        successes=np.zeros(count, dtype=np.int64),
-        failures=np.zeros(count, dtype=np.int64),
-    )
-
-
-def build_state(params: Parameters, streams: Streams) -> State:
-    """The town at month 0."""
-    hoods = build_neighbourhoods(params, streams.population)
-    citizens = build_citizens(params, hoods, streams.population)
-    network = build_network(params, citizens, hoods, streams.network, streams.organisers)
-    residents = np.bincount(citizens.administration, minlength=params.population.n_administrations)
-    n = citizens.n
-    return State(
-        citizens=citizens,
-        neighbourhoods=hoods,
-        administrations=build_administrations(params, residents),
-        network=network,
-        degree=np.diff(network.indptr).astype(np.float64),
-        peer_active_share=np.zeros(n),
-        coparticipant_share=np.zeros(n),
-        tie_success_share=np.zeros(n),
-        output_per_resident=np.zeros(len(hoods)),
-        rng=streams.rules,
-    )
+from coprod_sim.town.build import build_state
+from coprod_sim.town.streams import Streams
 
 
 def tie_share(network: sp.csr_array, degree: np.ndarray, indicator: np.ndarray,
@@ -134,17 +56,18 @@ def is_symmetric_unit(network: sp.csr_array) -> bool:
     return (abs(network - network.T) > 0).nnz == 0
 
 
-ACCELERATED_RULES = {
+COMPILED_RULES = {
     "participation": defaults.logistic_choice,
     "screening": defaults.risk_screening,
     "outcome": defaults.competence_collaboration,
     "efficacy_feedback": defaults.mastery_vicarious,
 }
-"""Stages the accelerated path fuses: it runs only when these are the selected rules."""
+"""Rules whose equations the compiled month evaluates in its own loops when selected; any
+other rule in these stages is called, and the other stages stay compiled."""
 
 TRUSTED_RULES = frozenset({defaults.outreach_by_policy, defaults.anchored_learning,
-                           defaults.coproduced_output, *ACCELERATED_RULES.values()})
-"""Built-in default rules, tested to keep their contracts: on the accelerated path their
+                           defaults.coproduced_output, *COMPILED_RULES.values()})
+"""Built-in default rules, tested to keep their contracts: on the compiled path their
 outputs are not re-checked every month."""
 
 
@@ -165,18 +88,24 @@ class Kernel:
         self.view = self.state.read_only()
         # build_network makes a symmetric 0/1 adjacency; a network swapped in later is checked.
         self._symmetric_network: sp.csr_array | None = self.state.network
-        wanted = fast.enabled_by_default() if accelerate is None else bool(accelerate)
-        self.accelerate = wanted and fast.AVAILABLE
+        wanted = jit.enabled_by_default() if accelerate is None else bool(accelerate)
+        self.accelerate = wanted and jit.AVAILABLE
         """True when compiled code may be used (also for recording outcomes)."""
-        self.accelerated = self.accelerate and all(
-            self.rules.get(stage) is fn for stage, fn in ACCELERATED_RULES.items())
-        """True when months run on the compiled path (:mod:`coprod_sim.month.compiled`)."""
-        self._scratch: dict[str, np.ndarray] = {}
+        self.accelerated = self.accelerate
+        """True when months run on the compiled path (:mod:`coprod_sim.month.staged`), whatever
+        the rules: the stages of default rules run compiled, other rules are called."""
+        self.compiled_stages = tuple(stage for stage, fn in COMPILED_RULES.items()
+                                     if self.accelerated and self.rules.get(stage) is fn)
+        """Stages whose default rule the compiled month evaluates in its own loops."""
+        self.coefficients = eq.coefficients(params)
+        """The parameters as the equations read them (named records)."""
+        self._compiled = None
         self.timings: dict[str, float] | None = None
         """Set to a dict to accumulate seconds spent per stage of the month (benchmarks)."""
         self._clock = 0.0
 
-    def _lap(self, stage: str) -> None:
+    def lap(self, stage: str) -> None:
+        """Add the time since the last lap to ``stage`` (when ``timings`` is set)."""
         if self.timings is not None:
             now = perf_counter()
             self.timings[stage] = self.timings.get(stage, 0.0) + now - self._clock
@@ -192,7 +121,11 @@ class Kernel:
         """Advance the town by one month."""
         self._clock = perf_counter()
         if self.accelerated and self._network_is_symmetric():
-            self._step_accelerated()
+            if self._compiled is None:
+                from coprod_sim.month.staged import CompiledMonth
+
+                self._compiled = CompiledMonth(self)
+            self._compiled.run()
         else:
             self._step_numpy()
         self.view.step = self.state.step
@@ -205,183 +138,66 @@ class Kernel:
         symmetric = self._network_is_symmetric()
         # 1. Opportunities and outreach; peer influence from last month's activity.
         s.peer_active_share[:] = tie_share(s.network, s.degree, c.mode != NO_MODE, symmetric)
-        invite = self._call("outreach", (n,))
+        invite = self.call("outreach")
         np.less(rs.outreach.random(n), invite, out=c.invited)
-        self._lap("outreach")
+        self.lap("outreach")
         # 2. Propensity and choice: one uniform per citizen picks a mode or none.
-        probs = self._call("participation", (n, len(MODES)))
-        u = rs.decision.random(n)
-        c.offered[:] = choose(probs, u)
-        self._lap("participation")
+        probs = self.call("participation")
+        c.offered[:] = choose(probs, rs.decision.random(n))
+        self.lap("participation")
         # 3. Screening, then capacity: the highest priority offers get the places.
-        screening = self._call("screening", (n,))
+        screening = self.call("screening")
         offering = c.offered != NO_MODE
         passed = offering & (rs.screening.random(n) < screening.accept)
         accepted = within_capacity(passed, c.administration, c.offered, screening.priority,
                                    admins.capacity)
         c.mode[:] = np.where(accepted, c.offered, NO_MODE)
-        self._lap("screening")
+        self.lap("screening")
         # 4. Outcome of each accepted episode.
         s.coparticipant_share[:] = tie_share(s.network, s.degree, c.mode >= 1, symmetric)
-        p_success = self._call("outcome", (n,))
+        p_success = self.call("outcome")
         success = accepted & (rs.outcome.random(n) < p_success)
+        self._settle(accepted, success, offering & ~accepted, symmetric)
+        self.lap("outcome")
+        # 5. Feedback on citizens and administrations.
+        feedback = self.call("efficacy_feedback")
+        c.self_efficacy[:] = feedback.self_efficacy
+        c.trust[:] = feedback.trust
+        self.lap("feedback")
+        admins.risk_aversion[:] = self.call("admin_learning")
+        # 6. Local service quality.
+        s.neighbourhoods.service_quality[:] = self.call("service_quality")
+        self.lap("administrations_quality")
+        s.step += 1
+
+    def _settle(self, accepted: np.ndarray, success: np.ndarray, rejected: np.ndarray,
+                symmetric: bool) -> None:
+        """Results, counts, activity histories, shares of ties that succeeded and output."""
+        s = self.state
+        c, admins, hoods = s.citizens, s.administrations, s.neighbourhoods
         failure = accepted & ~success
         c.result[:] = RESULT_NONE
         c.result[success] = RESULT_SUCCESS
         c.result[failure] = RESULT_FAILURE
-        c.result[offering & ~accepted] = RESULT_REJECTED
+        c.result[rejected] = RESULT_REJECTED
         c.episodes += accepted
         c.successes += success
-        c.rejections += offering & ~accepted
+        c.rejections += rejected
         c.activity <<= 1
         c.activity |= accepted
         c.activity_by_mode <<= 1
         for m in range(len(MODES)):
             c.activity_by_mode[m] |= c.mode == m
         s.tie_success_share[:] = tie_share(s.network, s.degree, success, symmetric)
-        a_count = len(admins)
-        admins.successes[:] = np.bincount(c.administration[success], minlength=a_count)
-        admins.failures[:] = np.bincount(c.administration[failure], minlength=a_count)
-        hoods = s.neighbourhoods
-        output = np.bincount(c.neighbourhood[success], weights=OUTPUT_WEIGHT[c.mode[success]],
-                             minlength=len(hoods))
+        admins.successes[:] = np.bincount(c.administration[success], minlength=len(admins))
+        admins.failures[:] = np.bincount(c.administration[failure], minlength=len(admins))
+        output = np.bincount(c.neighbourhood[success], minlength=len(hoods),
+                             weights=eq.episode_output(c.mode[success], self.coefficients))
         s.output_per_resident[:] = output / np.maximum(hoods.size, 1)
-        self._lap("outcome")
-        # 5. Feedback on citizens and administrations.
-        feedback = self._call("efficacy_feedback", (n,))
-        c.self_efficacy[:] = feedback.self_efficacy
-        c.trust[:] = feedback.trust
-        self._lap("feedback")
-        admins.risk_aversion[:] = self._call("admin_learning", (a_count,))
-        # 6. Local service quality.
-        hoods.service_quality[:] = self._call("service_quality", (len(hoods),))
-        self._lap("administrations_quality")
-        s.step += 1
 
-    def _step_accelerated(self) -> None:
-        """The same month with the default citizen rules fused and compiled (identical results).
-
-        Outreach, administrations' learning and service quality still call their rules; the
-        random draws are the NumPy path's, stream by stream, and exp/expit are NumPy/SciPy's.
-        """
-        s, rs, p = self.state, self.streams, self.params
-        c, admins, hoods = s.citizens, s.administrations, s.neighbourhoods
-        cp = p.citizens
-        n = c.n
-        w = self._scratch_arrays(n, len(hoods))
-        k = self._constants()
-        indptr, indices = s.network.indptr, s.network.indices
-        # 1. Peer influence and outreach.
-        fast.peer_active_share(indptr, indices, s.degree, c.mode, w["members"], w["counts"],
-                               s.peer_active_share)
-        if self.rules["outreach"] is defaults.outreach_by_policy and (
-                p.policy.outreach == "none" or p.policy.outreach_rate == 0.0):
-            # The default rule invites nobody all run long: its draws could never matter.
-            c.invited[:] = False
-        else:
-            invite = self._call("outreach", (n,), trusted=True)
-            np.less(rs.outreach.random(out=w["u_decision"]), invite, out=c.invited)
-        self._lap("outreach")
-        # 2. Utilities (logistic_choice) of those who might offer; exp in NumPy.
-        rs.decision.random(out=w["u_decision"])
-        count = fast.utilities(
-            c.self_efficacy, c.civic_competence, s.peer_active_share, c.trust, c.invited,
-            c.administration, c.neighbourhood, c.age, c.female, c.spare_resources,
-            cp.incentive_weight * admins.staff_incentives,
-            cp.quality_weight * (hoods.service_quality - 0.5), k["utilities"], w["u_decision"],
-            c.offered, w["who"], w["v"])
-        ev = np.exp(w["v"][:count])
-        self._lap("participation")
-        # 3. Choice, screening (risk_screening) and capacity; 4. the episodes' log-odds
-        # (competence_collaboration), expit in SciPy.
-        s.rng.random(out=w["u_priority"])  # risk_screening's draws, from the rules' stream
-        rs.screening.random(out=w["u_screening"])
-        count = fast.admit_and_logits(
-            w["who"][:count], ev, w["u_decision"], w["u_priority"], w["u_screening"], c.invited,
-            c.administration, c.civic_competence, c.ses,
-            admins.risk_aversion * (1.0 - 0.5 * admins.staff_incentives), k["screening"],
-            k["reliability_ses_weight"], admins.capacity, c.offered, c.mode, w["admitted"],
-            indptr, indices, s.degree, w["members"], w["counts"], s.coparticipant_share,
-            cp.success_collaboration_weight * (admins.staff_incentives - admins.risk_aversion),
-            k["outcome"], w["logit"])
-        admitted, logit = w["admitted"][:count], w["logit"][:count]
-        self._lap("screening")
-        p_success = expit(logit)
-        u_outcome = rs.outcome.random(out=w["u_screening"])  # screening's draws are used up
-        self._lap("outcome")
-        # 5. Bookkeeping and feedback (mastery_vicarious).
-        fast.settle_month(
-            admitted, p_success, u_outcome, c.offered, c.mode, c.administration,
-            c.neighbourhood, indptr, indices, s.degree, w["members"], w["counts"], c.result,
-            c.episodes, c.successes, c.rejections, c.activity, c.activity_by_mode,
-            s.tie_success_share, c.self_efficacy, c.efficacy_baseline, c.trust, c.trust_baseline,
-            k["feedback"], admins.successes, admins.failures, w["output"], w["success"])
-        s.output_per_resident[:] = w["output"] / np.maximum(hoods.size, 1)
-        self._lap("feedback")
-        if (self.rules["admin_learning"] is defaults.anchored_learning
-                and self.rules["service_quality"] is defaults.coproduced_output):
-            # Both default rules, compiled: administrations learn, then 6. service quality.
-            fast.learn_and_update_quality(
-                admins.successes, admins.failures, admins.risk_aversion, admins.culture,
-                k["admin_learning"], hoods.service_quality, hoods.quality_baseline,
-                s.output_per_resident, k["service_quality"])
-        else:
-            admins.risk_aversion[:] = self._call("admin_learning", (len(admins),), trusted=True)
-            # 6. Local service quality.
-            hoods.service_quality[:] = self._call("service_quality", (len(hoods),), trusted=True)
-        self._lap("administrations_quality")
-        s.step += 1
-
-    def _constants(self) -> dict[str, np.ndarray | float]:
-        """The parameters the compiled loops use, computed as the default rules compute them.
-
-        Parameters are immutable, so this is done once per Parameters object.
-        """
-        p = self.params
-        cached = getattr(self, "_constants_cache", None)
-        if cached is not None and cached[0] is p:
-            return cached[1]
-        cp, ap, pol = p.citizens, p.administration, p.policy
-        effort = cp.effort_weight * mode_values(p, "policy", "effort")
-        f = cp.feedback_strength
-        gains = [min(1.0, f * g) for g in (cp.mastery_gain, cp.failure_loss, cp.rejection_loss,
-                                           cp.vicarious_gain)]
-        k = {
-            "utilities": np.array([
-                cp.efficacy_weight, cp.competence_weight, cp.peer_weight, cp.trust_weight,
-                cp.invitation_weight, cp.information_weight * pol.information_campaign,
-                p.population.age_mean, cp.base_individual, cp.base_group, cp.base_collective,
-                *effort, cp.age_individual_effect, cp.female_individual_effect,
-                cp.age_collective_effect]),
-            "screening": mode_values(p, "administration", "screening"),
-            "reliability_ses_weight": p.administration.reliability_ses_weight,
-            "outcome": np.array([cp.success_base, cp.success_competence_weight,
-                                 cp.success_coparticipant_weight, 0.0, cp.difficulty_group,
-                                 cp.difficulty_collective]),
-            "feedback": np.array([*gains, cp.efficacy_drift, cp.trust_gain, cp.trust_loss,
-                                  cp.trust_drift, *OUTPUT_WEIGHT]),
-            "admin_learning": np.array([ap.learning_rate, ap.culture_anchor, ap.risk_aversion_min,
-                                        ap.risk_aversion_max]),
-            "service_quality": np.array([ap.quality_rate, ap.quality_gain]),
-        }
-        self._constants_cache = (p, k)
-        return k
-
-    def _scratch_arrays(self, n: int, n_hoods: int) -> dict[str, np.ndarray]:
-        """Work arrays of the accelerated path, kept between months (no allocation per month)."""
-        w = self._scratch
-        if not w or len(w["counts"]) != n or len(w["output"]) != n_hoods:
-            w.update(
-                # Tie counts never exceed a degree: 16 bits when they fit (half the cache).
-                counts=np.zeros(n, np.int16 if max_degree(self.state) < 2**15 else np.int32),
-                members=np.empty(n, np.int32),
-                who=np.empty(n, np.int32), v=np.empty((n, len(MODES))),
-                admitted=np.empty(n, np.int32), logit=np.empty(n), success=np.zeros(n, bool),
-                u_decision=np.empty(n), u_priority=np.empty(n), u_screening=np.empty(n),
-                output=np.zeros(n_hoods))
-        return w
-
-    def _call(self, stage: str, shape: tuple[int, ...], trusted: bool = False):
+    def call(self, stage: str, trusted: bool = False):
+        """The output of ``stage``'s rule on the current state, checked against its contract
+        unless the rule is a trusted default (``trusted``) or checking is off."""
         fn = self.rules[stage]
         try:
             out = fn(self.view, self.params)
@@ -390,6 +206,8 @@ class Kernel:
         except Exception as exc:
             raise RuleOutputError(stage, self.rule_names[stage], what_went_wrong(fn, exc)) from exc
         if self.check and not (trusted and fn in TRUSTED_RULES):
+            s = self.state
+            shape = output_shapes(stage, s.n, len(s.neighbourhoods), len(s.administrations))
             check_output(stage, self.rule_names[stage], out, shape)
         return out
 
@@ -443,14 +261,4 @@ def within_capacity(passed: np.ndarray, admin: np.ndarray, mode: np.ndarray,
     return accepted
 
 
-__all__ = [
-    "Feedback",
-    "Kernel",
-    "RuleOutputError",
-    "Screening",
-    "Streams",
-    "build_state",
-    "choose",
-    "tie_share",
-    "within_capacity",
-]
+__all__ = ["Kernel", "RuleOutputError", "Streams", "choose", "tie_share", "within_capacity"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coprod_sim.month import compiled as fast
+from coprod_sim.month import jit
 from coprod_sim.names import (
     MODES,
     N_QUINTILES,
@@ -52,10 +52,12 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     c, hoods = state.citizens, state.neighbourhoods
     n = c.n
     mask = window_mask(params)
-    compiled = fast.enabled_by_default() if accelerate is None else accelerate and fast.AVAILABLE
+    compiled = jit.enabled_by_default() if accelerate is None else accelerate and jit.AVAILABLE
     if compiled:
+        from coprod_sim.outcomes.counting import year_summary
+
         work = np.empty((4, n))
-        ints, by_q, by_hood = fast.year_summary(
+        ints, by_q, by_hood = year_summary(
             c.mode, c.activity, c.activity_by_mode, mask, c.quintile, c.neighbourhood, len(hoods),
             c.offered, c.result, c.self_efficacy, c.efficacy_baseline, c.ses_rank,
             _mean(c.ses_rank), work)

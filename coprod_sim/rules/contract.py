@@ -378,16 +378,18 @@ PROPERTIES = {
 def _fewer_changes(prop: Callable, fn: Rule, stage: str, name: str, case: Case,
                    base: Parameters) -> Case:
     """The failing case with as many parameters back at their base values as still fails."""
-    current = case
-    for key in list(case.params.changed()):
-        if current.params[key] == base[key]:
-            continue
-        try:
-            trial = Case(current.state, current.params.replace({key: base[key]}), current.seed)
-        except ParameterError:
-            continue
-        if prop(fn, stage, name, trial) is not None:
-            current = trial
+    current, again = case, True
+    while again:  # until no key can go back: one key may be held by another (min <= max)
+        again = False
+        for key in list(current.params.changed()):
+            if current.params[key] == base[key]:
+                continue
+            try:
+                trial = Case(current.state, current.params.replace({key: base[key]}), current.seed)
+            except ParameterError:
+                continue
+            if prop(fn, stage, name, trial) is not None:
+                current, again = trial, True
     return current
 
 

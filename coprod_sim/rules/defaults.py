@@ -3,6 +3,10 @@
 Notation: e self-efficacy, c civic competence, r spare resources, t trust, s status (SES),
 q local service quality, rho an administration's risk aversion, sigma its staff incentives,
 m the mode (0 individual, 1 group, 2 collective), sigmoid(x) = 1 / (1 + exp(-x)).
+
+Each rule gathers the arrays its equation needs and evaluates the equation of
+:mod:`coprod_sim.rules.equations` on them; the compiled month evaluates the same equations
+citizen by citizen, so there is one definition of each.
 """
 
 from __future__ import annotations
@@ -10,15 +14,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from coprod_sim.names import MODES
+from coprod_sim.names import RESULT_FAILURE, RESULT_REJECTED, RESULT_SUCCESS
 from coprod_sim.params import Parameters
+from coprod_sim.rules import equations as eq
 from coprod_sim.rules.base import Feedback, Screening, State
 from coprod_sim.rules.registry import rule
-
-
-def mode_values(params: Parameters, group: str, stem: str) -> np.ndarray:
-    """Per-mode parameters ``group.stem_individual`` etc. as an array of length 3."""
-    return np.array([params[f"{group}.{stem}_{m}"] for m in MODES])
 
 
 @rule("outreach")
@@ -48,29 +48,11 @@ def outreach_by_policy(state: State, params: Parameters) -> np.ndarray:
 
 def propensity_utilities(state: State, params: Parameters) -> np.ndarray:
     """Utility v of each mode (n, 3) in the default participation rule (see its docstring)."""
-    cp, pol = params.citizens, params.policy
     c, hoods, admins = state.citizens, state.neighbourhoods, state.administrations
-    common = (
-        cp.efficacy_weight * (c.self_efficacy - 0.5)
-        + cp.competence_weight * (c.civic_competence - 0.5)
-        + cp.peer_weight * state.peer_active_share
-        + cp.trust_weight * (c.trust - 0.5)
-        + cp.invitation_weight * c.invited
-        + cp.incentive_weight * admins.staff_incentives[c.administration]
-        + cp.information_weight * pol.information_campaign
-        - cp.quality_weight * (hoods.service_quality[c.neighbourhood] - 0.5)
-    )
-    age = c.age - params.population.age_mean
-    lack = 1.0 - c.spare_resources
-    effort = mode_values(params, "policy", "effort")
-    base = np.array([cp.base_individual, cp.base_group, cp.base_collective])
-    v = np.empty((c.n, len(MODES)))
-    v[:, 0] = common + base[0] - cp.effort_weight * effort[0] * lack \
-        + cp.age_individual_effect * age + cp.female_individual_effect * c.female
-    collective_demography = cp.age_collective_effect * age
-    for m in (1, 2):
-        v[:, m] = common + base[m] - cp.effort_weight * effort[m] * lack + collective_demography
-    return v
+    return np.stack(eq.mode_utilities(
+        c.self_efficacy, c.civic_competence, state.peer_active_share, c.trust, c.invited,
+        admins.staff_incentives[c.administration], hoods.service_quality[c.neighbourhood],
+        c.age, c.female, c.spare_resources, eq.coefficients(params)), axis=1)
 
 
 @rule("participation")
@@ -89,37 +71,34 @@ def logistic_choice(state: State, params: Parameters) -> np.ndarray:
     against overflow (staying out then has a probability below e^-50); where a cap binds,
     the total still rises with e but the split between modes may shift.
     """
-    v = propensity_utilities(state, params)
-    ev = np.exp(np.minimum(v, 50.0))
-    return ev / (1.0 + ev.sum(axis=1, keepdims=True))
+    ev = np.exp(eq.capped(propensity_utilities(state, params)))
+    return np.stack(eq.offer_probabilities(ev[:, 0], ev[:, 1], ev[:, 2]), axis=1)
 
 
 def reliability(state: State, params: Parameters) -> np.ndarray:
     """How reliable a citizen looks to staff: (1 - w) c + w s (status as a proxy)."""
-    w = params.administration.reliability_ses_weight
     c = state.citizens
-    return (1.0 - w) * c.civic_competence + w * c.ses
+    return eq.reliability(c.civic_competence, c.ses, eq.coefficients(params))
 
 
 @rule("screening")
 def risk_screening(state: State, params: Parameters) -> Screening:
     """Risk-averse administrations accept fewer offers and prefer reliable-looking citizens.
 
-    rho_eff = rho (1 - sigma / 2)   (incentivised staff screen less)
+    rho_eff = rho (1 - relief sigma)   (incentivised staff screen less; relief 1/2 by default)
     accept = 1 if invited, else 1 - rho_eff * k_m * (1 - reliability), k_m the mode's
     screening share; priority = invited + rho_eff * reliability + (1 - rho_eff) u, u ~ U(0, 1):
     when offers exceed capacity, the invited come first, then a cautious administration
-    takes the reliable-looking. Source: staff scepticism of citizens' reliability, Voorberg, Bekkers
-    & Tummers 2015.
+    takes the reliable-looking. Source: staff scepticism of citizens' reliability (Voorberg,
+    Bekkers & Tummers 2015).
     """
     c, admins = state.citizens, state.administrations
-    rho = (admins.risk_aversion * (1.0 - 0.5 * admins.staff_incentives))[c.administration]
-    k = mode_values(params, "administration", "screening")
-    rel = reliability(state, params)
-    mode_share = k[np.maximum(c.offered, 0)]
-    accept = np.where(c.invited, 1.0, 1.0 - rho * mode_share * (1.0 - rel))
-    priority = c.invited + rho * rel + (1.0 - rho) * state.rng.random(c.n)
-    return Screening(accept, priority)
+    k = eq.coefficients(params)
+    rho = eq.effective_risk_aversion(admins.risk_aversion, admins.staff_incentives, k)
+    rho = rho[c.administration]
+    rel = eq.reliability(c.civic_competence, c.ses, k)
+    accept = eq.acceptance(c.invited, rho, np.maximum(c.offered, 0), rel, k)
+    return Screening(accept, eq.priority(c.invited, rho, rel, state.rng.random(c.n)))
 
 
 @rule("outcome")
@@ -129,18 +108,14 @@ def competence_collaboration(state: State, params: Parameters) -> np.ndarray:
     p = sigmoid(beta + w_c (c - 1/2) + w_col (sigma - rho) + w_co x 1[m >= 1] - d_m),
     x the share of one's ties also active in group or collective mode this month,
     d_m the mode's difficulty. Sources: OECD 2011 (Together for Better Public Services) on staff
-    incentives; Voorberg et al. 2015 on risk aversion; Bovaird et al. 2015 on collective modes.
+    incentives; Voorberg et al. 2015
+    on risk aversion; Bovaird et al. 2015 on collective modes.
     """
-    cp = params.citizens
     c, admins = state.citizens, state.administrations
-    mode = np.maximum(c.mode, 0)
-    difficulty = np.array([0.0, cp.difficulty_group, cp.difficulty_collective])[mode]
     collaboration = (admins.staff_incentives - admins.risk_aversion)[c.administration]
-    together = (mode >= 1) * state.coparticipant_share
-    x = (cp.success_base + cp.success_competence_weight * (c.civic_competence - 0.5)
-         + cp.success_collaboration_weight * collaboration
-         + cp.success_coparticipant_weight * together - difficulty)
-    return expit(x)
+    return expit(eq.success_log_odds(c.civic_competence, np.maximum(c.mode, 0),
+                                     state.coparticipant_share, collaboration,
+                                     eq.coefficients(params)))
 
 
 @rule("efficacy_feedback")
@@ -160,23 +135,16 @@ def mastery_vicarious(state: State, params: Parameters) -> Feedback:
 def efficacy_update(state: State, params: Parameters, vicarious: bool = True,
                     failure_hurts: bool = True) -> Feedback:
     """The equation of :func:`mastery_vicarious`, optionally without its vicarious or failure term."""
-    cp = params.citizens
     c = state.citizens
-    f = cp.feedback_strength
-    gain, loss, reject, vicarious_gain = (min(1.0, f * g) for g in (
-        cp.mastery_gain, cp.failure_loss, cp.rejection_loss, cp.vicarious_gain))
+    k = eq.coefficients(params)
     if not vicarious:
-        vicarious_gain = 0.0
-    e = c.self_efficacy
-    success, rejected = c.result == 1, c.result == 3
-    failure = (c.result == 2) if failure_hurts else np.zeros(c.n, dtype=bool)
-    up = (gain * success + vicarious_gain * state.tie_success_share) * (1.0 - e)
-    down = (loss * failure + reject * rejected) * e
-    efficacy = e + up - down + cp.efficacy_drift * (c.efficacy_baseline - e)
-    t = c.trust
-    trust = (t + cp.trust_gain * success * (1.0 - t) - cp.trust_loss * (failure | rejected) * t
-             + cp.trust_drift * (c.trust_baseline - t))
-    return Feedback(np.clip(efficacy, 0.0, 1.0), np.clip(trust, 0.0, 1.0))
+        k = k._replace(citizens=k.citizens._replace(vicarious_gain=0.0))
+    success, rejected = c.result == RESULT_SUCCESS, c.result == RESULT_REJECTED
+    failure = (c.result == RESULT_FAILURE) if failure_hurts else np.zeros(c.n, dtype=bool)
+    return Feedback(
+        eq.self_efficacy_after(c.self_efficacy, c.efficacy_baseline, success, failure, rejected,
+                               state.tie_success_share, k),
+        eq.trust_after(c.trust, c.trust_baseline, success, failure, rejected, k))
 
 
 @rule("admin_learning")
@@ -187,13 +155,9 @@ def anchored_learning(state: State, params: Parameters) -> np.ndarray:
     clipped to [rho_min, rho_max]: it falls after a month of successes and rises after
     failures. Source: trust built from outcomes (Voorberg et al. 2015).
     """
-    ap = params.administration
     a = state.administrations
-    episodes = a.successes + a.failures
-    failure_rate = np.where(episodes > 0, a.failures / np.maximum(episodes, 1), a.risk_aversion)
-    rho = (a.risk_aversion + ap.learning_rate * (failure_rate - a.risk_aversion)
-           + ap.culture_anchor * (a.culture - a.risk_aversion))
-    return np.clip(rho, ap.risk_aversion_min, ap.risk_aversion_max)
+    return eq.risk_aversion_after(a.risk_aversion, a.culture, a.successes, a.failures,
+                                  eq.coefficients(params))
 
 
 @rule("service_quality")
@@ -201,10 +165,9 @@ def coproduced_output(state: State, params: Parameters) -> np.ndarray:
     """Local service quality moves toward its baseline plus what was coproduced.
 
     q' = q + r (min(1, q0 + g y) - q), y the coproduced output per resident this month
-    (successful episodes weighted 1, 2, 4 by mode). Source: coproduction improves services
-    (Loeffler & Bovaird 2016).
+    (successful episodes weighted by mode: 1, 2, 4 by default). Source: coproduction
+    improves services (Loeffler & Bovaird 2016).
     """
-    ap = params.administration
     h = state.neighbourhoods
-    target = np.minimum(1.0, h.quality_baseline + ap.quality_gain * state.output_per_resident)
-    return np.clip(h.service_quality + ap.quality_rate * (target - h.service_quality), 0.0, 1.0)
+    return eq.service_quality_after(h.service_quality, h.quality_baseline,
+                                    state.output_per_resident, eq.coefficients(params))

@@ -1,0 +1,97 @@
+"""The integer counts and per-citizen values ``record`` needs each month, in compiled passes.
+
+Counts are integers (exact in any order) and the values are handed to NumPy to average, so
+the recorded outcomes are the same with or without these (``tests/test_accelerated.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coprod_sim.month.jit import jit
+from coprod_sim.names import N_QUINTILES, RESULT_FAILURE, RESULT_REJECTED, RESULT_SUCCESS
+
+
+@jit
+def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods, offered, result):
+    """The integer counts ``observe`` needs, in one pass (all exact, so order is free).
+
+    Returns (ints, by_quintile, by_hood): ints = [active this month in mode 0..2, participants
+    of the year, of the year in mode 0..2, regulars (active in >= 2 months of the year),
+    offers, rejections, successes, failures]; by_quintile (3, N_QUINTILES) = participants, participants
+    in individual mode, in group or collective mode; by_hood = participants.
+    """
+    ints = np.zeros(12, np.int64)
+    by_q = np.zeros((3, N_QUINTILES), np.int64)
+    by_hood = np.zeros(n_hoods, np.int64)
+    for i in range(mode.shape[0]):
+        m = mode[i]
+        if m >= 0:
+            ints[m] += 1
+        if offered[i] >= 0:
+            ints[8] += 1
+        r = result[i]
+        if r == RESULT_REJECTED:
+            ints[9] += 1
+        elif r == RESULT_SUCCESS:
+            ints[10] += 1
+        elif r == RESULT_FAILURE:
+            ints[11] += 1
+        recent = activity[i] & mask
+        if recent == 0:
+            continue
+        q = quintile[i]
+        ints[3] += 1
+        by_q[0, q] += 1
+        by_hood[hood[i]] += 1
+        if recent & (recent - 1):
+            ints[7] += 1
+        y0 = activity_by_mode[0, i] & mask
+        y1 = activity_by_mode[1, i] & mask
+        y2 = activity_by_mode[2, i] & mask
+        if y0:
+            ints[4] += 1
+            by_q[1, q] += 1
+        if y1:
+            ints[5] += 1
+        if y2:
+            ints[6] += 1
+        if y1 or y2:
+            by_q[2, q] += 1
+    return ints, by_q, by_hood
+
+
+@jit
+def year_summary(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods, offered,
+                 result, efficacy, efficacy_baseline, ses_rank, rank_mean, work):
+    """``year_counts`` then ``year_values`` (which needs the count of participants)."""
+    ints, by_q, by_hood = year_counts(mode, activity, activity_by_mode, mask, quintile, hood,
+                                      n_hoods, offered, result)
+    year_values(activity, mask, ints[3], efficacy, efficacy_baseline, ses_rank, rank_mean, work)
+    return ints, by_q, by_hood
+
+
+@jit
+def year_values(activity, mask, n_year, efficacy, efficacy_baseline, ses_rank, rank_mean, work):
+    """Per-citizen values ``observe`` averages, compacted in citizen order.
+
+    work[0, :P], work[1, :P]: self-efficacy and baseline of the P participants of the year;
+    work[2, :n-P]: self-efficacy of the others; work[3]: (y - mean y)(R - mean R), y = 1 for a
+    participant, R the SES rank, whose mean is the covariance of the concentration index.
+    NumPy averages them, so the sums are NumPy's (the same as averaging e[year] etc.).
+    """
+    n = activity.shape[0]
+    y_mean = n_year / n
+    on, off = 1.0 - y_mean, 0.0 - y_mean
+    p = 0
+    q = 0
+    for i in range(n):
+        if activity[i] & mask:
+            work[0, p] = efficacy[i]
+            work[1, p] = efficacy_baseline[i]
+            p += 1
+            work[3, i] = on * (ses_rank[i] - rank_mean)
+        else:
+            work[2, q] = efficacy[i]
+            q += 1
+            work[3, i] = off * (ses_rank[i] - rank_mean)

@@ -1,0 +1,221 @@
+"""The equations of the default rules, each written once, for one citizen at a time.
+
+Every function here is the arithmetic of one default rule for one citizen (or one
+administration, one neighbourhood), with the coefficients in named records built from the
+parameter tree (:func:`coefficients`). They use only operations that mean the same on numbers
+and on NumPy arrays, so the same definition runs two ways:
+
+- the vectorised default rules (:mod:`coprod_sim.rules.defaults`, what researchers read and
+  call) pass whole arrays: NumPy evaluates the equation element by element;
+- the compiled month (:mod:`coprod_sim.month.compiled`) compiles these functions with Numba
+  and calls them citizen by citizen, inside its loops.
+
+Both evaluate the same operations in the same order, so they agree bit for bit. Branches are
+written with :func:`where`, :func:`by_mode` and :func:`clip` (NumPy here; the compiled month
+gives Numba their scalar forms). The two transcendental steps, ``exp`` of the utilities and
+the logistic function of the success log-odds, stay in NumPy/SciPy on both paths (their
+vectorised forms and the C library's can differ in the last bit).
+
+Adding a parameter: declare it in the tree (:mod:`coprod_sim.params`) and use it here as
+``k.<group>.<name>``; the records carry every numeric parameter of their group.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from coprod_sim.params import TREE, Parameters
+
+UTILITY_CAP = 50.0
+"""Utilities are capped here before ``exp`` against overflow (a technical guard, not a
+behavioural assumption: staying out then has a probability below e^-50)."""
+
+
+def _record_type(group: str, typename: str) -> type:
+    """A named tuple of every numeric parameter of ``group``, in tree order (values as floats)."""
+    names = [name for name, p in TREE[group].items() if p.kind in (int, float, bool)]
+    return namedtuple(typename, names, module=__name__)
+
+
+PopulationRecord = _record_type("population", "PopulationRecord")
+CitizensRecord = _record_type("citizens", "CitizensRecord")
+AdministrationRecord = _record_type("administration", "AdministrationRecord")
+PolicyRecord = _record_type("policy", "PolicyRecord")
+
+
+class Coefficients(NamedTuple):
+    """The coefficients the equations read, by group: ``k.citizens.efficacy_weight``."""
+
+    population: Any
+    citizens: Any
+    administration: Any
+    policy: Any
+
+
+_RECORDS = {"population": PopulationRecord, "citizens": CitizensRecord,
+            "administration": AdministrationRecord, "policy": PolicyRecord}
+
+
+def coefficients(params: Parameters) -> Coefficients:
+    """The named records of ``params`` the equations read (by key, never by position)."""
+    return Coefficients(**{
+        group: record(*(float(params[f"{group}.{name}"]) for name in record._fields))
+        for group, record in _RECORDS.items()})
+
+
+# --- Branches that read the same on numbers and arrays (scalar forms: month/compiled.py) ---
+
+def where(condition, if_true, if_false):
+    """``if_true`` where ``condition`` holds, else ``if_false`` (element by element)."""
+    return np.where(condition, if_true, if_false)
+
+
+def by_mode(mode, individual, group, collective):
+    """The value of the mode ``mode`` (0 individual, 1 group, 2 collective) among three."""
+    return np.asarray((individual, group, collective))[mode]
+
+
+def clip(x, low, high):
+    """``x`` limited to [low, high]."""
+    return np.clip(x, low, high)
+
+
+# --- participation: logistic_choice -------------------------------------------------------
+
+def mode_utilities(efficacy, competence, peer_share, trust, invited, staff_incentives,
+                   service_quality, age, female, resources, k):
+    """Utilities (v_individual, v_group, v_collective) of taking part in each mode.
+
+    v_m = beta_m + w_e (e - 1/2) + w_c (c - 1/2) + w_p a + w_t (t - 1/2) + w_i I + w_s sigma
+          + w_info kappa - w_q (q - 1/2) - w_eff effort_m (1 - r) + demography_m.
+    """
+    cp, pol = k.citizens, k.policy
+    common = cp.efficacy_weight * (efficacy - 0.5)
+    common = common + cp.competence_weight * (competence - 0.5)
+    common = common + cp.peer_weight * peer_share
+    common = common + cp.trust_weight * (trust - 0.5)
+    common = common + cp.invitation_weight * invited
+    common = common + cp.incentive_weight * staff_incentives
+    common = common + cp.information_weight * pol.information_campaign
+    common = common - cp.quality_weight * (service_quality - 0.5)
+    years = age - k.population.age_mean
+    lack = 1.0 - resources
+    individual = (common + cp.base_individual - cp.effort_weight * pol.effort_individual * lack
+                  + cp.age_individual_effect * years + cp.female_individual_effect * female)
+    collective_demography = cp.age_collective_effect * years
+    group = (common + cp.base_group - cp.effort_weight * pol.effort_group * lack
+             + collective_demography)
+    collective = (common + cp.base_collective - cp.effort_weight * pol.effort_collective * lack
+                  + collective_demography)
+    return individual, group, collective
+
+
+def capped(utility):
+    """A utility capped at UTILITY_CAP before ``exp``."""
+    return np.minimum(utility, UTILITY_CAP)
+
+
+def offer_probabilities(exp_individual, exp_group, exp_collective):
+    """Multinomial logit with staying out as the reference: p_m = exp(v_m) / (1 + sum_j exp(v_j))."""
+    total = 1.0 + (exp_individual + exp_group + exp_collective)
+    return exp_individual / total, exp_group / total, exp_collective / total
+
+
+# --- screening: risk_screening ------------------------------------------------------------
+
+def effective_risk_aversion(risk_aversion, staff_incentives, k):
+    """rho_eff = rho (1 - relief sigma): incentivised staff screen less."""
+    return risk_aversion * (1.0 - k.administration.incentive_screening_relief * staff_incentives)
+
+
+def reliability(competence, ses, k):
+    """How reliable a citizen looks to staff: (1 - w) c + w s (status as a proxy)."""
+    w = k.administration.reliability_ses_weight
+    return (1.0 - w) * competence + w * ses
+
+
+def acceptance(invited, rho_eff, mode, reliability_, k):
+    """Chance an offer passes: 1 if invited, else 1 - rho_eff k_mode (1 - reliability)."""
+    ap = k.administration
+    share = by_mode(mode, ap.screening_individual, ap.screening_group, ap.screening_collective)
+    return where(invited, 1.0, 1.0 - rho_eff * share * (1.0 - reliability_))
+
+
+def priority(invited, rho_eff, reliability_, uniform):
+    """Order of passed offers for the places: invited + rho_eff reliability + (1 - rho_eff) u."""
+    return invited + rho_eff * reliability_ + (1.0 - rho_eff) * uniform
+
+
+# --- outcome: competence_collaboration ----------------------------------------------------
+
+def success_log_odds(competence, mode, coparticipant_share, collaboration, k):
+    """beta + w_c (c - 1/2) + w_col (sigma - rho) + w_co x 1[m >= 1] - d_m."""
+    cp = k.citizens
+    together = (mode >= 1) * coparticipant_share
+    x = cp.success_base + cp.success_competence_weight * (competence - 0.5)
+    x = x + cp.success_collaboration_weight * collaboration
+    x = x + cp.success_coparticipant_weight * together
+    # Difficulty relative to an individual episode (which has none).
+    return x - by_mode(mode, 0.0, cp.difficulty_group, cp.difficulty_collective)
+
+
+# --- efficacy_feedback: mastery_vicarious -------------------------------------------------
+
+def self_efficacy_after(efficacy, baseline, success, failure, rejected, vicarious_share, k):
+    """e + f [g_s S (1 - e) - g_f F e - g_r R e + g_v v (1 - e)] + d (e0 - e), in [0, 1].
+
+    Each f g is capped at 1.
+    """
+    cp = k.citizens
+    f = cp.feedback_strength
+    gain = min(1.0, f * cp.mastery_gain)
+    loss = min(1.0, f * cp.failure_loss)
+    reject = min(1.0, f * cp.rejection_loss)
+    vicarious = min(1.0, f * cp.vicarious_gain)
+    up = (gain * success + vicarious * vicarious_share) * (1.0 - efficacy)
+    down = (loss * failure + reject * rejected) * efficacy
+    return clip(efficacy + up - down + cp.efficacy_drift * (baseline - efficacy), 0.0, 1.0)
+
+
+def trust_after(trust, baseline, success, failure, rejected, k):
+    """t + g_t S (1 - t) - l_t (F or R) t + d_t (t0 - t), in [0, 1]."""
+    cp = k.citizens
+    x = (trust + cp.trust_gain * success * (1.0 - trust) - cp.trust_loss * (failure | rejected) * trust
+         + cp.trust_drift * (baseline - trust))
+    return clip(x, 0.0, 1.0)
+
+
+def episode_output(mode, k):
+    """Coproduced output of a successful episode in ``mode``."""
+    ap = k.administration
+    return by_mode(mode, ap.output_individual, ap.output_group, ap.output_collective)
+
+
+# --- admin_learning: anchored_learning ----------------------------------------------------
+
+def risk_aversion_after(risk_aversion, culture, successes, failures, k):
+    """rho + eta 1[episodes > 0] (failures / episodes - rho) + kappa (rho0 - rho), clipped."""
+    ap = k.administration
+    episodes = successes + failures
+    failure_rate = where(episodes > 0, failures / np.maximum(episodes, 1), risk_aversion)
+    x = (risk_aversion + ap.learning_rate * (failure_rate - risk_aversion)
+         + ap.culture_anchor * (culture - risk_aversion))
+    return clip(x, ap.risk_aversion_min, ap.risk_aversion_max)
+
+
+# --- service_quality: coproduced_output ---------------------------------------------------
+
+def service_quality_after(quality, baseline, output_per_resident, k):
+    """q + r (min(1, q0 + g y) - q), in [0, 1]."""
+    ap = k.administration
+    target = np.minimum(1.0, baseline + ap.quality_gain * output_per_resident)
+    return clip(quality + ap.quality_rate * (target - quality), 0.0, 1.0)
+
+
+EQUATIONS = (mode_utilities, capped, offer_probabilities, effective_risk_aversion, reliability,
+             acceptance, priority, success_log_odds, self_efficacy_after, trust_after,
+             episode_output, risk_aversion_after, service_quality_after)
+"""Every equation, for the compiled month to compile."""
