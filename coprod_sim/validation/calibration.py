@@ -93,7 +93,7 @@ def evaluate(points: list[dict[str, float]], seeds: list[tuple[int, int]], worke
              progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """One row per (point, seed): values, outcomes, distance terms and distance."""
     from coprod_sim.params import Parameters
-    from coprod_sim.scenario.loader import Run
+    from coprod_sim.scenario.plan import Run
 
     tasks = {}
     for i, p in enumerate(points):

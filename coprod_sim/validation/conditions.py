@@ -19,7 +19,7 @@ import pandas as pd
 from coprod_sim import stats
 from coprod_sim.names import N_QUINTILES
 from coprod_sim.params import Parameters
-from coprod_sim.scenario.loader import Scenario
+from coprod_sim.scenario.plan import Scenario
 from coprod_sim.stats import Estimate
 from coprod_sim.validation.runs import Settings, point_label
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from coprod_sim.scenario.loader import Scenario, load_scenario
+from coprod_sim.scenario.loader import load_scenario
+from coprod_sim.scenario.plan import Scenario
 from coprod_sim.validation import levers, survey
 from coprod_sim.validation.conditions import Condition, Context
 from coprod_sim.validation.runs import Settings, execute, plan

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from coprod_sim.params import Parameters
-from coprod_sim.scenario.loader import Run, Scenario
+from coprod_sim.scenario.plan import Run, Scenario
 
 MAX_WORKERS = 2
 """The machine is shared: never more than two worker processes."""
@@ -154,7 +154,7 @@ def execute(tasks: Iterable[Task], workers: int = MAX_WORKERS,
 
     Tasks that differ only in whether citizens are wanted run once, with them.
     """
-    from coprod_sim.sweep.engine import open_executor
+    from coprod_sim.sweep.executors import open_executor
 
     merged: dict[tuple[str, str, int], Task] = {}
     for t in tasks:
