@@ -165,3 +165,23 @@ def test_pairs_with_a_missing_side_are_left_out():
     assert d.n == 2 and d.mean == 0.5
     with pytest.raises(ValueError, match="differ in length"):
         stats.paired_difference([1.0], [1.0, 2.0])
+
+
+def test_partial_rank_correlation_finds_the_lever_that_matters_and_covers_zero_for_one_that_does_not():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(size=(60, 2))
+    y = np.exp(3 * x[:, 0]) + rng.normal(0, 0.5, 60)  # monotone in x0, independent of x1
+    strong, none = stats.partial_rank_correlations(x, y)
+    assert strong.low > 0.8 and none.low < 0 < none.high
+    assert -1 <= strong.low <= strong.high <= 1
+
+
+def test_a_correlation_interval_covers_the_true_correlation():
+    rng = np.random.default_rng(9)
+    cov = [[1, 0.6], [0.6, 1]]
+    hits = 0
+    for _ in range(REPEATS):
+        xy = rng.multivariate_normal([0, 0], cov, 20)
+        e = stats.correlation_interval(float(np.corrcoef(xy.T)[0, 1]), 20)
+        hits += e.low <= 0.6 <= e.high
+    assert abs(hits / REPEATS - 0.95) < TOLERANCE

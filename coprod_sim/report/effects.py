@@ -1,0 +1,150 @@
+"""The numbers of a report: levels and paired differences, per policy and per design point.
+
+Every outcome is a run's mean over the last quarter of its months. The independent units are
+replications: runs of one replication share their random draws across policies and design
+points (common random numbers), so differences are paired by replication (and design point).
+A policy's overall level averages its design points within each replication first; with a
+single replication the design points are the units instead. Intervals come from
+:mod:`coprod_sim.stats`, on each measure's scale (t clipped to the range, log for ratios,
+Fisher z for correlations).
+
+Every row of the table is one number-bearing statement; ``effects.csv`` is this table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coprod_sim import stats
+from coprod_sim.report.load import Sweep
+from coprod_sim.report.measures import EVERY, Measure, column
+
+KEYS = ["design_point", "replication"]
+
+
+def _units(d: pd.DataFrame, col: str, by_replication: bool) -> pd.Series:
+    """Independent units: per replication (mean over design points), else per design point."""
+    d = d[[*KEYS, col]]
+    if by_replication:
+        return d.groupby("replication")[col].mean()
+    return d.set_index(KEYS)[col]
+
+
+def level(runs: pd.DataFrame, m: Measure, by_replication: bool = True) -> stats.Estimate:
+    col = column(m)
+    if col not in runs:
+        return stats.NO_ESTIMATE
+    return stats.interval(_units(runs, col, by_replication), m.scale, bounds=m.bounds)
+
+
+def difference(runs: pd.DataFrame, base: pd.DataFrame, m: Measure, by_replication: bool = True
+               ) -> stats.Estimate:
+    """``runs`` minus ``base`` paired on design point and replication (pairs with both sides)."""
+    col = column(m)
+    if col not in runs or col not in base:
+        return stats.NO_ESTIMATE
+    both = runs[[*KEYS, col]].merge(base[[*KEYS, col]], on=KEYS, suffixes=("", "_base")).dropna()
+    a = _units(both, col, by_replication)
+    b = _units(both.rename(columns={col: "x", f"{col}_base": col}), col, by_replication)
+    return stats.paired_difference(a.to_numpy(), b.to_numpy(), m.scale, bounds=m.bounds)
+
+
+def estimate_columns(e: stats.Estimate, prefix: str = "") -> dict[str, Any]:
+    return {f"{prefix}value": e.mean, f"{prefix}ci_low": e.low, f"{prefix}ci_high": e.high,
+            f"{prefix}n": e.n}
+
+
+def row(scope: str, m: Measure | str, policy: str = "", est: stats.Estimate | None = None,
+        diff: stats.Estimate | None = None, **extra: Any) -> dict[str, Any]:
+    """One line of effects.csv. ``value`` in the measure's stored unit (shares as 0-1)."""
+    name = m if isinstance(m, str) else m.column
+    out: dict[str, Any] = {"scope": scope, "measure": name, "policy": policy}
+    out.update(extra)
+    if est is not None:
+        out.update(estimate_columns(est))
+        out["method"] = est.method
+    if diff is not None:
+        out.update(estimate_columns(diff, "diff_"))
+        out["distinguishable"] = diff.distinguishable
+    return out
+
+
+def policy_rows(sw: Sweep, measures: Iterable[Measure] = EVERY) -> list[dict[str, Any]]:
+    """Each policy's level over all design points, and its paired difference from the baseline."""
+    by_rep = sw.replications >= 2
+    base = sw.runs[sw.runs["policy"] == sw.baseline]
+    rows = []
+    for m in measures:
+        for pol in sw.policies:
+            d = sw.runs[sw.runs["policy"] == pol]
+            diff = difference(d, base, m, by_rep) if pol != sw.baseline and len(base) else None
+            rows.append(row("policy", m, pol, level(d, m, by_rep), diff))
+    return rows
+
+
+def point_rows(sw: Sweep, measures: Iterable[Measure]) -> list[dict[str, Any]]:
+    """At each design point, each policy's level over replications and its paired difference."""
+    rows = []
+    levers = sw.levers
+    for dp, at in sw.runs.groupby("design_point", sort=True):
+        where = {k: at[k].iloc[0] for k in levers if k in at}
+        base = at[at["policy"] == sw.baseline]
+        for m in measures:
+            for pol in sw.policies:
+                d = at[at["policy"] == pol]
+                if d.empty:
+                    continue
+                diff = difference(d, base, m) if pol != sw.baseline and len(base) else None
+                rows.append(row("point", m, pol, level(d, m), diff, design_point=int(dp), **where))
+    return rows
+
+
+def contrast(sw: Sweep, policy: str, m: Measure, weights: pd.Series) -> stats.Estimate:
+    """A paired contrast over design points, sum_p w_p y_p, per replication, with its t interval.
+
+    Runs of one replication share their draws, so a contrast within a replication cancels the
+    noise they share (main effects: high minus low; interactions: a difference of differences).
+    """
+    col = column(m)
+    d = sw.runs[(sw.runs["policy"] == policy) & sw.runs["design_point"].isin(weights.index)]
+    wide = d.pivot_table(index="replication", columns="design_point", values=col, aggfunc="mean")
+    wide = wide.reindex(columns=weights.index).dropna()
+    if wide.empty:
+        return stats.NO_ESTIMATE
+    return stats.t_interval(wide.to_numpy() @ weights.to_numpy())
+
+
+def run_facts(sw: Sweep) -> list[dict[str, Any]]:
+    """What was run, as numbers the report's first section states."""
+    sc = sw.scenario
+    base = sc.get("base", {})
+    from coprod_sim.params import spec
+
+    def given(key: str) -> Any:
+        return base.get(key, spec(key).default)
+
+    steps = int(sc.get("steps", given("simulation.steps")))
+    facts = {"citizens": given("population.n_citizens"),
+             "neighbourhoods": given("population.n_neighbourhoods"),
+             "months": steps, "months averaged (last quarter)": max(1, math.ceil(steps / 4)),
+             "year window (months)": given("simulation.year_window"),
+             "replications": sw.replications, "design points": sw.n_points,
+             "policies": len(sw.policies_declared), "runs": len(sw.all_runs),
+             "runs finished": len(sw.runs), "runs failed or missing": len(sw.all_runs) - len(sw.runs),
+             "confidence level": stats.LEVEL}
+    return [row("run", k, value=float(v)) for k, v in facts.items()]
+
+
+def reference_rows() -> list[dict[str, Any]]:
+    """The reference value of each bias measure (its 'no bias' value) and its range."""
+    out = []
+    for m in EVERY:
+        if m.neutral is not None:
+            out.append(row("reference", m, value=m.neutral, ci_low=m.bounds[0] if m.bounds else np.nan,
+                           ci_high=m.bounds[1] if m.bounds else np.nan))
+    return out
