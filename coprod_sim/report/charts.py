@@ -21,12 +21,10 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from coprod_sim import stats
+from coprod_sim.names import BASELINE_COLOUR, POLICY_COLOURS, QUINTILE_LABELS
 from coprod_sim.report.load import Sweep
-from coprod_sim.report.measures import MEASURES, PARTICIPATION, QUINTILE_LABELS, QUINTILES, Measure
+from coprod_sim.report.measures import MEASURES, PARTICIPATION, QUINTILES, Measure
 
-BASELINE_COLOUR = "#4d4d4d"
-POLICY_COLOURS = ["#1f77b4", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
-                  "#a6761d", "#17becf", "#bcbd22"]
 LINE_STYLES = ["-", "--", "-.", ":"]
 NOT_CLEAR = "#b0b0b0"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from coprod_sim.names import QUINTILE_LABELS
 from coprod_sim.params import spec
 from coprod_sim.report.designs import Answer
 from coprod_sim.report.load import Sweep
@@ -22,7 +23,6 @@ from coprod_sim.report.measures import (
     MEASURES,
     MODE_MEASURES,
     PARTICIPATION_M,
-    QUINTILE_LABELS,
     QUINTILES,
     Measure,
 )

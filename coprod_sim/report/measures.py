@@ -1,6 +1,8 @@
 """The measures a report states: label, how to read it, its range and its statistical scale.
 
-Descriptions come from the outcome columns' one declaration (``outcomes.record.DESCRIPTIONS``).
+Labels, descriptions and neutral values come from the outcome columns' one declaration
+(:data:`coprod_sim.names.OUTCOMES`); the report adds, for its glossary, a fuller reading of
+each measure and the scale its intervals are taken on.
 """
 
 from __future__ import annotations
@@ -8,12 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from coprod_sim.outcomes.record import DESCRIPTIONS
-from coprod_sim.params import MODES
+from coprod_sim.names import MODES, OUTCOMES, QUINTILE_COLUMNS
 from coprod_sim.stats import Scale
 
 PARTICIPATION = "participation_year"
-QUINTILE_LABELS = ["Q1 (poorest)", "Q2", "Q3", "Q4", "Q5 (richest)"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Measure:
 
     @property
     def description(self) -> str:
-        return DESCRIPTIONS.get(self.column, self.label)
+        return OUTCOMES[self.column].description if self.column in OUTCOMES else self.label
 
     @property
     def percent(self) -> bool:
@@ -58,37 +58,43 @@ class Measure:
         return " points" if self.percent else ""
 
 
-def _share(column: str, label: str, reads: str, neutral: float | None = None) -> Measure:
-    return Measure(column, label, reads, "share", "mean", (0.0, 1.0), neutral)
+def _measure(column: str, reads: str, kind: str, scale: Scale, bounds: tuple[float, float]) -> Measure:
+    """A measure labelled as declared in coprod_sim.names, with the report's fuller reading."""
+    o = OUTCOMES[column]
+    return Measure(column, o.label, reads, kind, scale, bounds, o.neutral)
 
 
-PARTICIPATION_M = _share(PARTICIPATION, "participation", "share of citizens active at least once in"
+def _share(column: str, reads: str) -> Measure:
+    return _measure(column, reads, "share", "mean", (0.0, 1.0))
+
+
+PARTICIPATION_M = _share(PARTICIPATION, "share of citizens active at least once in"
                          " the past 12 months (any mode); higher = more citizens take part")
-TOP_BOTTOM = Measure("top_bottom_ratio", "top/bottom quintile ratio",
-                     "participation of the richest fifth (by socio-economic status) divided by that of"
+TOP_BOTTOM = _measure("top_bottom_ratio",
+                      "participation of the richest fifth (by socio-economic status) divided by that of"
                      " the poorest fifth; 1 = no bias, above 1 = the richest take part more often",
-                     "ratio", "ratio", (0.0, math.inf), 1.0)
-CONCENTRATION = Measure("concentration_index", "concentration index",
-                        "how much participation concentrates among citizens of higher socio-economic"
+                      "ratio", "ratio", (0.0, math.inf))
+CONCENTRATION = _measure("concentration_index",
+                         "how much participation concentrates among citizens of higher socio-economic"
                         " rank, from -1 to 1; 0 = equal, above 0 favours the advantaged",
-                        "index", "mean", (-1.0, 1.0), 0.0)
-AREA = Measure("advantage_correlation", "area correlation",
-               "correlation, across neighbourhoods, between a neighbourhood's advantage and its"
+                         "index", "mean", (-1.0, 1.0))
+AREA = _measure("advantage_correlation",
+                "correlation, across neighbourhoods, between a neighbourhood's advantage and its"
                " participation, from -1 to 1; 0 = none, above 0 = advantaged areas take part more",
-               "index", "correlation", (-1.0, 1.0), 0.0)
-OUTPUT = _share("advantaged_output_share", "output to the advantaged half",
-                "share of the coproduced output (the public service citizens help produce: repairs,"
+                "index", "correlation", (-1.0, 1.0))
+OUTPUT = _share("advantaged_output_share", "share of the coproduced output (the public service"
+                " citizens help produce: repairs,"
                 " care, clean-ups) that goes to the more advantaged half of the neighbourhoods;"
-                " 50% = even", 0.5)
-SUCCESS = _share("success_rate", "success rate", "share of the month's collaborations (accepted"
+                " 50% = even")
+SUCCESS = _share("success_rate", "share of the month's collaborations (accepted"
                  " episodes) that succeeded")
 
 MEASURES: tuple[Measure, ...] = (PARTICIPATION_M, TOP_BOTTOM, CONCENTRATION, AREA, OUTPUT)
 BIAS = MEASURES[1:]
-QUINTILES = tuple(_share(f"participation_q{q}", f"participation, {lab}", "share of the quintile's"
-                         " citizens active in the past year") for q, lab in enumerate(QUINTILE_LABELS, 1))
-MODE_MEASURES = tuple(_share(f"participation_year_{m}", f"participation, {m} mode",
-                             f"share of citizens active in {m} mode in the past year") for m in MODES)
+QUINTILES = tuple(_share(c, "share of the quintile's citizens active in the past year")
+                  for c in QUINTILE_COLUMNS)
+MODE_MEASURES = tuple(_share(f"participation_year_{m}", f"share of citizens active in {m} mode in the"
+                             " past year") for m in MODES)
 EVERY = (*MEASURES, SUCCESS, *QUINTILES, *MODE_MEASURES)
 BY_COLUMN = {m.column: m for m in EVERY}
 
