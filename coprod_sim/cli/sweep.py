@@ -152,7 +152,7 @@ def report(
     from coprod_sim.report.writer import write_report
 
     result = write_report(folder)
-    console.print(f"Wrote {escape(str(result.report))}, {result.html.name} and {len(result.figures)} figures in"
-                  f" {escape(str(result.figures_dir))}/.", highlight=False)
+    console.print(f"Wrote {escape(str(result.report))}, {result.html.name} and {len(result.figures)}"
+                  f" figures in {escape(str(result.figures_dir))}/.", highlight=False)
     for line in result.headlines:
         console.print(f"  {escape(line)}", highlight=False)
