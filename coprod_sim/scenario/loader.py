@@ -28,7 +28,8 @@ from coprod_sim.scenario.errors import Problems, did_you_mean
 from coprod_sim.scenario.plan import BASELINE, Design, Point, Policy, Scenario
 from coprod_sim.scenario.reading import read_toml
 
-TOP_LEVEL = ("name", "description", "steps", "seed", "replications", "parameters", "sweep", "policies")
+TOP_LEVEL = ("name", "description", "steps", "seed", "replications", "parameters", "sweep", "policies",
+             "optimise")  # [optimise]: read by coprod_sim/scenario/optimise.py (coprod optimise)
 MAX_RUNS = 1_000_000
 MAX_REPLICATIONS = 100_000
 
