@@ -12,8 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coprod_sim.model import CoproductionModel, as_parameters
+from coprod_sim.month.kernel import Kernel
+from coprod_sim.names import OUTCOMES
+from coprod_sim.outcomes.record import record
 from coprod_sim.params import Parameters
+from coprod_sim.town.streams import Streams
 
 Seed = int | np.random.SeedSequence
 
@@ -80,14 +83,36 @@ def run(params: Parameters | Mapping[str, Any] | None = None, seed: int | None =
     ``seed`` defaults to ``simulation.seed``; with ``replication`` the run uses the seed
     sequence a sweep gives that replication (see :func:`run_seed`).
     """
-    params = as_parameters(params)
+    params = params if isinstance(params, Parameters) else Parameters(params or {})
     root = params.simulation.seed if seed is None else int(seed)
-    model = CoproductionModel(params, seed=run_seed(root, replication), rules=rules,
-                              record_neighbourhoods=record_neighbourhoods)
-    for _ in range(params.simulation.steps):
-        model.step()
-    ts = model.timeseries()
-    return RunResult(params, root, replication, ts, model.neighbourhood_timeseries(), summarise(ts))
+    ts, hoods = simulate(params, run_seed(root, replication), rules, record_neighbourhoods)
+    return RunResult(params, root, replication, ts, hoods, summarise(ts))
+
+
+def simulate(params: Parameters, seed: Seed, rules: Mapping[str, Callable] | None = None,
+             record_neighbourhoods: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The monthly outcomes and neighbourhood rows of ``simulation.steps`` months.
+
+    The same kernel and the same recording as :class:`~coprod_sim.model.CoproductionModel`
+    (whose DataCollector reads the same rows), without Mesa: importing Mesa takes longer than
+    a default run, and a run needs nothing of it (the model is for the teaching page).
+    """
+    kernel = Kernel(params, Streams.from_seed(seed), rules)
+    rows: list[dict[str, float]] = []
+    hood_rows: list[dict[str, np.ndarray]] = []
+    for month in range(params.simulation.steps + 1):  # month 0 is the initial state
+        if month:
+            kernel.step()
+        row, hoods = record(kernel.state, params, accelerate=kernel.accelerate,
+                            neighbourhoods=record_neighbourhoods)
+        rows.append(row)
+        if hoods is not None:
+            hood_rows.append(hoods)
+    ts = pd.DataFrame({col: [r[col] for r in rows] for col in OUTCOMES})
+    ts["step"] = ts["step"].astype(int)
+    hoods_df = (pd.DataFrame({c: np.concatenate([r[c] for r in hood_rows]) for c in hood_rows[0]})
+                if hood_rows else pd.DataFrame())
+    return ts, hoods_df
 
 
 def _jsonable(obj: Any) -> Any:

@@ -9,12 +9,16 @@ a user gets back (``to_networkx``) and what the tests use to check the structure
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
 from coprod_sim.params import Parameters
 from coprod_sim.town.population import Citizens, Neighbourhoods
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def build_network(params: Parameters, citizens: Citizens, hoods: Neighbourhoods,
@@ -114,6 +118,8 @@ def degree(adjacency: sp.csr_array) -> np.ndarray:
 
 def to_networkx(adjacency: sp.csr_array, citizens: Citizens | None = None) -> nx.Graph:
     """The network as a networkx graph, with citizens' fixed attributes on the nodes."""
+    import networkx as nx  # here: only the page and analyses need it, and it is slow to import
+
     g = nx.from_scipy_sparse_array(adjacency, edge_attribute=None)
     if citizens is not None:
         nx.set_node_attributes(g, dict(enumerate(citizens.neighbourhood.tolist())), "neighbourhood")
