@@ -1,8 +1,11 @@
-"""The `coprod run` command, as a user runs it: in a subprocess."""
+"""The `coprod` command line as a user runs it: in a subprocess, at 80 columns, piped."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -60,3 +63,157 @@ def test_version():
 
     r = coprod("--version")
     assert r.returncode == 0 and r.stdout.strip() == __version__ != "0.0.0+unknown"
+
+
+# ---------------------------------------------------------------------- help, params, options, Ctrl+C
+NARROW = {"COLUMNS": "80"}
+
+
+def _commands() -> list[list[str]]:
+    """Every command and subcommand of ``coprod``, as argument lists."""
+    import typer.main
+
+    from coprod_sim.cli.app import build
+
+    group = typer.main.get_command(build())
+    found = []
+    for name, cmd in group.commands.items():
+        found.append([name])
+        for sub in getattr(cmd, "commands", {}):
+            found.append([name, sub])
+    return found
+
+
+def test_help_of_every_command_is_plain_fits_80_columns_and_shows_flags_as_flags():
+    from typer.testing import CliRunner
+
+    from coprod_sim.cli.app import build
+
+    runner = CliRunner(env=NARROW)  # output captured: as when piped
+    app = build()
+    commands = _commands()
+    assert len(commands) >= 8
+    for args in [[], *commands]:
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, (args, result.output)
+        text = result.output
+        assert "Usage: coprod" in text and "<bool>" not in text, (args, text)
+        assert not set("╭│╰━┃") & set(text), (args, "box drawing in piped help")
+        long = [line for line in text.splitlines() if len(line) > 80]
+        assert long == [], (args, long)
+    sweep_help = runner.invoke(app, ["sweep", "--help"]).output
+    assert "--resume " in sweep_help and "--progress / --no-progress" in sweep_help
+
+
+def _flatten(table: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+@pytest.mark.parametrize("columns", ["80", "40"])
+def test_params_text_is_toml_with_every_key_and_default_and_never_breaks_a_key(columns):
+    import tomllib
+
+    from coprod_sim.params import TREE, defaults
+
+    r = coprod("params", env={**os.environ, "COLUMNS": columns})
+    assert r.returncode == 0, r.stderr
+    values = _flatten(tomllib.loads(r.stdout))
+    assert values == defaults()
+    for line in r.stdout.splitlines():
+        if line.lstrip().startswith("#"):
+            words = line.lstrip(" #").split()
+            # prose wraps between words; a word longer than the width stays whole
+            assert len(line) <= int(columns) or len(words) == 1, line
+    assert [line.split(" = ")[0] for line in r.stdout.splitlines()
+            if " = " in line and not line.startswith(("#", " "))] == [
+        f"{g}.{n}" for g in TREE for n in TREE[g]]
+
+
+def test_params_csv_and_json_hold_the_same_rows_as_the_tree():
+    import csv
+    import io
+
+    from coprod_sim.params import describe
+
+    rows = describe()
+    as_csv = list(csv.DictReader(io.StringIO(coprod("params", "--format", "csv").stdout)))
+    as_json = json.loads(coprod("params", "-f", "json", "citizens").stdout)
+    assert [r["key"] for r in as_csv] == [r["key"] for r in rows]
+    assert all(c["description"] == r["description"] and c["allowed"] == r["allowed"]
+               for c, r in zip(as_csv, rows, strict=True))
+    assert [r["key"] for r in as_json] == [r["key"] for r in rows if r["key"].startswith("citizens.")]
+    assert all(j["default"] == r["default"] for j, r in
+               zip(as_json, [r for r in rows if r["key"].startswith("citizens.")], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", "--point", "-1"], "--point -1"),
+        (["run", "--replication", "-2", "--steps", "2"], "--replication -2"),
+        (["run", "--steps", "0"], "simulation.steps"),
+        (["run", "--citizens", "-5"], "population.n_citizens"),
+        (["viz", "--citizens", "0"], "--citizens 0"),
+        (["viz", "--port", "0"], "--port 0"),
+        (["viz", "--port", "70000"], "--port 70000"),
+        (["params", "nosuch"], "nosuch"),
+        (["params", "--format", "xml"], "--format"),
+        (["rules", "check", "logistic_choice", "--examples", "0"], "--examples"),
+        (["validate", "scenarios/baseline.toml", "--workers", "-5"], "--workers -5"),
+        (["sweep", "scenarios/baseline.toml", "--workers", "0"], "--workers 0"),
+    ],
+)
+def test_impossible_option_values_exit_2_with_a_message_and_write_nothing(args, fragment, tmp_path):
+    from typer.testing import CliRunner
+
+    from coprod_sim.cli.app import build
+
+    root = Path(__file__).resolve().parents[1]
+    args = [str(root / a) if a.endswith(".toml") else a for a in args]
+    if args[0] == "sweep":
+        args += ["--out", str(tmp_path / "out")]
+    result = CliRunner(env=NARROW).invoke(build(), args)
+    assert result.exit_code == 2, (args, result.output)
+    assert fragment in " ".join(result.output.split()), (args, result.output)
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+def _interrupt(args: list[str], ready: str | None, delay: float) -> subprocess.CompletedProcess:
+    """Start ``coprod ARGS``, wait for the line ``ready`` (or ``delay`` s), press Ctrl+C."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **NARROW}
+    proc = subprocess.Popen([*COPROD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    seen = ""
+    if ready is not None:
+        while ready not in seen:
+            line = proc.stdout.readline()
+            assert line, f"coprod {' '.join(args)} ended before printing {ready!r}: {seen}"
+            seen += line
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, seen + out, err)
+
+
+@pytest.mark.parametrize(
+    ("args", "ready", "delay"),
+    [
+        (["run", "--citizens", "50000", "--steps", "5000"], None, 4.0),  # importing or simulating
+        (["viz", "--citizens", "300"], "Ctrl+C stops", 0.5),  # while the page's server starts
+    ],
+)
+def test_ctrl_c_exits_130_with_a_message_and_no_traceback(args, ready, delay):
+    if args[0] == "viz":
+        from coprod_sim.viz.server import port_is_free
+
+        port = next(p for p in range(8790, 8890) if port_is_free("127.0.0.1", p))
+        args = [*args, "--port", str(port)]
+    r = _interrupt(args, ready, delay)
+    assert r.returncode == 130, (r.stdout, r.stderr)
+    assert "Interrupted" in r.stderr and "Traceback" not in r.stderr + r.stdout, r.stderr
