@@ -26,7 +26,7 @@ from pathlib import Path
 
 import coprod_sim  # noqa: F401  (built-in rules declare their parameters on import)
 from coprod_sim import params as P
-from coprod_sim.docgen.paramdocs import format_value
+from coprod_sim.docgen.paramdocs import parameter_table
 from coprod_sim.names import OUTCOMES, PARAMETER_GROUPS, STAGES
 from coprod_sim.rules.registry import available
 
@@ -48,11 +48,7 @@ DEFAULT_RULES: dict[str, str] = {stage: P.TREE["rules"][stage].default for stage
 
 
 def parameters_block(group: str) -> str:
-    lines = ["| key | default | unit | allowed | meaning |", "|---|---|---|---|---|"]
-    for name, spec in P.TREE[group].items():
-        lines.append(f"| `{group}.{name}` | {format_value(spec.default)} | {spec.unit} | {spec.allowed()} | "
-                     f"{spec.description} |")
-    return "\n".join(lines)
+    return parameter_table(group, "meaning")
 
 
 def rules_block(stage: str) -> str:

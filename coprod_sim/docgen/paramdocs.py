@@ -31,14 +31,17 @@ def parameters_markdown() -> str:
         " A month is one step; scores are on [0, 1]; 'logit' weights act on log-odds.",
         "",
     ]
-    for group, params in P.TREE.items():
-        lines += [f"## `{group}`", "", PARAMETER_GROUPS.get(group, ""), "",
-                  "| key | default | unit | allowed | description |",
-                  "|---|---|---|---|---|"]
-        for name, spec in params.items():
-            lines.append(f"| `{group}.{name}` | {format_value(spec.default)} | {spec.unit} | "
-                         f"{spec.allowed()} | {spec.description} |")
-        lines.append("")
+    for group in P.TREE:
+        lines += [f"## `{group}`", "", PARAMETER_GROUPS.get(group, ""), "", parameter_table(group), ""]
+    return "\n".join(lines)
+
+
+def parameter_table(group: str, last: str = "description") -> str:
+    """One group of the tree as a Markdown table (docs/parameters.md and docs/ODD.md)."""
+    lines = [f"| key | default | unit | allowed | {last} |", "|---|---|---|---|---|"]
+    for name, spec in P.TREE[group].items():
+        lines.append(f"| `{group}.{name}` | {format_value(spec.default)} | {spec.unit} | "
+                     f"{spec.allowed()} | {spec.description} |")
     return "\n".join(lines)
 
 
