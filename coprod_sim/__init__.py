@@ -4,9 +4,6 @@ from importlib.metadata import PackageNotFoundError, version
 
 from coprod_sim.params import ParameterError, Parameters
 
-# Importing the built-in rules registers them and declares their parameters in the tree.
-from coprod_sim.rules import alternatives, defaults  # noqa: F401
-
 try:
     __version__ = version("coprod-sim")
 except PackageNotFoundError:  # running from a source tree without installing

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from coprod_sim.names import MODES
+
 OUTREACH_POLICIES: tuple[str, ...] = ("none", "universal", "targeted_efficacy", "targeted_area")
 TRANSFER_TARGETS: tuple[str, ...] = ("disadvantaged", "universal")
 SEAT_SELECTIONS: tuple[str, ...] = ("open_call", "sortition")
@@ -270,14 +272,34 @@ TREE: dict[str, dict[str, Param]] = {
         "admin_learning": _p("anchored_learning", "Rule that updates administrations' risk aversion"),
         "service_quality": _p("coproduced_output", "Rule that updates local service quality"),
     },
+    # The parameters of the built-in alternative rules (coprod_sim.rules.alternatives), declared
+    # here so that the tree is whole on import; each rule names its group with @rule(params=...).
+    "threshold": {
+        "mean": Param(0.25, "Mean threshold of the threshold rule: share of one's ties that must be active"
+                      " before one joins (Granovetter 1978)", "share", -1.0, 2.0),
+        "spread": Param(0.1, "Spread (standard deviation) of thresholds between citizens in the threshold"
+                        " rule; wide spread tips into a cascade (Granovetter 1978)", "share", 0.0, 2.0),
+        "mode": Param("individual", "Mode in which citizens following the threshold rule take part",
+                      choices=MODES),
+    },
+    "legitimacy": {
+        "threshold": Param(0.1, "Net motive a citizen needs to act in the legitimacy rule (Epstein 2002:"
+                           " 0.1)", "score", 0.0, 1.0),
+        "deterrence": Param(2.3, "How fast the expected chance of being turned away rises with the"
+                            " administration's risk aversion per active tie (Epstein's k = 2.3)", "-",
+                            0.0, 20.0),
+        "mode": Param("collective", "Mode in which citizens following the legitimacy rule take part",
+                      choices=MODES),
+    },
 }
 
-# Rule modules may declare their own parameters (group ``rules`` or a group of their own);
-# they are merged in here by ``declare`` so that they are validated and documented alike.
+# A custom rule declares its parameters next to itself (@rule(..., params={...})); the rules
+# registry adds them here with ``declare`` when the rule is selected, never on import, so that
+# they are validated and documented like the tree's own.
 
 
 def declare(group: str, params: Mapping[str, Param]) -> None:
-    """Add parameters a rule needs to the tree (idempotent for identical declarations)."""
+    """Add the parameters of a selected custom rule to the tree (idempotent when identical)."""
     target = TREE.setdefault(group, {})
     for name, spec in params.items():
         if name in target and target[name] != spec:
@@ -285,31 +307,34 @@ def declare(group: str, params: Mapping[str, Param]) -> None:
         target[name] = spec
 
 
-# The rules layer installs a hook here (this module must not import it) that imports the
-# module of the rule each ``rules.<stage>`` value names. Selections are processed before any
-# other key, so that parameters a custom rule declares are known when they are validated.
-_RULE_HOOKS: list[Callable[[str, Any, bool], None]] = []
+# The rules layer installs a hook here (this module must not import it) that finds the rule
+# each ``rules.<stage>`` value names and declares its parameters. Selections are processed
+# before any other key, so that parameters a custom rule declares are known when validated.
+_RULE_HOOKS: list[Callable[[str, Any, bool, bool], None]] = []
 
 
-def add_rule_hook(hook: Callable[[str, Any, bool], None]) -> None:
-    """Call ``hook(key, value, strict)`` for every ``rules.*`` value before validation."""
+def add_rule_hook(hook: Callable[[str, Any, bool, bool], None]) -> None:
+    """Call ``hook(key, value, strict, trusted)`` for every ``rules.*`` value before validation."""
     if hook not in _RULE_HOOKS:
         _RULE_HOOKS.append(hook)
 
 
-def select_rules(items: Mapping[str, Any] | Iterable[tuple[str, Any]], strict: bool = True) -> None:
-    """Load the rules named by the ``rules.*`` keys among ``items`` (a list value: each one).
+def select_rules(items: Mapping[str, Any] | Iterable[tuple[str, Any]], strict: bool = True,
+                 trusted: bool = False) -> None:
+    """Find the rules named by the ``rules.*`` keys among ``items`` (a list value: each one).
 
     Scenario loaders call this on a whole file before validating its other keys. With
-    ``strict`` a rule that cannot be loaded raises its error (a ParameterError); without, it
-    is left for the run to report.
+    ``strict`` a rule that cannot be found raises its error (a ParameterError); without, it
+    is left for the run to report. Only ``trusted`` values (typed on the command line) may
+    name a module to import (``package.module:function``); values from files and from
+    ``Parameters`` name registered rules only.
     """
     pairs = items.items() if isinstance(items, Mapping) else items
     for key, value in pairs:
         if isinstance(key, str) and key.startswith("rules."):
             for v in value if isinstance(value, (list, tuple)) else [value]:
                 for hook in _RULE_HOOKS:
-                    hook(key, v, strict)
+                    hook(key, v, strict, trusted)
 
 
 def spec(key: str) -> Param:
@@ -398,8 +423,9 @@ class Parameters(Mapping[str, Any]):
         return self._values
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        # In a worker process: import custom rules (and their parameters) again; a rule that
-        # fails to load is reported by the run that uses it, not by unpickling.
+        # In a worker process: find the selected rules and declare a custom rule's parameters
+        # again (the sweep's task imports the modules of custom rules first); a rule that is
+        # not found is reported by the run that uses it, not by unpickling.
         select_rules(state, strict=False)
         self._values = state
 
@@ -426,7 +452,9 @@ def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
                 item, f"--set {item!r} is not of the form dotted.key=value (e.g. policy.outreach=universal)."
             )
         pairs.append((key, value))
-    select_rules(pairs)  # custom rules first: they may declare keys used by the others
+    # custom rules first (they may declare keys used by the others); typed by the user,
+    # so a value may name the module of a rule to import (package.module:function)
+    select_rules(pairs, trusted=True)
     return {key: spec(key).coerce(key, value) for key, value in pairs}
 
 

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 from coprod_sim import params as params_module
-from coprod_sim.rules import registry
+from coprod_sim.rules import registry, sources
 
 COPROD = str(Path(sys.executable).with_name("coprod"))
 
 
 @pytest.fixture
 def custom(tmp_path, monkeypatch) -> Iterator[Callable[..., str]]:
-    """``custom(source, name=None) -> module name``: a module of rules on the import path.
+    """``custom(source, name=None) -> module name``: a module of rules on the import path
+    (not imported: load it with ``registry.use_modules([name])``, as ``--rules-module`` does).
 
     Whatever the modules register (rules, parameters) is undone afterwards, so the tree and
     the registry other tests see are the built-in ones.
@@ -28,6 +29,7 @@ def custom(tmp_path, monkeypatch) -> Iterator[Callable[..., str]]:
     tree = {group: dict(entries) for group, entries in params_module.TREE.items()}
     rules = {stage: dict(entries) for stage, entries in registry._REGISTRY.items()}
     resolved = dict(registry._RESOLVED)
+    trusted = set(sources._TRUSTED)
     names: list[str] = []
 
     def write(source: str, name: str | None = None) -> str:
@@ -45,6 +47,8 @@ def custom(tmp_path, monkeypatch) -> Iterator[Callable[..., str]]:
         registry._REGISTRY[stage].update(entries)
     registry._RESOLVED.clear()
     registry._RESOLVED.update(resolved)
+    sources._TRUSTED.clear()
+    sources._TRUSTED.update(trusted)
     for name in names:
         sys.modules.pop(name, None)
 

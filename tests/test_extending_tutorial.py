@@ -58,7 +58,7 @@ def commands(text: str) -> list[str]:
 def test_the_tutorial_has_what_it_promises():
     text = tutorial_text()
     assert set(files(text)) == {"crowding.py", "crowding.toml", "crowding_page.toml"}
-    steps = [c.split()[1] for c in commands(text)]
+    steps = [c.split()[c.split().index("coprod") + 1] for c in commands(text)]
     assert steps == ["rules", "run", "validate", "sweep", "report", "viz"]
     assert any("--workers 2" in c for c in commands(text))
 
@@ -71,8 +71,9 @@ def folder(tmp_path) -> Path:
     return where
 
 
-def coprod(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "120"}
+def coprod(args: list[str], cwd: Path, extra: dict[str, str] | None = None
+           ) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "120", **(extra or {})}
     env.pop("PYTHONPATH", None)  # the module must be found because it is in the folder
     return subprocess.run([COPROD, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
 
@@ -99,17 +100,20 @@ def test_the_tutorial_runs_as_written_outside_the_repository(folder):
     outputs = {}
     for command in commands(text):
         args = shlex.split(command)
+        extra = dict(a.split("=", 1) for a in args[:args.index("coprod")])  # VAR=value prefixes
+        args = args[args.index("coprod"):]
         assert args[0] == "coprod"
         if args[1] == "viz":  # serves until stopped: check the page's model instead
             scenario = args[2]
             citizens = args[args.index("--citizens") + 1]
             page = subprocess.run([sys.executable, "-c", PAGE_CHECK, scenario, citizens], cwd=folder,
                                   capture_output=True, text=True, timeout=600,
-                                  env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+                                  env={**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+                                       **extra})
             assert page.returncode == 0, page.stderr
             assert page.stdout.split() == ["crowding", "crowding_out", "2.0", citizens]
             continue
-        result = coprod(args[1:], folder)
+        result = coprod(args[1:], folder, extra)
         assert result.returncode == 0, f"$ {command}\n{result.stdout}\n{result.stderr}"
         assert "Traceback" not in result.stderr
         outputs[args[1]] = result.stdout
@@ -117,7 +121,7 @@ def test_the_tutorial_runs_as_written_outside_the_repository(folder):
     assert f"SES {QUINTILE_LABELS[0]}" in outputs["run"]  # the summary table's poorest-fifth row
     runs = pd.read_parquet(folder / "out" / "crowding" / "runs.parquet")
     assert (runs["status"] == "done").all() and set(runs["policy"]) == {"baseline", "crowding_out"}
-    assert set(runs.loc[runs["policy"] == "crowding_out", "rules.participation"]) == {"crowding:crowding_out"}
+    assert set(runs.loc[runs["policy"] == "crowding_out", "rules.participation"]) == {"crowding_out"}
     report = (folder / "out" / "crowding" / "report.md").read_text()
     assert "crowding_out" in report and "crowding.strength = 2.0" in report
 
@@ -150,3 +154,28 @@ def test_the_documented_mistakes_read_as_documented(folder):
         assert result.returncode == 2, result.stdout
         assert fragment in result.stderr and "Traceback" not in result.stderr
         assert fragment in doc
+
+
+def test_a_scenario_file_never_imports_the_code_it_names(folder):
+    """validate names the problem and imports nothing: not the tutorial's module, not the
+    standard library's (``this`` prints the Zen of Python when imported)."""
+    text = tutorial_text()
+    (folder / "crowding.py").write_text(files(text)["crowding.py"] + "\nprint('IMPORTED crowding')\n")
+    cases = [("crowding_out", "no rule of that name"),
+             ("crowding:crowding_out", "module 'crowding' is not loaded"),
+             ("this:s", "module 'this' is not loaded"),
+             ("builtins:exec", "'exec' is not registered as a rule")]
+    doc = DOC.read_text()
+    for value, fragment in cases:
+        (folder / "s.toml").write_text(f'[rules]\nparticipation = "{value}"\n')
+        result = coprod(["validate", "s.toml"], folder)
+        assert result.returncode == 2, result.stdout
+        assert fragment in result.stderr and "Traceback" not in result.stderr
+        assert "IMPORTED" not in result.stdout and "Zen of Python" not in result.stdout
+        assert fragment.split("'")[0] in doc
+    loaded = coprod(["validate", "s.toml", "--rules-module", "crowding"], folder)
+    assert loaded.returncode == 2 and "'exec' is not registered as a rule" in loaded.stderr
+    (folder / "s.toml").write_text('[rules]\nparticipation = "crowding_out"\n')
+    loaded = coprod(["validate", "s.toml", "--rules-module", "crowding"], folder)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "IMPORTED crowding" in loaded.stdout  # the module the user named, and only then

@@ -1,5 +1,7 @@
-"""Selecting rules by name or ``package.module:function``, custom rule parameters, and the
-errors a researcher's broken rule gets (naming rule, stage and what is wrong; exit 2)."""
+"""Selecting rules by name (or ``package.module:function`` of a module the user loaded), custom
+rule parameters, and the errors a researcher's broken rule gets (naming rule, stage and what is
+wrong; exit 2). Nothing but a function registered with @rule is ever selected, and a value in
+a parameter set or a scenario file never imports a module."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from coprod_sim.month.kernel import Kernel, RuleOutputError, Streams
 from coprod_sim.names import STAGES
 from coprod_sim.params import ParameterError, Parameters, parse_assignments
 from coprod_sim.rules import RuleError, available, resolve, selected
-from coprod_sim.rules.registry import custom_rule_files, declared_params
+from coprod_sim.rules.registry import custom_rule_files, declared_params, use_modules
 from coprod_sim.run import run
 from tests import rules_support
 from tests.rules_support import crowding_source
@@ -42,18 +44,37 @@ def test_alternatives_are_selectable_by_name():
         "threshold.mean", "threshold.spread", "threshold.mode"}
 
 
-def test_custom_rule_by_module_path_runs_and_its_parameter_is_validated(custom):
+def test_the_tree_is_whole_on_import_without_importing_any_rule():
+    code = ("import sys\nfrom coprod_sim.params import TREE, spec\n"
+            "assert spec('threshold.spread').default == 0.1 and 'legitimacy' in TREE\n"
+            "assert not any(m.startswith('coprod_sim.rules') for m in sys.modules), sorted(sys.modules)\n"
+            "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr
+
+
+def test_a_custom_rules_parameters_join_the_tree_when_it_is_selected_not_on_import(custom):
+    mod = custom(crowding_source("crowding_e", "crowde"))
+    use_modules([mod])
+    with pytest.raises(ParameterError, match=r"Unknown parameter 'crowde\.strength'"):
+        Parameters({"crowde.strength": 3.0})
+    assert Parameters({"rules.participation": "crowding_e", "crowde.strength": 3.0}).crowde.strength == 3.0
+
+
+def test_custom_rule_from_a_loaded_module_runs_and_its_parameter_is_validated(custom):
     mod = custom(crowding_source("crowding_a", "crowda"))
-    # the custom key comes first: the rule's module must still be imported before it is checked
+    use_modules([mod])  # what --rules-module does
+    # the custom key comes first: the rule must still be found before it is checked
     p = Parameters({"crowda.strength": 3.0, **SMALL, "policy.outreach": "universal",
-                    "rules.participation": f"{mod}:crowding_out"})
+                    "rules.participation": "crowding_a"})
+    assert Parameters({"rules.participation": f"{mod}:crowding_out"})["rules.participation"]
     assert p["crowda.strength"] == 3.0 and p.crowda.strength == 3.0
     kernel = Kernel(p, Streams.from_seed(1))
     assert kernel.rules["participation"].__name__ == "crowding_out"
     result = run(p)
     assert len(result.timeseries) == SMALL["simulation.steps"] + 1
     with pytest.raises(ParameterError, match=r"crowda\.strength = 11\.0 is out of bounds.*\[0, 10\]"):
-        Parameters({"crowda.strength": 11, "rules.participation": f"{mod}:crowding_out"})
+        Parameters({"crowda.strength": 11, "rules.participation": "crowding_a"})
     assert f"{mod}.py" in [f.name for f in custom_rule_files()]  # what a remote Dask cluster needs
 
 
@@ -65,6 +86,7 @@ def test_set_options_load_the_rule_before_its_parameters_whatever_the_order(cust
 
 def test_a_custom_rule_changes_the_run_and_the_default_comes_back_unchanged(custom):
     mod = custom(crowding_source("crowding_c", "crowdc"))
+    use_modules([mod])
     base = {**SMALL, "simulation.steps": 24, "policy.outreach": "universal", "policy.outreach_rate": 0.3}
     default = run(Parameters(base)).timeseries
     crowded = run(Parameters({**base, "rules.participation": f"{mod}:crowding_out",
@@ -75,8 +97,9 @@ def test_a_custom_rule_changes_the_run_and_the_default_comes_back_unchanged(cust
 
 
 def test_unpickled_parameters_load_the_custom_rule_in_a_fresh_process(custom, tmp_path):
-    """What a sweep worker does: it receives pickled Parameters naming a rule it never imported."""
+    """What a sweep worker does: it imports the modules its parent loaded, then unpickles."""
     mod = custom(crowding_source("crowding_d", "crowdd"))
+    use_modules([mod])
     p = Parameters({**SMALL, "rules.participation": f"{mod}:crowding_out", "crowdd.strength": 5.0})
     (tmp_path / "params.pkl").write_bytes(pickle.dumps(p))
     expected = run(p).timeseries
@@ -84,6 +107,8 @@ def test_unpickled_parameters_load_the_custom_rule_in_a_fresh_process(custom, tm
     code = (
         "import pickle, pandas as pd\n"
         "from coprod_sim.run import run\n"
+        "from coprod_sim.rules.sources import import_trusted\n"
+        f"import_trusted([{mod!r}])\n"
         "p = pickle.loads(open('params.pkl', 'rb').read())\n"
         "assert p.crowdd.strength == 5.0\n"
         "ts = run(p).timeseries\n"
@@ -100,11 +125,17 @@ BROKEN_MODULE = '''
 import numpy as np
 from coprod_sim.rules import rule
 
+@rule("participation")
 def one_argument(state):
     return np.zeros(state.n)
 
+@rule("participation")
 def keyword_only(*, state, params):
     return np.zeros(state.n)
+
+def not_registered(state, params):
+    """A function of the right shape, never declared with @rule."""
+    return np.zeros((state.n, 3))
 
 @rule("outcome")
 def an_outcome_rule(state, params):
@@ -122,16 +153,22 @@ NOT_A_FUNCTION = 3
     ("{mod}:keyword_only", "wrong signature"),
     ("{mod}:an_outcome_rule", "declared with @rule('outcome')"),
     ("{mod}:NOT_A_FUNCTION", "is a int, not a function"),
-    ("no_such_module_xyz:rule", "module 'no_such_module_xyz' not found"),
+    ("no_such_module_xyz:rule", "module 'no_such_module_xyz' is not loaded, and a scenario file"),
+    ("{mod}:not_registered", "'not_registered' is not registered as a rule"),
+    ("builtins:exec", "'exec' is not registered as a rule"),
+    ("subprocess:run", "'run' is not registered as a rule"),
+    ("this:s", "module 'this' is not loaded"),
     ("mastery_vicarious", "'mastery_vicarious' is a rule for stage 'efficacy_feedback'"),
     ("logistic", "no rule of that name. Rules for this stage: granovetter_threshold,"),
     ("{mod}:", "a custom rule is written 'package.module:function'"),
 ])
-def test_selection_errors_name_rule_stage_and_problem(custom, value, fragment):
+def test_selection_errors_name_rule_stage_and_problem(custom, value, fragment, capsys):
     mod = custom(BROKEN_MODULE)
+    use_modules([mod])
     name = value.format(mod=mod)
     with pytest.raises(RuleError) as err:
         Parameters({"rules.participation": name})
+    assert "Zen of Python" not in capsys.readouterr().out  # no module named in a value was imported
     message = str(err.value)
     assert message.startswith(f"Rule {name!r} for stage 'participation'")
     assert fragment in message
@@ -142,10 +179,10 @@ def test_a_module_that_fails_to_import_says_why(custom):
     mod = custom("import numpy as np\nx = np.zeros(3) + undefined_name\n")
     with pytest.raises(RuleError, match=rf"importing module '{mod}' failed: NameError: name"
                                         " 'undefined_name' is not defined"):
-        resolve("outcome", f"{mod}:anything")
+        resolve("outcome", f"{mod}:anything", trusted=True)
     missing = custom("import not_installed_package_xyz\n")
     with pytest.raises(RuleError, match="it imports 'not_installed_package_xyz', which is not installed"):
-        resolve("outcome", f"{missing}:anything")
+        resolve("outcome", f"{missing}:anything", trusted=True)
 
 
 def test_a_custom_rule_may_not_take_a_built_in_name(custom):
@@ -158,37 +195,50 @@ def test_a_custom_rule_may_not_take_a_built_in_name(custom):
             return np.zeros((state.n, 3))
     ''')
     with pytest.raises(RuleError, match="a rule named 'logistic_choice' is already registered"):
-        resolve("participation", f"{mod}:logistic_choice")
+        resolve("participation", f"{mod}:logistic_choice", trusted=True)
     assert available("participation")["logistic_choice"].__module__ == "coprod_sim.rules.defaults"
 
 
 # ------------------------------------------------------------------ errors while running
 RUNTIME_MODULE = '''
 import numpy as np
+from coprod_sim.rules import rule
 
+@rule("participation")
 def raises_in_month_three(state, params):
     if state.step >= 2:
         return np.ones(state.n) / np.array([])  # ValueError: shapes do not broadcast
     return np.zeros((state.n, 3))
 
+@rule("participation")
 def flat(state, params):
     return np.zeros(state.n)
 
+@rule("participation")
 def as_list(state, params):
     return [[0.0, 0.0, 0.0]] * state.n
 
+@rule("participation")
 def text(state, params):
     return np.full((state.n, 3), "a")
 
+@rule("participation")
 def too_likely(state, params):
     return np.full((state.n, 3), 0.5)
 
+@rule("participation")
 def negative(state, params):
     return np.full((state.n, 3), -0.1)
 
+@rule("outcome")
+def negative_outcome(state, params):
+    return np.full(state.n, -0.1)
+
+@rule("participation")
 def not_a_number(state, params):
     return np.full((state.n, 3), np.nan)
 
+@rule("participation")
 def vandal(state, params):
     state.citizens.self_efficacy[:] = 1.0
     return np.zeros((state.n, 3))
@@ -207,6 +257,7 @@ def vandal(state, params):
 ])
 def test_broken_outputs_are_reported_with_rule_and_stage(custom, function, fragment):
     mod = custom(RUNTIME_MODULE)
+    use_modules([mod])
     p = Parameters({**SMALL, "rules.participation": f"{mod}:{function}"})
     with pytest.raises(RuleOutputError) as err:
         run(p)
@@ -218,6 +269,7 @@ def test_broken_outputs_are_reported_with_rule_and_stage(custom, function, fragm
 
 def test_an_exception_inside_a_rule_points_at_its_line(custom, tmp_path):
     mod = custom(RUNTIME_MODULE)
+    use_modules([mod])
     with pytest.raises(RuleOutputError) as err:
         run(Parameters({**SMALL, "rules.participation": f"{mod}:raises_in_month_three"}))
     line = RUNTIME_MODULE.splitlines().index(
@@ -230,7 +282,7 @@ def test_an_exception_inside_a_rule_points_at_its_line(custom, tmp_path):
     (["--set", "rules.participation=nowhere_module_q:rule"], "module 'nowhere_module_q' not found"),
     (["--set", "rules.participation={mod}:flat"], "output has shape"),
     (["--set", "rules.participation={mod}:raises_in_month_three"], "it raised ValueError"),
-    (["--set", "rules.outcome={mod}:negative"], "for stage 'outcome' broke its contract"),
+    (["--set", "rules.outcome={mod}:negative_outcome"], "for stage 'outcome' broke its contract"),
 ])
 def test_coprod_run_reports_a_broken_rule_in_one_paragraph_with_exit_2(custom, args, fragment):
     mod = custom(RUNTIME_MODULE)

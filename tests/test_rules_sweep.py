@@ -29,7 +29,7 @@ outreach = "universal"
 outreach_rate = 0.2
 
 [policies.crowding]
-rules.participation = "my_rules:crowding_out"
+rules.participation = "crowding_out"
 crowdsweep.strength = 6.0
 {broken}
 """
@@ -41,6 +41,7 @@ rules.outcome = "my_rules:fails_in_month_two"
 
 FRAGILE = '''
 
+@rule("outcome")
 def fails_in_month_two(state, params):
     """Succeeds at first, then raises."""
     if state.step >= 1:
@@ -56,7 +57,8 @@ if __name__ == "__main__":
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
         done = subprocess.run([sys.argv[1], "sweep", "scenario.toml", "--out", "out_dask",
-                               "--scheduler", cluster.scheduler_address],
+                               "--scheduler", cluster.scheduler_address,
+                               "--rules-module", "my_rules"],
                               capture_output=True, text=True)
     print(done.stdout)
     print(done.stderr, file=sys.stderr)
@@ -80,7 +82,8 @@ def env() -> dict[str, str]:
 
 
 def sweep(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([COPROD, "sweep", "scenario.toml", *args], cwd=folder, capture_output=True,
+    return subprocess.run([COPROD, "sweep", "scenario.toml", "--rules-module", "my_rules", *args],
+                          cwd=folder, capture_output=True,
                           text=True, timeout=900, env=env())
 
 

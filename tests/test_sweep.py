@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from coprod_sim.names import OUTCOMES
+from coprod_sim.rules.registry import use_modules
 from coprod_sim.scenario.loader import load_scenario
 from coprod_sim.sweep.engine import sweep
 from coprod_sim.sweep.store import Store
@@ -252,17 +253,22 @@ import os
 
 import numpy as np
 
+from coprod_sim.rules import rule
 
+
+@rule("outcome")
 def explode(state, params):
     """Raises: a bug in a researcher's rule."""
     raise RuntimeError("boom in a custom rule")
 
 
+@rule("outcome")
 def die(state, params):
     """Kills its worker process: a crash in compiled code, or the out-of-memory killer."""
     os._exit(3)
 
 
+@rule("outcome")
 def steady(state, params):
     """Every episode succeeds with probability 0.6."""
     return np.full(state.n, 0.6)
@@ -285,9 +291,11 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(reference, tmp_path, rul
                                                         monkeypatch):
     path = failing_scenario(tmp_path, rule, replications)
     monkeypatch.syspath_prepend(str(tmp_path))  # so that this process can load the scenario too
+    use_modules(["flaky_rules"])
     out = tmp_path / "out"
     proc = subprocess.run([*COPROD, "sweep", str(path), "--out", str(out), "--workers", "2",
-                           "--no-progress"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                           "--no-progress", "--rules-module", "flaky_rules"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     sc = load_scenario(path)

@@ -18,6 +18,12 @@ from coprod_sim.cli.errors import (
 )
 from coprod_sim.cli.options import WorkersOption, duration, plural
 
+RulesModuleOption = Annotated[list[str] | None, typer.Option(
+    "--rules-module", metavar="MODULE",
+    help="Load your module of @rule functions (MODULE.py in this folder, on PYTHONPATH or"
+         " installed) so the scenario can name its rules (repeatable). A scenario file never"
+         " imports code itself.")]
+
 
 def register(app: typer.Typer) -> None:
     app.command(short_help="Check a scenario file and print its plan and time estimate.")(validate)
@@ -30,15 +36,18 @@ def validate(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="Scenario file (TOML) to check.",
                                          show_default=False)],
     workers: WorkersOption = None,
+    rules_modules: RulesModuleOption = None,
 ) -> None:
     """Check a scenario file and print its plan: points x replications = runs, and a time estimate."""
     check_positive("--workers", workers)
     from rich.table import Table
 
+    from coprod_sim.rules.registry import use_modules
     from coprod_sim.scenario.loader import load_scenario
     from coprod_sim.sweep.estimate import estimate_seconds
     from coprod_sim.sweep.executors import default_workers
 
+    use_modules(rules_modules or [])
     scenario = load_scenario(file)
     d = scenario.design
     console.print(f"[bold]{escape(scenario.name)}[/] ({escape(str(file))}): valid.", highlight=False)
@@ -94,6 +103,7 @@ def sweep(
         help="Address of a Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) to run on its"
              " workers instead of local processes.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    rules_modules: RulesModuleOption = None,
 ) -> None:
     """Run every run of a scenario (policies x design points x replications), saving each at once.
 
@@ -105,10 +115,12 @@ def sweep(
     if resume and overwrite:
         raise UserError("--resume keeps the runs already in --out and --overwrite discards them:"
                         " choose one.")
+    from coprod_sim.rules.registry import use_modules
     from coprod_sim.scenario.loader import load_scenario
     from coprod_sim.sweep.engine import sweep as run_sweep
     from coprod_sim.sweep.errors import SweepInterrupted
 
+    use_modules(rules_modules or [])
     scenario = load_scenario(file)
     out = out or Path("out") / _folder_name(scenario.name)
     console.print(f"[bold]{escape(scenario.name)}[/]: {scenario.n_runs:,} runs ({scenario.n_points} points x"

@@ -24,7 +24,6 @@ import re
 import sys
 from pathlib import Path
 
-import coprod_sim  # noqa: F401  (built-in rules declare their parameters on import)
 from coprod_sim import params as P
 from coprod_sim.docgen.paramdocs import parameter_table
 from coprod_sim.names import OUTCOMES, PARAMETER_GROUPS, STAGES

@@ -6,7 +6,6 @@ a test fails when it is out of date, so the reference can never drift from the d
 
 from __future__ import annotations
 
-import coprod_sim  # noqa: F401  (built-in rules declare their parameters on import)
 from coprod_sim import params as P
 from coprod_sim.names import PARAMETER_GROUPS
 

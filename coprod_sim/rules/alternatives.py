@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from coprod_sim.names import MODES
-from coprod_sim.params import Param, Parameters
+from coprod_sim.params import Parameters
 from coprod_sim.rules.base import Feedback, State
 from coprod_sim.rules.defaults import efficacy_update
 from coprod_sim.rules.registry import rule
@@ -30,14 +30,7 @@ def _in_mode(join: np.ndarray, mode: str) -> np.ndarray:
     return p
 
 
-@rule("participation", group="threshold", params={
-    "mean": Param(0.25, "Mean threshold of the threshold rule: share of one's ties that must be active"
-                  " before one joins (Granovetter 1978)", "share", -1.0, 2.0),
-    "spread": Param(0.1, "Spread (standard deviation) of thresholds between citizens in the threshold"
-                    " rule; wide spread tips into a cascade (Granovetter 1978)", "share", 0.0, 2.0),
-    "mode": Param("individual", "Mode in which citizens following the threshold rule take part",
-                  choices=MODES),
-})
+@rule("participation", params="threshold")  # its parameters: the tree's group threshold
 def granovetter_threshold(state: State, params: Parameters) -> np.ndarray:
     """Threshold decision: join when the share of one's active ties reaches one's threshold.
 
@@ -58,15 +51,7 @@ def granovetter_threshold(state: State, params: Parameters) -> np.ndarray:
     return _in_mode(join, tp.mode)
 
 
-@rule("participation", group="legitimacy", params={
-    "threshold": Param(0.1, "Net motive a citizen needs to act in the legitimacy rule (Epstein 2002:"
-                       " 0.1)", "score", 0.0, 1.0),
-    "deterrence": Param(2.3, "How fast the expected chance of being turned away rises with the"
-                        " administration's risk aversion per active tie (Epstein's k = 2.3)", "-",
-                        0.0, 20.0),
-    "mode": Param("collective", "Mode in which citizens following the legitimacy rule take part",
-                  choices=MODES),
-})
+@rule("participation", params="legitimacy")  # its parameters: the tree's group legitimacy
 def legitimacy_grievance(state: State, params: Parameters) -> np.ndarray:
     """Epstein's civil-violence decision: act when grievance exceeds the net risk by T.
 

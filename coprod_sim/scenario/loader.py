@@ -56,9 +56,9 @@ class _Loader:
 
     # -------------------------------------------------------------- the whole file
     def load(self, data: dict[str, Any]) -> Scenario:
-        # Rules first: a custom rule 'package.module:function' may declare parameters (even a
-        # group of its own) that other keys use, so it is imported before anything else is
-        # checked against the tree (params.select_rules).
+        # Rules first: a custom rule may declare parameters (even a group of its own) that
+        # other keys use, so every rule the file names is found (by name: nothing is imported)
+        # before anything else is checked against the tree (params.select_rules).
         self._load_rules(data)
         self._top_level(data)
         name = data.get("name", self.path.stem)
@@ -132,7 +132,7 @@ class _Loader:
         return value
 
     def _load_rules(self, data: Mapping[str, Any]) -> None:
-        """Import every rule the file selects anywhere (a loose scan: other checks come later)."""
+        """Find every rule the file selects anywhere (a loose scan: other checks come later)."""
         found: list[tuple[str, str, Any]] = []
 
         def scan(where: str, table: Any, prefix: tuple[str, ...] = ()) -> None:
@@ -167,7 +167,7 @@ class _Loader:
                 continue
             seen.add((key, value))
             try:
-                select_rules([(key, value)])  # imports a custom rule and declares its parameters
+                select_rules([(key, value)])  # finds the rule, declares a custom rule's parameters
             except ParameterError as exc:
                 self.fail(key, f"{where} {key} = {value!r}: {exc}")
         self.check()

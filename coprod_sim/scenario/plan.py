@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from coprod_sim.params import ParameterError, Parameters
+from coprod_sim.rules.registry import rule_modules
 
 BASELINE = "baseline"
 """Name of the policy every other policy is compared with: the base values, unchanged."""
@@ -84,6 +85,7 @@ class Run:
     seed: int  # the scenario's root seed; the run uses run_seed(seed, replication)
     params: Parameters
     levers: dict[str, Any] = field(default_factory=dict)
+    rule_modules: tuple[str, ...] = ()  # modules of its custom rules, for a worker to import
 
 
 @dataclass
@@ -140,9 +142,10 @@ class Scenario:
         if not 0 <= replication < self.replications:
             raise ParameterError("--replication", f"{self.path}: replication {replication} does not"
                                  f" exist: allowed 0 to {self.replications - 1}.")
+        params = Parameters(p.overrides)
         return Run(index=point * self.replications + replication, point=point, policy=p.policy,
                    design_point=p.design_point, replication=replication, seed=self.seed,
-                   params=Parameters(p.overrides), levers=p.levers)
+                   params=params, levers=p.levers, rule_modules=rule_modules(params))
 
     def runs(self) -> Iterator[Run]:
         """Every run, in run-index order (point-major), built lazily."""

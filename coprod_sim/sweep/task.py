@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
+from coprod_sim.rules.sources import import_trusted
 from coprod_sim.run import run as simulate
 from coprod_sim.scenario.plan import Run
 
@@ -53,6 +54,7 @@ def run_task(run: Run) -> Outcome:
     """Execute one run (in a worker). Never raises: an error becomes a failed Outcome."""
     start = time.perf_counter()
     try:
+        import_trusted(run.rule_modules)  # a worker process: the custom rules the parent loaded
         result = simulate(run.params, run.seed, replication=run.replication,
                           record_neighbourhoods=False)
         ts = result.timeseries

@@ -35,7 +35,6 @@ import pandas as pd
 from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import sobol as sobol_sample
 
-import coprod_sim  # noqa: F401  (rules declare their parameters on import)
 from coprod_sim import params as P
 from coprod_sim.validation.runs import run_many
 
