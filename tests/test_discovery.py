@@ -57,3 +57,15 @@ def test_section_writes_figures_and_rows(tmp_path):
 def test_default_threshold_still_finds_the_planted_box():
     box = discover(_planted(), QUESTIONS[0])
     assert box.found and "administration.staff_incentives" in box.limits
+
+
+def test_replications_are_averaged_per_design_point_and_slivers_dropped():
+    runs = _planted(300, seed=1)
+    runs["design_point"] = np.arange(len(runs))
+    twice = pd.concat([runs.assign(replication=0), runs.assign(replication=1)], ignore_index=True)
+    noise = np.random.default_rng(2).normal(0, 0.02, len(twice))
+    twice["concentration_index_last_quarter"] += noise
+    box = discover(twice, QUESTIONS[0], threshold=0.15)
+    assert box.unit == "point" and box.replications == 2 and box.n_runs == 300
+    assert set(box.limits) == {"administration.staff_incentives", "policy.outreach_rate"}
+    assert "each the mean of its 2 replications" in box.sentence()

@@ -73,6 +73,10 @@ class Box:
     n_interest: int
     index: int  # position on the peeling trajectory
     trajectory: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    unit: str = "run"  # what a case is: a run, or a design point averaged over its replications
+    replications: int = 1
+    x: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # the cases' levers
+    interest: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, bool))
 
     @property
     def base_rate(self) -> float:
@@ -95,14 +99,17 @@ class Box:
     def sentence(self) -> str:
         if not self.found:
             return (f"No range of the levers stands out: {self.question.words(self.threshold)} in"
-                    f" {100 * self.base_rate:.0f}% of all {self.n_runs} runs, and no box PRIM finds"
+                    f" {100 * self.base_rate:.0f}% of all {self.n_runs} {self.unit}s, and no box PRIM finds"
                     " is denser than that beyond the 95% interval.")
         density = stats.proportion(round(self.density * self.n_in_box), self.n_in_box)
-        return (f"In runs with {self.conditions()}, {self.question.words(self.threshold)} in"
-                f" {100 * self.density:.0f}% of cases (95% interval {100 * density.low:.0f}-"
-                f"{100 * density.high:.0f}%, {self.n_in_box} runs). These conditions hold for"
-                f" {100 * self.mass:.0f}% of the sweep's runs and contain {100 * self.coverage:.0f}%"
-                f" of the {self.n_interest} runs where {self.question.words(self.threshold)}.")
+        each = (f", each the mean of its {self.replications} replications"
+                if self.unit == "point" else "")
+        return (f"With {self.conditions()}, {self.question.words(self.threshold)} in"
+                f" {100 * self.density:.0f}% of the sweep's {self.unit}s (95% interval"
+                f" {100 * density.low:.0f}-{100 * density.high:.0f}%; {self.n_in_box} {self.unit}s{each})."
+                f" These conditions hold for {100 * self.mass:.0f}% of the {self.unit}s and contain"
+                f" {100 * self.coverage:.0f}% of the {self.n_interest} {self.unit}s where"
+                f" {self.question.words(self.threshold)}.")
 
 
 def _fmt(value: float, measure: str) -> str:
@@ -183,10 +190,46 @@ def find_box(x: pd.DataFrame, interest: np.ndarray, question: Question, threshol
     else:
         base = interest.mean()
         i = int((trajectory["mass"] * (trajectory["density"] - base)).idxmax())
-    step = trajectory.iloc[i]
-    return Box(question, threshold, _restricted(box.box_lims[0], box.box_lims[i], x),
-               float(step["coverage"]), float(step["density"]), float(step["mass"]),
-               int(step["n"]), len(x), int(interest.sum()), i, trajectory)
+    limits = simplify(x, interest, _restricted(box.box_lims[0], box.box_lims[i], x))
+    inside = within(x, limits)
+    n_in = int(inside.sum())
+    return Box(question, threshold, limits, float(interest[inside].sum() / interest.sum()),
+               float(interest[inside].mean()) if n_in else 0.0, n_in / len(x), n_in, len(x),
+               int(interest.sum()), i, trajectory, x=x, interest=interest)
+
+
+def within(x: pd.DataFrame, limits: dict[str, tuple[float, float] | frozenset]) -> np.ndarray:
+    """Which cases lie in the box."""
+    inside = np.ones(len(x), dtype=bool)
+    for k, v in limits.items():
+        col = x[k]
+        if isinstance(v, frozenset):
+            inside &= col.astype(str).isin(v).to_numpy()
+        else:
+            inside &= ((col >= v[0]) & (col <= v[1])).to_numpy()
+    return inside
+
+
+def simplify(x: pd.DataFrame, interest: np.ndarray, limits: dict, tolerance: float = 0.02) -> dict:
+    """Drop restrictions whose removal lowers the box's density by less than ``tolerance``.
+
+    PRIM's later peels often shave a sliver off a lever that barely matters; a box said in
+    fewer conditions is easier to act on (Bryant & Lempert 2010 ask for interpretable boxes).
+    """
+    limits = dict(limits)
+    while limits:
+        inside = within(x, limits)
+        density = interest[inside].mean() if inside.any() else 0.0
+        best, best_density = None, -1.0
+        for k in limits:
+            rest = {j: v for j, v in limits.items() if j != k}
+            d = interest[within(x, rest)].mean()
+            if d >= density - tolerance and d > best_density:
+                best, best_density = k, d
+        if best is None:
+            return limits
+        limits.pop(best)
+    return limits
 
 
 def _restricted(initial: pd.DataFrame, lims: pd.DataFrame, x: pd.DataFrame
@@ -205,15 +248,38 @@ def _restricted(initial: pd.DataFrame, lims: pd.DataFrame, x: pd.DataFrame
     return out
 
 
+def design_points(runs: pd.DataFrame, column: str, levers: Sequence[str]) -> tuple[pd.DataFrame, int]:
+    """One row per policy and design point: the levers and the mean of ``column`` over replications."""
+    if "design_point" not in runs:
+        return runs, 1
+    keys = [k for k in ("policy", "design_point") if k in runs]
+    reps = int(runs.groupby(keys).size().min())
+    if reps < 2:
+        return runs, 1
+    first = runs.groupby(keys, sort=True)[list(levers)].first()
+    mean = runs.groupby(keys, sort=True)[column].mean()
+    return first.join(mean).reset_index(), reps
+
+
 def discover(runs: pd.DataFrame, question: Question, threshold: float | None = None,
              levers: Sequence[str] | None = None) -> Box | None:
-    """The box for one question over the finished runs of a sweep (None: nothing to find)."""
+    """The box for one question over the finished runs of a sweep (None: nothing to find).
+
+    With replications, a case is a design point (per policy) and its value the mean over its
+    replications: the noise of single runs would blur the boxes.
+    """
     done = runs[runs["status"] == "done"] if "status" in runs else runs
     done = done[np.isfinite(done[question.column()].to_numpy(float))]
     levers = list(levers) if levers is not None else sampled_levers(done)
-    if len(done) < MIN_RUNS or not levers:
+    if not levers:
         return None
-    values = done[question.column()]
+    cases, reps = design_points(done, question.column(), levers)
+    if len(cases) < MIN_RUNS:
+        return None
+    values = cases[question.column()]
     threshold = default_threshold(values, question) if threshold is None else threshold
     interest = (values > threshold) if question.above else (values < threshold)
-    return find_box(lever_table(done, levers), interest.to_numpy(), question, threshold)
+    box = find_box(lever_table(cases, levers), interest.to_numpy(), question, threshold)
+    if box is not None:
+        box.unit, box.replications = ("point", reps) if reps > 1 else ("run", 1)
+    return box

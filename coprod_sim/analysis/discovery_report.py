@@ -16,9 +16,9 @@ from coprod_sim.analysis.discovery import (
     Box,
     Question,
     discover,
-    lever_table,
     lever_words,
     sampled_levers,
+    within,
 )
 
 
@@ -42,16 +42,17 @@ def tradeoff_figure(box: Box, path: Path) -> Path:
                     vmax=dims.max() + 0.5, s=22, zorder=3)
     ax.plot(t["coverage"], t["density"], color="#bbbbbb", lw=0.8, zorder=2)
     ax.scatter([box.coverage], [box.density], s=160, facecolors="none", edgecolors="#c0392b",
-               linewidths=2, zorder=4, label=f"box reported (step {box.index})")
+               linewidths=2, zorder=4, label=f"box reported (step {box.index}, trivial limits dropped)")
     ax.axhline(0.8, color="#999999", ls=":", lw=0.8)
     ax.axvline(0.5, color="#999999", ls=":", lw=0.8)
     cb = fig.colorbar(sc, ax=ax, ticks=range(dims.max() + 1))
     cb.set_label("levers restricted")
-    ax.set_xlabel("coverage (share of the runs of interest inside the box)")
-    ax.set_ylabel("density (share of the box's runs of interest)")
+    ax.set_xlabel(f"coverage (share of the {box.unit}s of interest inside the box)")
+    ax.set_ylabel(f"density (share of the box's {box.unit}s of interest)")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
-    ax.set_title(f"PRIM peeling: runs where {box.question.words(box.threshold)}", fontsize=9, loc="left")
+    ax.set_title(f"PRIM peeling: {box.unit}s where {box.question.words(box.threshold)}", fontsize=9,
+                 loc="left")
     ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -60,9 +61,12 @@ def tradeoff_figure(box: Box, path: Path) -> Path:
     return path
 
 
-def box_figure(x: pd.DataFrame, interest: np.ndarray, box: Box, path: Path) -> Path | None:
-    """The runs over the two most restricted numeric levers, the box drawn on top."""
-    numeric = [k for k, v in box.limits.items() if not isinstance(v, frozenset)]
+def box_figure(box: Box, path: Path) -> Path | None:
+    """The cases over the two most restricted numeric levers, the box drawn on top."""
+    x, interest = box.x, box.interest
+    # the two levers whose limits cut most; cases outside the other limits are drawn faint
+    numeric = sorted((k for k, v in box.limits.items() if not isinstance(v, frozenset)),
+                     key=lambda k: within(x, {k: box.limits[k]}).mean())
     if not numeric:
         return None
     plt = _pyplot()
@@ -72,20 +76,26 @@ def box_figure(x: pd.DataFrame, interest: np.ndarray, box: Box, path: Path) -> P
             return None
         numeric.append(others[0])
     a, b = numeric[:2]
+    rest = within(x, {k: v for k, v in box.limits.items() if k not in (a, b)})
     fig, ax = plt.subplots(figsize=(6.0, 4.8))
-    ax.scatter(x.loc[~interest, a], x.loc[~interest, b], s=9, c="#9e9e9e", alpha=0.6, label="other runs")
-    ax.scatter(x.loc[interest, a], x.loc[interest, b], s=11, c="#c0392b", alpha=0.8,
-               label=f"runs where {box.question.words(box.threshold)}")
+    for keep, alpha, suffix in ((rest, 0.85, ""), (~rest, 0.18, " (outside the other limits)")):
+        if not keep.any():
+            continue
+        ax.scatter(x.loc[keep & ~interest, a], x.loc[keep & ~interest, b], s=10, c="#9e9e9e",
+                   alpha=alpha, label=f"other {box.unit}s{suffix}")
+        ax.scatter(x.loc[keep & interest, a], x.loc[keep & interest, b], s=12, c="#c0392b", alpha=alpha,
+                   label=f"{box.unit}s where {box.question.words(box.threshold)}{suffix}")
     lo_a, hi_a = box.limits.get(a, (-np.inf, np.inf))
     lo_b, hi_b = box.limits.get(b, (-np.inf, np.inf))
     lo_a, hi_a = max(lo_a, x[a].min()), min(hi_a, x[a].max())
     lo_b, hi_b = max(lo_b, x[b].min()), min(hi_b, x[b].max())
     ax.add_patch(plt.Rectangle((lo_a, lo_b), hi_a - lo_a, hi_b - lo_b, fill=False, ec="black", lw=1.6,
-                               label="the box (other levers' limits not drawn)"))
+                               label="the box"))
     ax.set_xlabel(f"{lever_words(a)} ({a})")
     ax.set_ylabel(f"{lever_words(b)} ({b})")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, ncol=1, frameon=False)
-    ax.set_title(f"The box: {100 * box.density:.0f}% of its runs are of interest", fontsize=9, loc="left")
+    ax.set_title(f"The box: {100 * box.density:.0f}% of its {box.unit}s are of interest", fontsize=9,
+                 loc="left")
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -107,8 +117,12 @@ def rows(box: Box) -> list[dict[str, Any]]:
 def discovery_section(runs: pd.DataFrame, out_dir: str | Path,
                       questions: Sequence[Question] = QUESTIONS,
                       thresholds: dict[str, float] | None = None,
-                      levers: Sequence[str] | None = None) -> tuple[str, list[Path], list[dict[str, Any]]]:
-    """Markdown, figures and effects.csv rows of scenario discovery ("" if the design is not sampled)."""
+                      levers: Sequence[str] | None = None, link: str = ""
+                      ) -> tuple[str, list[Path], list[dict[str, Any]]]:
+    """Markdown, figures and effects.csv rows of scenario discovery ("" if the design is not sampled).
+
+    Figures are written into ``out_dir``; the markdown links them as ``link + file name``.
+    """
     out_dir = Path(out_dir)
     done = runs[runs["status"] == "done"] if "status" in runs else runs
     levers = list(levers) if levers is not None else sampled_levers(done)
@@ -117,9 +131,12 @@ def discovery_section(runs: pd.DataFrame, out_dir: str | Path,
     lines = ["## Where the bias is high or participation low (scenario discovery)", "",
              "PRIM (the Patient Rule Induction Method, Friedman & Fisher 1999, as implemented by"
              " the EMA Workbench, Kwakkel 2017) searches the sampled levers for the ranges where"
-             " the runs of interest concentrate. Each box below is the last of PRIM's peeling"
-             " steps with density at least 80% and coverage at least 50% (Bryant & Lempert 2010),"
-             " or the best compromise when none reaches both.", ""]
+             " the cases of interest concentrate (a case is a design point, averaged over its"
+             " replications, or a run when there is one replication). Each box below is the last"
+             " of PRIM's peeling steps with density at least 80% and coverage at least 50% (Bryant"
+             " & Lempert 2010), or else the one with the largest weighted relative accuracy (Lavrač,"
+             " Flach & Zupan 1999); limits that change its density by less than 2 points are"
+             " dropped.", ""]
     if len(done) < MIN_RUNS:
         lines.append(f"Too few finished runs ({len(done)}, at least {MIN_RUNS} needed): no boxes.")
         return "\n".join(lines) + "\n", [], []
@@ -133,19 +150,24 @@ def discovery_section(runs: pd.DataFrame, out_dir: str | Path,
             lines += [f"- No box for runs where {q.words(float('nan'))}: no run (or every run) is of"
                       " interest.", ""]
             continue
-        lines += [f"### Runs where {q.words(box.threshold)}", "", box.sentence(), ""]
+        lines += [f"### Where {q.words(box.threshold)}", "", box.sentence(), ""]
         fig = tradeoff_figure(box, out_dir / f"discovery_{q.name}_tradeoff.png")
         figures.append(fig)
-        lines += [f"![coverage and density along PRIM's peeling]({fig.name})", ""]
+        lines += [f"![coverage and density along PRIM's peeling]({link}{fig.name})", ""]
         table_rows += rows(box)
         if not box.found:
             continue
-        values = done[q.column()].to_numpy(float)
-        keep = np.isfinite(values)
-        interest = (values[keep] > box.threshold) if q.above else (values[keep] < box.threshold)
-        scatter = box_figure(lever_table(done[keep], levers), interest, box,
-                             out_dir / f"discovery_{q.name}_box.png")
+        scatter = box_figure(box, out_dir / f"discovery_{q.name}_box.png")
         if scatter is not None:
             figures.append(scatter)
-            lines += [f"![the box over its levers]({scatter.name})", ""]
+            lines += [f"![the box over its levers]({link}{scatter.name})", ""]
     return "\n".join(lines) + "\n", figures, table_rows
+
+
+def add_to_report(runs: pd.DataFrame, figures_dir: Path, text: str, table: pd.DataFrame
+                  ) -> tuple[str, pd.DataFrame]:
+    """The report's markdown and effects table with the discovery section added (if it applies)."""
+    section, _, new_rows = discovery_section(runs, figures_dir, link="figures/")
+    if not section:
+        return text, table
+    return text.rstrip("\n") + "\n\n" + section, pd.concat([table, pd.DataFrame(new_rows)], ignore_index=True)

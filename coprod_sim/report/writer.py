@@ -26,6 +26,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from coprod_sim.analysis.discovery_report import add_to_report
 from coprod_sim.report import charts, design_charts, designs, effects
 from coprod_sim.report.html import to_html
 from coprod_sim.report.load import ReportError, Sweep, file_slug, load_sweep
@@ -128,6 +129,7 @@ def write_report(folder: str | Path) -> ReportResult:
     try:
         _draw(sw, table, figs)
         text = markdown(sw, table, answers, warnings, set(figs.names))
+        text, table = add_to_report(sw.runs, figs.tmp, text, table)  # scenario discovery (LHS, Sobol)
         page = to_html(text, figs.tmp, f"Sweep report: {sw.scenario.get('name', sw.folder.name)}")
     except BaseException:
         figs.abandon()
