@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
@@ -56,22 +57,36 @@ def dot_interval(ax, y: float, value: float, low: float, high: float, factor: fl
     ax.errorbar(value * factor, y, xerr=err, fmt="o", color=colour, capsize=3, ms=6)
 
 
-def _range_axis(ax, m: Measure, values: list[float]) -> None:
-    """Shares from 0 (the baseline's scale is seen); bounded indices include their neutral value."""
+def _range_axis(ax, m: Measure, values: list[float], means: list[float]) -> None:
+    """Shares from 0 (the baseline's scale is seen); indices include their neutral value; ratios on
+    a log axis (their intervals are taken on the log scale) around the means."""
     finite = [v * m.factor for v in values if math.isfinite(v)]
     if not finite:
         return
     hi, lo = max(finite), min(finite)
     if m.percent:
         ax.set_xlim(0, max(hi * 1.15, 1.0))
-    else:
-        ref = m.neutral if m.neutral is not None else lo
-        lo, hi = min(lo, ref), max(hi, ref)
-        pad = 0.1 * (hi - lo or 1.0)
-        left, right = lo - pad, hi + pad
-        if m.bounds:
-            left, right = max(left, m.bounds[0]), min(right, m.bounds[1])
-        ax.set_xlim(left, right)
+        return
+    if m.scale == "ratio":
+        centre = [v for v in means if math.isfinite(v) and v > 0] or [1.0]
+        ax.set_xscale("log")
+        left = max(min(v for v in finite if v > 0) if any(v > 0 for v in finite) else 0.1,
+                   min(centre) / 10)
+        right = min(hi, max(centre) * 10)
+        ref = m.neutral or 1.0
+        ax.set_xlim(min(left, ref) / 1.2, max(right, ref) * 1.2)
+        ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+                 if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        return
+    ref = m.neutral if m.neutral is not None else lo
+    lo, hi = min(lo, ref), max(hi, ref)
+    pad = 0.1 * (hi - lo or 1.0)
+    left, right = lo - pad, hi + pad
+    if m.bounds:
+        left, right = max(left, m.bounds[0]), min(right, m.bounds[1])
+    ax.set_xlim(left, right)
 
 
 def figure_levels(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
@@ -92,9 +107,10 @@ def figure_levels(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
             ax.axvline(tm.loc[sw.baseline, "value"] * m.factor, color=BASELINE_COLOUR, ls="--", lw=1)
         if m.neutral is not None:
             ax.axvline(m.neutral * m.factor, color="black", lw=2, alpha=0.35)
-        _range_axis(ax, m, [*tm["ci_low"], *tm["ci_high"], *tm["value"]])
+        _range_axis(ax, m, [*tm["ci_low"], *tm["ci_high"], *tm["value"]], list(tm["value"]))
         ax.set_title(m.label, fontsize=9)
-        ax.set_xlabel("% of citizens" if m.percent else "value", fontsize=8)
+        ax.set_xlabel("% of citizens" if m.percent else "ratio (log scale; bars may run off the"
+                      " axis)" if m.scale == "ratio" else "value", fontsize=8)
         ax.grid(alpha=0.3, axis="x")
     axes[0].set_yticks(ypos, pols)
     axes[0].set_ylim(-0.7, len(pols) - 0.3)
@@ -159,8 +175,8 @@ def figure_quintiles(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
     ax.set_ylabel("% active in the past year")
     ax.set_xlabel("socio-economic quintile (fifths of the citizens by socio-economic status)")
     ax.set_title("Participation by socio-economic quintile and policy", fontsize=10)
-    ax.legend(frameon=False, fontsize=8, ncols=min(len(pols), 4), title="bars: mean; black"
-              " whiskers: 95% CI over replications", title_fontsize=8)
+    fig.legend(frameon=False, fontsize=8, ncols=min(len(pols), 5), loc="outside lower center",
+               title="bars: mean; black whiskers: 95% CI over replications", title_fontsize=8)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3, axis="y")
     save(fig, "quintiles")

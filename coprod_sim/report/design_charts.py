@@ -47,14 +47,16 @@ def figure_heatmaps(sw: Sweep, table: pd.DataFrame, save: Save) -> list[str]:
                 mean = t.pivot_table(index=b, columns=a, values="value", aggfunc="mean") * m.factor
                 half = (t.pivot_table(index=b, columns=a, values="half", aggfunc="mean", dropna=False)
                         .reindex(index=mean.index, columns=mean.columns) * m.factor)
-                _heat(axes[i, 2 * j], mean, half, a, b, "viridis" if m.percent else "OrRd",
-                      f"{m.label}{' (%)' if m.percent else ''} - {pol}", m.digits)
+                _heat(axes[i, 2 * j], mean, half, a, b, "viridis" if m.percent else "RdBu_r",
+                      f"{m.label}{' (%)' if m.percent else ''} - {pol}", m.digits, m.neutral)
                 _heat(axes[i, 2 * j + 1], half, None, a, b, "Greys", f"± 95% CI half-width - {pol}",
                       m.digits)
         over = " and over the other swept parameters" if len(sw.levers) > 2 else ""
         footnote(fig, f"Each cell: mean over replications{over}, with ± its 95% CI half-width. Grey"
                  " panels: the half-widths alone, from 0 (white); darker = less certain. A difference"
-                 " between two cells smaller than their half-widths may be noise.")
+                 " between two cells smaller than their half-widths may be noise. Participation is"
+                 " coloured from 0; the concentration index around 0 (no bias; red = favours the"
+                 " advantaged, blue = the disadvantaged).")
         fig.suptitle(f"Grid: outcomes over {a} and {b}", fontsize=10)
         name = "heatmap" if len(pairs) == 1 else f"heatmap_{sw.levers.index(a)}_{sw.levers.index(b)}"
         save(fig, name)
@@ -63,11 +65,18 @@ def figure_heatmaps(sw: Sweep, table: pd.DataFrame, save: Save) -> list[str]:
 
 
 def _heat(ax, grid: pd.DataFrame, half: pd.DataFrame | None, a: str, b: str, cmap: str, title: str,
-          digits: int) -> None:
+          digits: int, neutral: float | None = None) -> None:
+    """Colours on an honest scale: shares and half-widths from 0; a bias measure centred on its
+    'no bias' value (blue below, red above), so that small differences do not look large."""
     values = grid.to_numpy(dtype=float)
-    # the uncertainty panels start at 0, so that small differences in width do not look large
-    im = ax.imshow(values, origin="lower", aspect="auto", cmap=cmap,
-                   vmin=0 if cmap == "Greys" else None)
+    finite = values[np.isfinite(values)]
+    vmin = vmax = None
+    if cmap in ("Greys", "viridis"):
+        vmin = 0
+    elif neutral is not None and len(finite):
+        reach = max(abs(finite - neutral).max(), 1e-9)
+        vmin, vmax = neutral - reach, neutral + reach
+    im = ax.imshow(values, origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], fontsize=7)
     ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=7)
     ax.set_xlabel(a, fontsize=8)
@@ -75,15 +84,14 @@ def _heat(ax, grid: pd.DataFrame, half: pd.DataFrame | None, a: str, b: str, cma
     ax.set_title(title, fontsize=8.5)
     plt.colorbar(im, ax=ax, shrink=0.85)
     if grid.size <= 64:
-        finite = values[np.isfinite(values)]
-        mid = (finite.min() + finite.max()) / 2 if len(finite) else 0
         for (y, x), v in np.ndenumerate(values):
             if not np.isfinite(v):
                 continue
             text = f"{v:.{digits}f}"
             if half is not None and np.isfinite(half.to_numpy()[y, x]):
                 text += f"\n±{half.to_numpy()[y, x]:.{digits}f}"
-            dark = (v < mid) if cmap == "viridis" else (v > mid)
+            r, g, b_, _ = im.cmap(im.norm(v))
+            dark = 0.299 * r + 0.587 * g + 0.114 * b_ < 0.5
             ax.text(x, y, text, ha="center", va="center", fontsize=6.5, color="white" if dark else "black")
 
 

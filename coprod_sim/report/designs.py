@@ -73,6 +73,10 @@ def main_effect_weights(sw: Sweep, key: str) -> tuple[pd.Series, Any, Any] | Non
     return w[w != 0], lo, hi
 
 
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _say(m: Measure, e: stats.Estimate) -> str:
     """A change in words: rounded from the raw value, an exact zero is 'no change'."""
     if e.n == 0 or not math.isfinite(e.mean):
@@ -128,13 +132,17 @@ def interactions(sw: Sweep) -> Answer:
                                     low_value=alo, high_value=ahi, low_value_2=blo, high_value_2=bhi))
                 if not math.isfinite(e.mean):
                     continue
-                named = ("**an interaction**" if e.distinguishable else "no interaction distinguishable"
-                         " from noise")
                 who = f" under **{pol}**" if len(sw.policies) > 1 else ""
-                ans.lines.append(
-                    f"- {m.label.capitalize()}{who}: the effect of raising `{a}` ({alo:g} to {ahi:g}) is"
-                    f" {m.fmt(e.mean, True)}{m.unit_of_difference} larger where `{b}` = {bhi:g} than"
-                    f" where it is {blo:g} ({_ci(m, e)}): {named}.")
+                head = (f"- {_cap(m.label)}{who}: the effect of raising `{a}` ({alo:g} to {ahi:g}) where"
+                        f" `{b}` = {bhi:g}, minus its effect where `{b}` = {blo:g}: ")
+                if e.mean == 0 and (not e.has_interval or e.low == e.high == 0):
+                    ans.lines.append(head + "no change (exactly the same runs): no interaction.")
+                    continue
+                more = "more" if e.mean > 0 else "less"
+                named = (f"**an interaction**: raising `{a}` does {more} for {m.label} where `{b}` is"
+                         f" {bhi:g}" if e.distinguishable else "no interaction distinguishable from noise")
+                ans.lines.append(head + f"{m.fmt(e.mean, True)}{m.unit_of_difference} ({_ci(m, e)}):"
+                                 f" {named}.")
     return ans
 
 
@@ -168,10 +176,12 @@ def prcc(sw: Sweep) -> Answer:
             if clear:
                 parts = [f"`{k}` ({'rises' if e.mean > 0 else 'falls'} with it, PRCC {e.mean:.2f},"
                          f" 95% CI {e.low:.2f} to {e.high:.2f})" for _, k, e in clear]
-                ans.lines.append(f"- {m.label.capitalize()}{who} depends most on " + ", then ".join(parts)
-                                 + "; the other parameters' correlations are not distinguishable from 0.")
+                rest = ("; the other parameters' correlations are not distinguishable from 0"
+                        if len(clear) < len(ests) else "")
+                ans.lines.append(f"- {_cap(m.label)}{who} depends most on " + ", then ".join(parts)
+                                 + rest + ".")
             else:
-                ans.lines.append(f"- {m.label.capitalize()}{who}: no parameter's partial rank correlation"
+                ans.lines.append(f"- {_cap(m.label)}{who}: no parameter's partial rank correlation"
                                  " is distinguishable from 0 at this sample size.")
     return ans
 
@@ -207,7 +217,7 @@ def sobol(sw: Sweep) -> Answer:
                 key, e, s1 = best
                 who = f" under **{pol}**" if len(sw.policies) > 1 else ""
                 ans.lines.append(
-                    f"- {m.label.capitalize()}{who}: `{key}` matters most; with its interactions it"
+                    f"- {_cap(m.label)}{who}: `{key}` matters most; with its interactions it"
                     f" accounts for about {100 * e.mean:.0f}% of the variance (total index {e.mean:.2f},"
                     f" 95% CI {e.low:.2f} to {e.high:.2f}), alone for about {100 * max(s1, 0):.0f}%"
                     f" (first-order {s1:.2f})." + (f" {int(missing.sum())} design points without a value"

@@ -116,7 +116,13 @@ def contrast(sw: Sweep, policy: str, m: Measure, weights: pd.Series) -> stats.Es
     wide = wide.reindex(columns=weights.index).dropna()
     if wide.empty:
         return stats.NO_ESTIMATE
-    return stats.t_interval(wide.to_numpy() @ weights.to_numpy())
+    values = wide.to_numpy() @ weights.to_numpy()
+    # identical runs (a parameter a policy ignores) give 0 up to rounding of the weights: say 0
+    values[abs(values) < 1e-12] = 0.0
+    # a contrast of shares whose weights sum to s+ and s- lies within the widest it can reach
+    reach = float(weights.abs().sum()) * (m.bounds[1] - m.bounds[0]) / 2 if m.bounds and \
+        math.isfinite(m.bounds[1] - m.bounds[0]) else None
+    return stats.t_interval(values, bounds=(-reach, reach) if reach else None)
 
 
 def run_facts(sw: Sweep) -> list[dict[str, Any]]:
@@ -138,6 +144,33 @@ def run_facts(sw: Sweep) -> list[dict[str, Any]]:
              "runs finished": len(sw.runs), "runs failed or missing": len(sw.all_runs) - len(sw.runs),
              "confidence level": stats.LEVEL}
     return [row("run", k, value=float(v)) for k, v in facts.items()]
+
+
+def setting_rows(sw: Sweep) -> list[dict[str, Any]]:
+    """The numeric parameter values the report states: set by the scenario, by each policy, the
+    baseline's values of what policies change, and every swept value or range."""
+    from coprod_sim.params import spec
+
+    out = []
+    base = sw.scenario.get("base", {})
+
+    def add(key: str, value: Any, policy: str = "") -> None:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(row("setting", key, policy, value=float(value)))
+
+    for key, value in base.items():
+        add(key, value)
+    for p in sw.policies_declared:
+        for key, value in p.changes.items():
+            add(key, value, p.name)
+            try:
+                add(key, base.get(key, spec(key).default), sw.baseline)
+            except Exception:  # a rule's parameter this version's tree does not declare
+                pass
+    for lv in sw.design.get("levers", []):
+        for value in lv.get("values") or [lv.get("low"), lv.get("high")]:
+            add(str(lv["key"]), value)
+    return out
 
 
 def reference_rows() -> list[dict[str, Any]]:

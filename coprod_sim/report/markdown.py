@@ -166,10 +166,14 @@ def findings(sw: Sweep, rows: Rows, warnings: list[str]) -> list[str]:
         lines += [f"- {policy_sentence(sw, rows, p)}" for p in sw.others]
     else:
         r = rows.policy[(PARTICIPATION_M.column, sw.baseline)]
-        what = "at each design point below" if sw.n_points > 1 else "here"
-        lines.append(f"- Only the baseline was run; the question is what the swept parameters do ({what})."
-                     f" Averaged over the design points, participation is {PARTICIPATION_M.fmt(r['value'])}"
-                     f" ({ci_text(PARTICIPATION_M, r['ci_low'], r['ci_high'], False)}).")
+        if sw.n_points > 1:
+            lines.append("- No policy besides the baseline: this sweep asks what the swept parameters do"
+                         " (below). Averaged over all design points, participation is"
+                         f" {PARTICIPATION_M.fmt(r['value'])}"
+                         f" ({ci_text(PARTICIPATION_M, r['ci_low'], r['ci_high'], False)}).")
+        else:
+            lines.append(f"- Only the baseline was run: participation is {PARTICIPATION_M.fmt(r['value'])}"
+                         f" ({ci_text(PARTICIPATION_M, r['ci_low'], r['ci_high'], False)}).")
     if warnings:
         lines += ["", "**Warning**:", ""] + [f"- {w}" for w in warnings]
     return [*lines, ""]
@@ -275,15 +279,27 @@ def glossary(sw: Sweep) -> list[str]:
         lines.append(f"- **{m.label}** (`{m.column}`): {m.reads}.")
     lines += ["- **participation by quintile / by mode**: the same share within one fifth of the"
               " citizens by socio-economic status, or within one mode of taking part.",
-              "- **95% CI**: the range that would contain the true average of this kind of town in 95% of"
-              " repeated experiments, from the spread over independent replications (Student t; on the"
+              "- **95% CI** (95% confidence interval): a range built so that, in 95% of repeated"
+              " experiments, it would contain the true average for this kind of town; it comes from the"
+              " spread over independent replications (Student t; on the"
               " log scale for the top/bottom ratio, whose average is then a geometric mean; on Fisher's"
               " z scale for the area correlation; shares and indices are kept within their range).",
               "- **distinguishable from noise**: the difference's 95% CI excludes 0. Differences are"
               " paired: the policy and the baseline are run on the same random draws, and each"
               " difference is rounded from its own raw value.", ""]
-    if sw.timeseries is not None:
-        lines += []
+    if sw.kind == "latin_hypercube":
+        lines.insert(-1, "- **PRCC** (partial rank correlation coefficient): from -1 to 1, how steadily an"
+                     " outcome rises (above 0) or falls (below 0) with a parameter when the other swept"
+                     " parameters are held fixed; 0 = no steady effect. Its 95% CI is Fisher's z interval.")
+    if sw.kind == "sobol":
+        lines.insert(-1, "- **Sobol' indices**: the share of an outcome's variance across the design due to"
+                     " a parameter alone (first order) or with its interactions with the others (total),"
+                     " from 0 to 1; a total well above the first order means the parameter acts through"
+                     " interactions. Intervals: SALib's bootstrap, clipped to [0, 1].")
+    if sw.kind in ("grid", "one_at_a_time"):
+        lines.insert(-1, "- **main effect**: the outcome at a parameter's highest value minus at its lowest,"
+                     " paired by replication; **interaction**: how much that effect changes between the"
+                     " lowest and highest value of a second parameter (a difference of differences).")
     return lines
 
 
@@ -305,9 +321,9 @@ def markdown(sw: Sweep, table: pd.DataFrame, answers: dict[str, Answer], warning
     lines += [f"Scenario file `{sc.get('file', '?')}`; coprod-sim `{sw.manifest.get('version', '?')}`.", ""]
     lines += what_was_run(sw, rows)
     lines += findings(sw, rows, warnings)
+    lines += design_section(sw, answers, figures)
     lines += level_table(sw, rows)
     lines += point_table(sw, rows, figures)
-    lines += design_section(sw, answers, figures)
     lines += quintile_and_mode_tables(sw, rows)
     lines += trajectories(sw, figures)
     lines += glossary(sw)
