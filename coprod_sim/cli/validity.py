@@ -67,6 +67,8 @@ def register(app: typer.Typer) -> None:
         accept: Annotated[float, typer.Option(help="Share of points kept as the posterior ensemble.")] = 0.1,
         replications: Annotated[int, typer.Option(help="Reruns of each kept point, fresh seeds.")] = 3,
         workers: Annotated[int, typer.Option(help="Worker processes (at most 2).")] = 2,
+        reuse: Annotated[bool, typer.Option("--reuse", help="Keep the saved screening runs; redo only"
+                                            " the analysis of the ensemble.")] = False,
         out: Annotated[Path | None, typer.Option(help="Folder for the results (default:"
                                                  " experiments/calibration/results).")] = None,
     ) -> None:
@@ -76,7 +78,13 @@ def register(app: typer.Typer) -> None:
 
         out = out or C.RESULTS
         started = time.time()
-        summary = C.calibrate(points, accept, replications, workers, out, _progress(console, started))
+        if reuse:
+            import json
+
+            settings = json.loads((out / "calibration.json").read_text())["settings"]
+            summary = C.finish(out, settings, workers, _progress(console, started))
+        else:
+            summary = C.calibrate(points, accept, replications, workers, out, _progress(console, started))
         console.print(C.describe(summary), markup=False, highlight=False, soft_wrap=True)
         console.print(f"Wrote {out}/ in {time.time() - started:.0f} s.", highlight=False)
 

@@ -133,42 +133,124 @@ def identification(ensemble: pd.DataFrame) -> pd.DataFrame:
 
 
 def calibrate(points: int, accept: float, replications: int, workers: int = MAX_WORKERS,
-              out: Path = RESULTS, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Run the ABC, write prior.csv, ensemble.csv, identification.csv, calibration.json."""
+              out: Path = RESULTS, progress: Callable[[int, int], None] | None = None,
+              members: int = 20) -> dict[str, Any]:
+    """Run the ABC and its checks; write prior.csv, ensemble_runs.csv, then :func:`finish`."""
     out.mkdir(parents=True, exist_ok=True)
     sample = prior_sample(points)
     prior = evaluate(sample, [(SEED, 0)], workers, progress)
     prior.to_csv(out / "prior.csv", index=False)
     keep = prior.nsmallest(max(2, round(accept * points)), "distance")["point"].tolist()
-    kept = [sample[i] for i in keep]
-    again = evaluate(kept, [(SEED + 1, r) for r in range(replications)], workers, progress)
+    again = evaluate([sample[i] for i in keep], [(SEED + 1, r) for r in range(replications)], workers,
+                     progress)
     again["point"] = [keep[i] for i in again["point"]]
     again.to_csv(out / "ensemble_runs.csv", index=False)
-    per_point = again.groupby("point").mean(numeric_only=True).sort_values("distance")
-    ensemble = prior.set_index("point").loc[keep, list(FREE)].join(
+    settings = {"points": points, "accept": accept, "replications": replications, "seed": SEED,
+                "n_citizens": N_CITIZENS}
+    return finish(out, settings, workers, progress, members)
+
+
+def finish(out: Path, settings: dict[str, Any], workers: int = MAX_WORKERS,
+           progress: Callable[[int, int], None] | None = None, members: int = 20) -> dict[str, Any]:
+    """From prior.csv and ensemble_runs.csv: the ensemble, what it identifies, the adopted
+    defaults and the held-out patterns across the ensemble; writes calibration.json."""
+    prior = pd.read_csv(out / "prior.csv").set_index("point")
+    again = pd.read_csv(out / "ensemble_runs.csv")
+    keep = sorted(set(again["point"]))
+    per_point = again.groupby("point").mean(numeric_only=True)
+    ensemble = prior.loc[keep, list(FREE)].join(
         per_point[["participation_year", "repeat_share", "gulf", "distance"]])
     ensemble.to_csv(out / "ensemble.csv")
     ident = identification(ensemble)
     ident.to_csv(out / "identification.csv", index=False)
-    best = int(per_point.index[0])
+    cutoff = float(prior.loc[keep, "distance"].max())
+    adopted_point, adopted = adopt(ensemble, cutoff)
+    held = held_out(ensemble, members, workers, progress)
+    held.to_csv(out / "held_out.csv", index=False)
     summary = {
         "method": "rejection ABC (Beaumont et al. 2002) on a Latin hypercube over the prior",
-        "settings": {"points": points, "accept": accept, "replications": replications,
-                     "seed": SEED, "n_citizens": N_CITIZENS},
+        "settings": settings,
         "targets": DISTANCE,
         "accepted": len(keep),
-        "acceptance_distance": float(prior.set_index("point").loc[keep, "distance"].max()),
-        "best_point": best,
-        "best_values": sample[best],
-        "best_outcomes": {k: float(per_point.loc[best, k]) for k in ("participation_year", "repeat_share",
-                                                                      "gulf", "distance")},
+        "acceptance_distance": cutoff,
+        "adopted_point": adopted_point,
+        "adopted": adopted,
+        "adopted_outcomes": {k: float(ensemble.loc[adopted_point, k])
+                             for k in ("participation_year", "repeat_share", "gulf", "distance")},
         "ensemble_range": {k: [float(ensemble[k].min()), float(ensemble[k].max())] for k in FREE},
         "identified": [r.parameter for r in ident.itertuples() if r.identified],
         "not_identified": [r.parameter for r in ident.itertuples() if not r.identified],
+        "held_out": held_out_shares(held),
         "prior": {k: {"low": v[0], "high": v[1], "why": v[2]} for k, v in FREE.items()},
     }
     (out / "calibration.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def adopt(ensemble: pd.DataFrame, cutoff: float) -> tuple[int, dict[str, float]]:
+    """The defaults: the member of the ensemble nearest the tree's current defaults (distance
+    in units of each prior's width), among those whose fit held on fresh seeds (distance at
+    most the acceptance cutoff), rounded to three significant figures.
+
+    All members fit the targets about equally well; the nearest one changes the model least.
+    """
+    from coprod_sim.params import spec
+
+    current = np.array([float(spec(k).default) for k in FREE])
+    width = np.array([high - low for low, high, _ in FREE.values()])
+    good = ensemble[ensemble["distance"] <= cutoff]
+    good = good if len(good) else ensemble
+    gaps = ((good[list(FREE)].to_numpy() - current) / width) ** 2
+    point = int(good.index[int(np.argmin(gaps.sum(axis=1)))])
+    return point, {k: float(f"{float(ensemble.loc[point, k]):.3g}") for k in FREE}
+
+
+def held_out(ensemble: pd.DataFrame, members: int, workers: int = MAX_WORKERS,
+             progress: Callable[[int, int], None] | None = None, replications: int = 2) -> pd.DataFrame:
+    """The held-out patterns (F4's aggregate cycle, F5) for ``members`` of the ensemble, each on
+    ``replications`` seeds with its twin without feedback: does every good fit show them?"""
+    from coprod_sim.params import Parameters
+    from coprod_sim.scenario.plan import Run
+
+    chosen = ensemble.sort_values("distance").head(members)
+    tasks = {}
+    for point, row in chosen.iterrows():
+        values = {k: float(row[k]) for k in FREE}
+        for arm, extra in (("on", {}), ("off", {"citizens.feedback_strength": 0.0})):
+            params = Parameters({"population.n_citizens": N_CITIZENS, **values, **extra})
+            for r in range(replications):
+                run = Run(index=int(point), point=int(point), policy=arm, design_point=int(point),
+                          replication=r, seed=SEED + 2, params=params)
+                tasks[point, arm, r] = Task(("held_out", f"{point}:{arm}", r), run)
+    results = execute(tasks.values(), workers, progress)
+    rows = []
+    for point in chosen.index:
+        s = [results[tasks[point, "on", r].key]["summary"] for r in range(replications)]
+        off = [results[tasks[point, "off", r].key]["summary"] for r in range(replications)]
+        mean = lambda key, runs: float(np.mean([x[key] for x in runs]))  # noqa: E731
+        rows.append({
+            "point": int(point),
+            "F4 feedback off - on": mean("participation_year", off) - mean("participation_year", s),
+            "F5 top/bottom all modes": mean("top_bottom_ratio", s),
+            "F5 individual - organised ratio": mean("top_bottom_ratio_individual", s)
+            - mean("top_bottom_ratio_collective", s),
+            "F5 corr(advantage, participation)": mean("advantage_correlation", s),
+        })
+    return pd.DataFrame(rows)
+
+
+HELD_OUT_RULES = {
+    "F4 feedback off - on": lambda v: v < 0,
+    "F5 top/bottom all modes": lambda v: v > 1.5,
+    "F5 individual - organised ratio": lambda v: v < 0,
+    "F5 corr(advantage, participation)": lambda v: v > 0,
+}
+"""The held-out patterns' directions, as in the validation's checks."""
+
+
+def held_out_shares(held: pd.DataFrame) -> dict[str, float]:
+    """Share of the ensemble's members that show each held-out pattern."""
+    return {k: float(held[k].map(rule).mean()) for k, rule in HELD_OUT_RULES.items()}
 
 
 def describe(summary: dict[str, Any]) -> str:
@@ -176,6 +258,8 @@ def describe(summary: dict[str, Any]) -> str:
              f" (distance <= {summary['acceptance_distance']:.2f}).",
              "Identified by the targets: " + (", ".join(summary["identified"]) or "none"),
              "Not identified (any prior value fits): " + (", ".join(summary["not_identified"]) or "none"),
-             "Best point: " + ", ".join(f"{k}={v:.3g}" for k, v in summary["best_values"].items()),
-             "  -> " + ", ".join(f"{k}={v:.3g}" for k, v in summary["best_outcomes"].items())]
+             "Adopted as defaults: " + ", ".join(f"{k}={v:.3g}" for k, v in summary["adopted"].items()),
+             "  -> " + ", ".join(f"{k}={v:.3g}" for k, v in summary["adopted_outcomes"].items()),
+             "Held-out patterns across the ensemble (share of members showing them): "
+             + ", ".join(f"{k} {100 * v:.0f}%" for k, v in summary["held_out"].items())]
     return "\n".join(lines)
