@@ -92,3 +92,19 @@ def test_runs_do_not_depend_on_workers():
     one, two = run_many(specs, workers=1), run_many(specs, workers=2)
     for a, b in zip(one, two, strict=True):
         pd.testing.assert_frame_equal(a["timeseries"], b["timeseries"], check_exact=True)
+
+
+NO_OPS = [
+    ("outreach at a zero budget", {"policy.outreach": "universal", "policy.outreach_rate": 0.0},
+     {"policy.outreach_rate": 0.0}),
+    ("a transfer of nothing, targeted or universal", {"policy.transfer_target": "universal"}, {}),
+    ("no organisers in either area policy", {"policy.community_organisers": 0.0}, {}),
+]
+
+
+@pytest.mark.parametrize(("label", "policy", "baseline"), NO_OPS, ids=[n[0] for n in NO_OPS])
+def test_a_policy_that_does_nothing_changes_nothing(label, policy, baseline):
+    """Held-out pattern: a no-op policy's effect is exactly zero (same random draws, same runs)."""
+    base = {"population.n_citizens": 400, "simulation.steps": 24}
+    a, b = run_many([({**base, **baseline}, 5, 0), ({**base, **policy}, 5, 0)], workers=1)
+    pd.testing.assert_frame_equal(a["timeseries"], b["timeseries"], check_exact=True)

@@ -58,10 +58,15 @@ FREE: dict[str, tuple[float, float, str]] = {
 }
 """The prior: parameters the literature leaves free, with ranges and why they are free."""
 
+GULF_AIM = 3.5
+"""F1's check asks individual >= 3x organised with the whole interval; the calibration aims a
+little higher so that the adopted defaults clear it (our margin)."""
+
 DISTANCE = {
     "F11 share": "((participation_year - 0.285) / 0.115)^2: 1 at the edges of the 17-40% band",
     "F11 regulars": "((repeat_share - 0.75) / 0.05)^2: 'about three quarters'",
-    "F1 gulf": "(max(0, ln(3 / gulf)) / ln(1.5))^2: 0 once individual >= 3x organised",
+    "F1 gulf": "(max(0, ln(3.5 / gulf)) / ln(1.5))^2: 0 once individual >= 3.5x organised (a margin"
+               " above the check's 3x, so that its interval clears 3)",
     "steady state": "((change of participation_year over the last 60 months, relative) / 0.05)^2",
 }
 """Terms of the distance of a run to the calibration targets (their sum)."""
@@ -71,7 +76,7 @@ def distance_terms(summary: dict[str, float], gulf: float, ts: pd.DataFrame) -> 
     terms = {
         "F11 share": ((summary["participation_year"] - 0.285) / 0.115) ** 2,
         "F11 regulars": ((summary["repeat_share"] - 0.75) / 0.05) ** 2,
-        "F1 gulf": (max(0.0, math.log(3.0 / max(gulf, 1e-6))) / math.log(1.5)) ** 2,
+        "F1 gulf": (max(0.0, math.log(GULF_AIM / max(gulf, 1e-6))) / math.log(1.5)) ** 2,
     }
     steps = len(ts) - 1
     early = ts["participation_year"].iloc[steps - 59: steps - 29].mean()
@@ -154,6 +159,8 @@ def finish(out: Path, settings: dict[str, Any], workers: int = MAX_WORKERS,
            progress: Callable[[int, int], None] | None = None, members: int = 20) -> dict[str, Any]:
     """From prior.csv and ensemble_runs.csv: the ensemble, what it identifies, the adopted
     defaults and the held-out patterns across the ensemble; writes calibration.json."""
+    from coprod_sim.params import spec
+
     prior = pd.read_csv(out / "prior.csv").set_index("point")
     again = pd.read_csv(out / "ensemble_runs.csv")
     keep = sorted(set(again["point"]))
@@ -164,7 +171,8 @@ def finish(out: Path, settings: dict[str, Any], workers: int = MAX_WORKERS,
     ident = identification(ensemble)
     ident.to_csv(out / "identification.csv", index=False)
     cutoff = float(prior.loc[keep, "distance"].max())
-    adopted_point, adopted = adopt(ensemble, cutoff)
+    refit, adopted_outcomes = adopt(workers, progress)
+    adopted = {k: refit.get(k, spec(k).default) for k in FREE}
     held = held_out(ensemble, members, workers, progress)
     held.to_csv(out / "held_out.csv", index=False)
     summary = {
@@ -173,10 +181,10 @@ def finish(out: Path, settings: dict[str, Any], workers: int = MAX_WORKERS,
         "targets": DISTANCE,
         "accepted": len(keep),
         "acceptance_distance": cutoff,
-        "adopted_point": adopted_point,
         "adopted": adopted,
-        "adopted_outcomes": {k: float(ensemble.loc[adopted_point, k])
-                             for k in ("participation_year", "repeat_share", "gulf", "distance")},
+        "adopted_refit": list(MODE_BASELINES),
+        "adopted_outcomes": adopted_outcomes,
+        "adopted_fits_as_well_as_the_ensemble": adopted_outcomes["distance"] <= cutoff,
         "ensemble_range": {k: [float(ensemble[k].min()), float(ensemble[k].max())] for k in FREE},
         "identified": [r.parameter for r in ident.itertuples() if r.identified],
         "not_identified": [r.parameter for r in ident.itertuples() if not r.identified],
@@ -187,22 +195,37 @@ def finish(out: Path, settings: dict[str, Any], workers: int = MAX_WORKERS,
     return summary
 
 
-def adopt(ensemble: pd.DataFrame, cutoff: float) -> tuple[int, dict[str, float]]:
-    """The defaults: the member of the ensemble nearest the tree's current defaults (distance
-    in units of each prior's width), among those whose fit held on fresh seeds (distance at
-    most the acceptance cutoff), rounded to three significant figures.
+MODE_BASELINES = ("citizens.base_individual", "citizens.base_group", "citizens.base_collective")
+"""What the adopted defaults refit: the baseline log-odds of each mode set the levels the
+targets are about (the yearly share and the gulf between modes)."""
 
-    All members fit the targets about equally well; the nearest one changes the model least.
+
+def adopt(workers: int = MAX_WORKERS, progress: Callable[[int, int], None] | None = None,
+          points: int = 96, keep: int = 6, replications: int = 3
+          ) -> tuple[dict[str, float], dict[str, float]]:
+    """The defaults: the mode baselines refitted with every other parameter at its current
+    default (an ABC on three dimensions), rounded to three significant figures.
+
+    Parameters the targets do not identify keep their values: any value in their prior fits the
+    targets as well, and keeping them changes the model least. The adopted set should fit as well
+    as the ensemble's members (its mean distance on fresh seeds at most the acceptance cutoff):
+    calibration.json records whether it does, and tests/test_calibration.py checks it.
     """
-    from coprod_sim.params import spec
+    from scipy.stats import qmc
 
-    current = np.array([float(spec(k).default) for k in FREE])
-    width = np.array([high - low for low, high, _ in FREE.values()])
-    good = ensemble[ensemble["distance"] <= cutoff]
-    good = good if len(good) else ensemble
-    gaps = ((good[list(FREE)].to_numpy() - current) / width) ** 2
-    point = int(good.index[int(np.argmin(gaps.sum(axis=1)))])
-    return point, {k: float(f"{float(ensemble.loc[point, k]):.3g}") for k in FREE}
+    lows = np.array([FREE[k][0] for k in MODE_BASELINES])
+    highs = np.array([FREE[k][1] for k in MODE_BASELINES])
+    unit = qmc.LatinHypercube(d=len(MODE_BASELINES), seed=SEED + 3).random(points)
+    sample = [dict(zip(MODE_BASELINES, map(float, row), strict=True)) for row in qmc.scale(unit, lows, highs)]
+    screen = evaluate(sample, [(SEED + 3, 0)], workers, progress)
+    best = screen.nsmallest(keep, "distance")["point"].tolist()
+    rounded = [{k: float(f"{sample[i][k]:.3g}") for k in MODE_BASELINES} for i in best]
+    again = evaluate(rounded, [(SEED + 4, r) for r in range(replications)], workers, progress)
+    mean = again.groupby("point").mean(numeric_only=True)
+    winner = int(mean["distance"].idxmin())
+    outcomes = {k: float(mean.loc[winner, k]) for k in ("participation_year", "repeat_share", "gulf")}
+    outcomes["distance"] = float(mean.loc[winner, "distance"])
+    return rounded[winner], outcomes
 
 
 def held_out(ensemble: pd.DataFrame, members: int, workers: int = MAX_WORKERS,
