@@ -56,7 +56,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     if compiled:
         from coprod_sim.outcomes.counting import year_summary
 
-        work = np.empty((4, n))
+        work = _work(c)
         ints, by_q, by_hood = year_summary(
             c.mode, c.activity, c.activity_by_mode, mask, c.quintile, c.neighbourhood, len(hoods),
             c.offered, c.result, c.self_efficacy, c.efficacy_baseline, c.ses_rank,
@@ -97,16 +97,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
         hoods.advantage, by_hood / np.maximum(per_hood, 1))
     row["advantaged_output_share"] = metrics.advantaged_output_share(
         state.output_per_resident * hoods.size, hoods.advantage, hoods.size)
-    e = c.self_efficacy
-    row["efficacy_mean"] = _mean(e)
-    row["efficacy_participants"] = _mean(e_year) if n_year else np.nan
-    row["efficacy_participants_baseline"] = _mean(base_year) if n_year else np.nan
-    row["efficacy_non_participants"] = _mean(e_others) if n_year < n else np.nan
-    row["efficacy_gap"] = row["efficacy_participants"] - row["efficacy_non_participants"]
-    row["trust_mean"] = _mean(c.trust)
-    row["risk_aversion_mean"] = _mean(state.administrations.risk_aversion)
-    row["service_quality_mean"] = metrics.weighted_mean(hoods.service_quality, hoods.size)
-    row["service_quality_gini"] = metrics.gini(hoods.service_quality, hoods.size)
+    row.update(_means(state, e_year, base_year, e_others))
     row = {k: float(v) for k, v in row.items()}
     if not neighbourhoods:
         return row, None
@@ -120,6 +111,33 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
         "participation_year": by_hood / np.maximum(hoods.size, 1),
         "service_quality": hoods.service_quality.copy(),
     }
+
+
+def _means(state: State, e_year: np.ndarray, base_year: np.ndarray, e_others: np.ndarray
+           ) -> dict[str, float]:
+    """Mean self-efficacy (all, the year's participants then and at baseline, the others),
+    trust, risk aversion and service quality."""
+    c, hoods = state.citizens, state.neighbourhoods
+    row = {"efficacy_mean": _mean(c.self_efficacy),
+           "efficacy_participants": _mean(e_year) if len(e_year) else np.nan,
+           "efficacy_participants_baseline": _mean(base_year) if len(base_year) else np.nan,
+           "efficacy_non_participants": _mean(e_others) if len(e_others) else np.nan}
+    row["efficacy_gap"] = row["efficacy_participants"] - row["efficacy_non_participants"]
+    row["trust_mean"] = _mean(c.trust)
+    row["risk_aversion_mean"] = _mean(state.administrations.risk_aversion)
+    row["service_quality_mean"] = metrics.weighted_mean(hoods.service_quality, hoods.size)
+    row["service_quality_gini"] = metrics.gini(hoods.service_quality, hoods.size)
+    return row
+
+
+def _work(c) -> np.ndarray:
+    """A (4, n) work array for ``year_summary``, kept with the citizens between months:
+    a fresh one each month would cost the operating system its pages every time."""
+    work = getattr(c, "_record_work", None)
+    if work is None or work.shape[1] != c.n:
+        work = np.empty((4, c.n))
+        c._record_work = work  # an attribute of this Citizens object, not a dataclass field
+    return work
 
 
 def _counts(state: State, mask: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
