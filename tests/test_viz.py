@@ -59,43 +59,62 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """`coprod viz --port P` running in a subprocess; yields its URL."""
+def start_server(tmp_path, *args: str):
+    """`coprod viz --port P ARGS` in a subprocess; returns (process, URL, log path)."""
     port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-c", GUARDED_SERVER, "viz", "--port", str(port)],
+    log_path = tmp_path / f"server-{port}.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen([sys.executable, "-c", GUARDED_SERVER, "viz", "--port", str(port), *args],
                             stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + START_TIMEOUT
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"coprod viz exited with {proc.returncode}:\n"
-                            f"{(tmp_path / 'server.log').read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"coprod viz did not answer within {START_TIMEOUT} s:\n"
-                            f"{(tmp_path / 'server.log').read_text()}")
-            time.sleep(0.5)
-        yield url
-        log.flush()
-        blocked = [line for line in (tmp_path / "server.log").read_text().splitlines()
-                   if line.startswith("OUTBOUND blocked")]
-        assert not blocked, f"the server tried to reach the internet: {blocked}"
-    finally:
-        proc.terminate()
+    started = time.monotonic()
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"coprod viz exited with {proc.returncode}:\n{log_path.read_text()}")
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() - started > START_TIMEOUT:
+            pytest.fail(f"coprod viz did not answer within {START_TIMEOUT} s:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    print(f"\ncoprod viz answered after {time.monotonic() - started:.1f} s")
+    return proc, url, log_path
+
+
+def stop_server(proc, log_path) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    blocked = [line for line in log_path.read_text().splitlines() if line.startswith("OUTBOUND blocked")]
+    assert not blocked, f"the server tried to reach the internet: {blocked}"
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The page of a short run (36 months, so the test reaches its end), default town size."""
+    scenario = tmp_path / "short.toml"
+    scenario.write_text('name = "short"\nsteps = 36\n')
+    proc, url, log_path = start_server(tmp_path, str(scenario))
+    try:
+        yield url
+    finally:
+        stop_server(proc, log_path)
+
+
+@pytest.fixture
+def classroom_server(tmp_path):
+    """Classroom mode, kept on this computer (--host 127.0.0.1): every tab is a teacher's."""
+    proc, url, log_path = start_server(tmp_path, "--classroom", "--host", "127.0.0.1", "--citizens", "400")
+    try:
+        yield url
+    finally:
+        stop_server(proc, log_path)
 
 
 @pytest.fixture
@@ -133,19 +152,23 @@ class Traffic:
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
 
 
-def month(page) -> int:
-    text = page.locator(".coprod-status").inner_text()
-    m = re.match(r"Month (\d+)", text)
-    assert m, f"status line without a month: {text!r}"
-    return int(m.group(1))
-
-
+MONTH = re.compile(r"^(?:Month|Mois) (\d+)")
 MONTH_JS = """([op, m]) => {
-    const found = /^Month (\\d+)/.exec(document.querySelector('.coprod-status')?.innerText || '');
+    const found = /^(?:Month|Mois) (\\d+)/.exec(document.querySelector('.coprod-status')?.innerText || '');
     if (!found) return false;
     const now = Number(found[1]);
     return op === '>=' ? now >= m : now === m;
 }"""
+SIZES = {"1366x768": (1366, 768), "1920x1080": (1920, 1080)}
+PANELS = [".coprod-town-map",
+          *[f".coprod-chart-{c}" for c in ("efficacy", "cycle", "quintiles", "concentration")]]
+
+
+def month(page) -> int:
+    text = page.locator(".coprod-status").inner_text()
+    m = MONTH.match(text)
+    assert m, f"status line without a month: {text!r}"
+    return int(m.group(1))
 
 
 def wait_for_month(page, op: str, target: int) -> int:
@@ -158,26 +181,45 @@ def wait_for_month(page, op: str, target: int) -> int:
     return month(page)
 
 
-def mesa_time(page) -> str:
-    return page.get_by_text(re.compile(r"^Time: ")).inner_text()
-
-
 def picture(page, selector: str) -> bytes:
     return page.locator(selector).screenshot()
 
 
-def play_until(page, target: int) -> int:
-    """Play, then pause once the month reaches ``target`` (or the run ends by itself)."""
-    page.get_by_role("button", name="▶").click()
-    wait_for_month(page, ">=", target)
-    pause = page.get_by_role("button", name="❚❚")
-    if pause.is_enabled():  # disabled once the run has reached its last month and stopped
-        pause.click()
-    page.wait_for_timeout(1000)  # the last frame in flight
-    return month(page)
+def open_page(browser, url: str, size: str, locale: str, traffic: Traffic):
+    width, height = SIZES[size]
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+    context.route("**/*", traffic.route)
+    page = context.new_page()
+    traffic.watch(page)
+    page.goto(url, timeout=UI_TIMEOUT)
+    page.locator(".coprod-step").wait_for(timeout=UI_TIMEOUT)
+    for selector in PANELS:
+        page.locator(selector).wait_for(timeout=UI_TIMEOUT)
+    return context, page
+
+
+def assert_on_one_screen(page, size: str) -> None:
+    """The town and the four plots are whole inside the window, large enough, and nothing
+    else lies over them (no banner, no badge)."""
+    width, height = SIZES[size]
+    assert page.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight + 1")
+    for selector in PANELS:
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0 and box["y"] >= 0, (selector, box)
+        assert box["x"] + box["width"] <= width + 1, (selector, box)
+        assert box["y"] + box["height"] <= height + 1, (selector, box)
+        assert box["width"] > 300 and box["height"] > 200, (selector, box)
+        covered = page.evaluate("""(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+            const pts = [[0.5, 0.5], [0.1, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9]];
+            return pts.some(([fx, fy]) => { const e = document.elementFromPoint(r.left + fx * r.width,
+                r.top + fy * r.height); return e !== document.querySelector(sel); }); }""", selector)
+        assert not covered, f"something lies over {selector}"
+    assert page.get_by_text("runs on Solara").count() == 0
 
 
 def test_teaching_page_in_headless_chromium(server, shots):
+    """A lesson at 1366x768 in English: step, play to the end of the run, levers, Reset, Info,
+    the language switch; then the same page at 1920x1080 and in French (browser's language)."""
     assert CHROMIUM.exists(), (
         f"{CHROMIUM} not found: the browser test needs Debian's chromium package "
         "(bash scripts/setup.sh --test installs it). Never download a browser instead.")
@@ -186,71 +228,155 @@ def test_teaching_page_in_headless_chromium(server, shots):
     traffic = Traffic()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 1500})
-        context.route("**/*", traffic.route)
-        page = context.new_page()
-        traffic.watch(page)
+        context, page = open_page(browser, server, "1366x768", "en-GB", traffic)
         try:
-            page.goto(server, timeout=UI_TIMEOUT)
-
-            # Everything renders: controls, levers with their help, network, plots, Info panel.
-            page.get_by_role("button", name="Step").wait_for(timeout=UI_TIMEOUT)
-            for name in ("Reset", "▶"):
-                expect(page.get_by_role("button", name=name)).to_be_visible()
-            for lever in ("Virtuous cycle off (feedback strength 0)", "Feedback strength", "Risk aversion",
-                          "Staff incentives", "Outreach rate", "Effort (collective)"):
-                expect(page.get_by_text(lever, exact=True).first).to_be_visible()
-            expect(page.locator(".coprod-lever-help")).to_contain_text("Incentives staff have")
-            expect(page.locator(".coprod-info")).to_contain_text("Things to try")
-            expect(page.locator(".coprod-town-map")).to_be_visible(timeout=UI_TIMEOUT)
-            for chart in ("efficacy", "quintiles", "concentration", "risk_aversion"):
-                expect(page.locator(f".coprod-chart-{chart}")).to_be_visible(timeout=UI_TIMEOUT)
-                box = page.locator(f".coprod-chart-{chart}").bounding_box()
-                assert box["width"] > 200 and box["height"] > 150, (chart, box)
+            assert page.title() == "Coproduction - teaching page"
+            assert_on_one_screen(page, "1366x768")
             assert month(page) == 0
-            time0 = mesa_time(page)
-            charts0 = {c: picture(page, f".coprod-chart-{c}") for c in ("efficacy", "quintiles")}
+            expect(page.locator(".coprod-status")).to_contain_text("levers as at the start")
             town0 = picture(page, ".coprod-town-map")
 
-            # Step: the counters move on by one month, and the plots and the town change.
+            # Step: one month on; the town changes; the early rich/poor ratio is held back.
             start = time.perf_counter()
-            page.get_by_role("button", name="Step").click()
+            page.locator(".coprod-step").click()
             wait_for_month(page, "==", 1)
-            print(f"\nStep to month 1 shown after {1000 * (time.perf_counter() - start):.0f} ms")
-            assert mesa_time(page) != time0
+            print(f"Step to month 1 shown after {1000 * (time.perf_counter() - start):.0f} ms")
+            expect(page.locator(".coprod-status")).to_contain_text("too early to compare")
             page.wait_for_timeout(500)
             assert picture(page, ".coprod-town-map") != town0
 
-            # Play, then pause: the months run on by themselves and the plots draw the run.
-            reached = play_until(page, 36)
-            assert reached >= 36
-            for c, before in charts0.items():
-                assert picture(page, f".coprod-chart-{c}") != before, f"the {c} plot did not change"
-            expect(page.locator(".coprod-status")).to_contain_text("took part in the past year")
-            page.screenshot(path=shots / "viz.png")
+            # Play to the end of the run: a clear message, the play button back to "Play".
+            page.locator(".coprod-speed").click()
+            page.get_by_role("option", name="fast").click()
+            page.locator(".coprod-play").click()
+            expect(page.locator(".coprod-play")).to_contain_text("Pause")
+            expect(page.locator(".coprod-finished")).to_contain_text(
+                "Run finished at month 36: press Reset", timeout=UI_TIMEOUT)
+            expect(page.locator(".coprod-play")).to_contain_text("Play")
+            expect(page.locator(".coprod-play")).to_be_disabled()
+            expect(page.locator(".coprod-step")).to_be_disabled()
+            expect(page.locator(".coprod-status")).to_contain_text("times as often as the poorest")
+            expect(page.locator(".coprod-lesson")).to_contain_text("Most of the gap is who takes part")
+            page.screenshot(path=shots / "viz-en-1366x768.png")
 
             # The colour switch recolours the town.
             town_efficacy = picture(page, ".coprod-town-map")
-            page.get_by_role("button", name="taking part").click()
+            page.locator(".coprod-colour").get_by_text("taking part").click()
             page.wait_for_timeout(1500)
             assert picture(page, ".coprod-town-map") != town_efficacy
             page.screenshot(path=shots / "viz-taking-part.png")
-            page.get_by_role("button", name="self-efficacy").click()
 
-            # A lever, then Reset: a new run from month 0 with the virtuous cycle off.
-            page.get_by_text("Virtuous cycle off (feedback strength 0)", exact=True).click()
-            page.get_by_role("button", name="Reset").click()
+            # Levers: values shown; the cycle switch sets its strength to 0 (one control).
+            page.locator(".coprod-levers-button").click()
+            levers = page.locator(".coprod-levers")
+            expect(levers).to_be_visible()
+            expect(levers).to_contain_text("Risk aversion: 0.50")
+            expect(levers).to_contain_text("Feedback strength: 1.00")
+            page.locator(".coprod-cycle-switch input").click(force=True)
+            expect(levers).to_contain_text("Feedback strength: 0.00")
+            expect(page.locator(".coprod-levers-changed")).to_be_visible()
+            for dev in ("Render Interval", "Use Threads", "Play Interval"):
+                assert page.get_by_text(dev).count() == 0, dev
+            page.screenshot(path=shots / "viz-levers-1366x768.png")
+
+            # Reset: busy at once (buttons disabled), then month 0 of the same town, cycle off.
+            start = time.perf_counter()
+            page.locator(".coprod-reset").click()
+            seen = page.wait_for_function("""() => {
+                const q = (s) => document.querySelector(s);
+                if (q('.coprod-busy')) return {busy: true, disabled: q('.coprod-step').disabled
+                    && q('.coprod-play').disabled && q('.coprod-reset').disabled};
+                if (/^Month 0/.test(q('.coprod-status')?.innerText || '')) return {busy: false};
+                return null; }""", polling="raf", timeout=UI_TIMEOUT).json_value()
+            print(f"Reset: busy state seen: {seen['busy']}")
+            assert not seen["busy"] or seen["disabled"], "buttons left enabled while the town is rebuilt"
             wait_for_month(page, "==", 0)
+            print(f"Reset shown after {1000 * (time.perf_counter() - start):.0f} ms")
             expect(page.locator(".coprod-status")).to_contain_text("virtuous cycle off")
-            assert mesa_time(page) == time0
-            assert play_until(page, reached) >= reached
-            page.screenshot(path=shots / "viz-feedback-off.png")
+            expect(page.locator(".coprod-play")).to_be_enabled()
+            page.locator(".coprod-levers-button").click()
+
+            # Info: an overlay that closes again.
+            page.locator(".coprod-info-button").click()
+            expect(page.locator(".coprod-info")).to_contain_text("Things to try")
+            expect(page.locator(".coprod-info")).to_contain_text("Most of the gap between participants")
+            page.locator(".coprod-info-close").click()
+            expect(page.locator(".coprod-info")).to_have_count(0)
+
+            # The language switch: the same town, in French.
+            page.locator(".coprod-language").click()
+            expect(page.locator(".coprod-status")).to_contain_text("Mois 0")
+            expect(page.locator(".coprod-reset")).to_contain_text("Recommencer")
+            page.wait_for_function("document.title === 'Coproduction - page pédagogique'", timeout=UI_TIMEOUT)
         except Exception:
             page.screenshot(path=shots / "failure.png")
             print(f"\nscreenshot of the failure: {shots / 'failure.png'}")
             raise
         finally:
-            browser.close()
+            context.close()
 
+        for size, locale, lang in (("1920x1080", "en-US", "en"), ("1366x768", "fr-FR", "fr"),
+                                   ("1920x1080", "fr-FR", "fr")):
+            context, page = open_page(browser, server, size, locale, traffic)
+            try:
+                assert_on_one_screen(page, size)
+                reset = "Recommencer" if lang == "fr" else "Reset"
+                expect(page.locator(".coprod-reset")).to_contain_text(reset)
+                for _ in range(14):
+                    page.locator(".coprod-step").click()
+                    page.wait_for_timeout(150)
+                wait_for_month(page, ">=", 14)
+                page.wait_for_timeout(1000)
+                if size == "1920x1080":
+                    expect(page.locator(".coprod-levers")).to_be_visible()  # a column of its own
+                page.screenshot(path=shots / f"viz-{lang}-{size}.png")
+            finally:
+                context.close()
+        browser.close()
+
+    assert not traffic.outside, f"requests left this machine: {traffic.outside}"
+    assert not traffic.errors, f"the page had errors: {traffic.errors}"
+
+
+COUNT_JS = """(n) => /: (\\d+)/.exec(document.querySelector('.coprod-teacher-count')?.innerText || '')
+    ?.[1] == n"""
+
+
+def test_two_browser_sessions_get_their_own_towns_and_closing_one_frees_it(classroom_server, shots):
+    """Classroom mode on loopback: two tabs, two towns; a Step or a lever in one leaves the
+    other alone; closing a tab frees its town (the teacher's count goes down)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    traffic = Traffic()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        ctx_a, a = open_page(browser, classroom_server, "1366x768", "en-GB", traffic)
+        ctx_b, b = open_page(browser, classroom_server, "1366x768", "fr-FR", traffic)
+        try:
+            expect(a.locator(".coprod-teacher-url")).to_contain_text(classroom_server.rstrip("/"))
+            a.wait_for_function(COUNT_JS, arg=1, timeout=UI_TIMEOUT)  # two towns: "1 student" + teacher
+            for n in range(1, 4):
+                a.locator(".coprod-step").click()
+                wait_for_month(a, "==", n)
+            assert month(b) == 0
+            a.locator(".coprod-levers-button").click()
+            expect(a.locator(".coprod-levers")).to_be_visible()
+            a.locator(".coprod-cycle-switch input").click(force=True)
+            expect(a.locator(".coprod-levers")).to_contain_text("Feedback strength: 0.00")
+            a.locator(".coprod-reset").click()
+            expect(a.locator(".coprod-status")).to_contain_text("virtuous cycle off")
+            expect(b.locator(".coprod-status")).to_contain_text("leviers comme au départ")
+            b.locator(".coprod-teacher .coprod-qr-button").click()
+            expect(b.locator(".coprod-qr img")).to_be_visible()
+            b.screenshot(path=shots / "viz-classroom-qr.png")
+            b.locator(".coprod-qr button").click()
+            a.close()  # the tab closes: Solara closes its kernel, our clean-up frees the town
+            b.wait_for_function(COUNT_JS, arg=0, timeout=UI_TIMEOUT)
+            b.locator(".coprod-step").click()
+            wait_for_month(b, "==", 1)
+        finally:
+            ctx_a.close()
+            ctx_b.close()
+            browser.close()
     assert not traffic.outside, f"requests left this machine: {traffic.outside}"
     assert not traffic.errors, f"the page had errors: {traffic.errors}"

@@ -1,6 +1,8 @@
-"""The teaching page's parts without a browser: controls from the parameter tree, the town's
-layout and drawing, the live plots, the words, the `coprod viz` command's checks and the
-offline settings. The page as a whole is tested in a real browser in test_viz.py."""
+"""The teaching page's parts without a browser: controls from the parameter tree, the town
+per session (reset, end of run, register of sessions), the town's layout and drawing, the live
+plots and the event study of the virtuous cycle, the words in two languages, the `coprod viz`
+command's checks and the offline settings. The page as a whole is tested in a real browser in
+test_viz.py."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ import io
 import math
 import os
 import socket
+import string
 import subprocess
 import sys
 import textwrap
 
-import mesa.visualization.solara_viz as mesa_solara_viz
 import numpy as np
 import pytest
 from hypothesis import given
@@ -22,46 +24,44 @@ from typer.testing import CliRunner
 
 from coprod_sim.cli.app import app as cli_app
 from coprod_sim.names import QUINTILE_COLUMNS
-from coprod_sim.params import OUTREACH_POLICIES, TREE, Param, Parameters, spec
+from coprod_sim.params import TREE, Param, Parameters, spec
+from coprod_sim.viz import session as session_module
 from coprod_sim.viz import town as town_module
-from coprod_sim.viz.charts import CHARTS, EfficacyChart, charts_for, series
+from coprod_sim.viz.charts import CHARTS, make_charts, series
 from coprod_sim.viz.controls import (
     FEEDBACK_KEY,
     FEEDBACK_OFF,
     TownModel,
+    control,
     label,
-    lever_help,
     lever_keys,
-    model_params,
     slider_step,
 )
-from coprod_sim.viz.info import INFO, lever_changes, status
-from coprod_sim.viz.town import COLOUR_BY, participation_classes, town_layout, town_view
+from coprod_sim.viz.cycle import CycleTracker, match_nearest
+from coprod_sim.viz.i18n import LANGUAGES, MESSAGES, count, number, percent, pick_language, t
+from coprod_sim.viz.info import RATIO_FROM_MONTH, info_markdown, lever_changes, status
+from coprod_sim.viz.session import Town, initial_levers, model_kwargs
+from coprod_sim.viz.town import TownView, participation_classes, town_layout
 
 SMALL = {"population.n_citizens": 400, "population.n_neighbourhoods": 4}
 
 
-def start_kwargs(base: Parameters) -> dict:
-    """The keywords SolaraViz builds the first model with: controls at their starting values."""
-    return {k: (v["value"] if isinstance(v, dict) else v) for k, v in model_params(base).items()}
-
-
 def decode(png: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(png)))
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
 # ----------------------------------------------------------------------------- controls
 def test_one_control_per_slider_parameter_with_the_trees_bounds_and_values():
     base = Parameters()
-    mp = model_params(base)
     flagged = [f"{g}.{n}" for g, ps in TREE.items() for n, p in ps.items() if p.slider]
     assert lever_keys() == flagged and len(flagged) >= 8
     for key in ("administration.staff_incentives", "administration.risk_aversion", "policy.outreach",
                 "policy.effort_individual", "policy.effort_collective", FEEDBACK_KEY):
         assert key in flagged, f"{key} is a lever the issue asks for"
-    assert mp["params"] is base
+    levers = initial_levers(base)
+    assert set(levers) == {FEEDBACK_OFF, *flagged}
     for key in flagged:
-        entry, p = mp[key.replace(".", "__")], spec(key)
+        entry, p = control(key, levers[key]), spec(key)
         assert entry["value"] == base[key]
         if p.choices is not None:
             assert entry["type"] == "Select" and entry["values"] == list(p.choices)
@@ -70,17 +70,15 @@ def test_one_control_per_slider_parameter_with_the_trees_bounds_and_values():
             assert (entry["min"], entry["max"]) == (p.low, p.high)
             k = (entry["value"] - entry["min"]) / entry["step"]
             assert abs(k - round(k)) < 1e-6, f"{key} starts off its slider's grid"
-    assert mp[FEEDBACK_OFF] == {"type": "Checkbox", "label": "Virtuous cycle off (feedback strength 0)",
-                                "value": False}
 
 
 def test_controls_start_at_the_scenarios_values():
     base = Parameters({"policy.outreach": "targeted_area", "administration.staff_incentives": 0.37,
                        FEEDBACK_KEY: 0.0})
-    mp = model_params(base)
-    assert mp["policy__outreach"]["value"] == "targeted_area"
-    assert mp["administration__staff_incentives"]["value"] == 0.37
-    assert mp[FEEDBACK_OFF]["value"] is True
+    levers = initial_levers(base)
+    assert levers["policy.outreach"] == "targeted_area"
+    assert levers["administration.staff_incentives"] == 0.37
+    assert levers[FEEDBACK_OFF] is True
 
 
 @given(low=st.integers(-1000, 1000), span_exp=st.integers(-2, 4), span_mant=st.sampled_from([1, 2, 3, 5, 8]),
@@ -109,166 +107,283 @@ def test_slider_step_is_round_and_keeps_the_value_on_the_grid(low, span_exp, spa
         assert abs(k - round(k)) < 1e-6
 
 
-def test_labels_and_help_text_come_from_the_tree():
-    assert label("policy.effort_group") == "Effort (group)"
-    assert label("administration.staff_incentives") == "Staff incentives"
-    helps = dict(lever_help())
-    for key in lever_keys():
-        assert helps[label(key)].startswith(spec(key).description)
-        assert spec(key).allowed() in helps[label(key)]
 
-
-def test_the_info_panel_names_levers_and_choices_that_exist():
-    labels = {label(k) for k in lever_keys()} | {"Virtuous cycle off"}
-    for named in ("Virtuous cycle off", "Outreach", "Outreach rate", "Staff incentives", "Risk aversion"):
-        assert f"**{named}**" in INFO and named in labels
-    assert "*targeted_area*" in INFO and "targeted_area" in OUTREACH_POLICIES
-    assert "*universal*" in INFO and "universal" in OUTREACH_POLICIES
-    for heading in ("What is this?", "How it works", "What to notice", "Things to try"):
-        assert heading in INFO
-
-
-# ----------------------------------------------------------------------------- the page's model
+# ----------------------------------------------------------------------------- the session's town
 def test_feedback_off_switch_sets_feedback_strength_to_zero():
     base = Parameters(SMALL)
-    assert TownModel(**start_kwargs(base)).params[FEEDBACK_KEY] == base[FEEDBACK_KEY] != 0.0
-    off = TownModel(**{**start_kwargs(base), FEEDBACK_OFF: True})
+    levers = initial_levers(base)
+    assert TownModel(**model_kwargs(base, levers)).params[FEEDBACK_KEY] == base[FEEDBACK_KEY] != 0.0
+    off = TownModel(**model_kwargs(base, {**levers, FEEDBACK_OFF: True}))
     assert off.params[FEEDBACK_KEY] == 0.0
     assert off.params.replace({FEEDBACK_KEY: base[FEEDBACK_KEY]}) == base
 
 
-def test_reset_as_solaraviz_does_it_rebuilds_the_same_town_with_the_new_lever():
-    base = Parameters(SMALL)
-    model = TownModel(**start_kwargs(base))
+def test_reset_rebuilds_the_same_town_with_the_new_lever_and_keeps_the_drawings(monkeypatch):
+    calls = []
+    real = town_module.compute_layout
+    monkeypatch.setattr(town_module, "compute_layout", lambda m: calls.append(m) or real(m))
+    town_module._layouts.clear()
+    base = Parameters({**SMALL, "simulation.seed": 99})
+    town = Town(base, "en")
+    town.picture()
+    view, charts = town.view, [town.chart_png(n) for n in CHARTS] and town.charts
     for _ in range(5):
-        model.step()
-    chosen = {**start_kwargs(base), "policy__outreach": "universal"}
-    kwargs = mesa_solara_viz._build_model_init_kwargs(
-        model, chosen, add_scenario_when_empty=True, require_model_accepts_scenario=True)
-    fresh = type(model)(**kwargs)
-    assert fresh.state.step == 0 and fresh.params["policy.outreach"] == "universal"
-    same = TownModel(**start_kwargs(base))
-    assert (fresh.state.network != same.state.network).nnz == 0
-    np.testing.assert_array_equal(fresh.state.citizens.self_efficacy, same.state.citizens.self_efficacy)
+        town.step()
+    start = town.model.state.citizens.self_efficacy
+    town.reset({**town.applied, "policy.outreach": "universal"})
+    assert town.month == 0 and town.model.params["policy.outreach"] == "universal"
+    fresh = TownModel(**model_kwargs(base, initial_levers(base)))
+    assert (town.model.state.network != fresh.state.network).nnz == 0
+    np.testing.assert_array_equal(town.model.state.citizens.self_efficacy, fresh.state.citizens.self_efficacy)
+    assert start is not town.model.state.citizens.self_efficacy
+    town.picture()
+    assert town.view is view and town.charts is charts and len(calls) == 1  # nothing redrawn from scratch
+    assert town.view.model is town.model
 
 
-def test_the_pages_grid_replaces_mesas_only_for_this_page():
-    import coprod_sim.viz.app as page
+def test_the_run_ends_at_its_last_month_and_says_so():
+    base = Parameters({**SMALL, "simulation.steps": 3})
+    town = Town(base, "en")
+    assert [town.step() for _ in range(5)] == [True, True, True, False, False]
+    assert town.finished and town.month == 3
+    assert t("finished", "en", month=town.month) == "Run finished at month 3: press Reset to start again."
+    town.reset(town.applied)
+    assert not town.finished and town.step()
 
-    assert mesa_solara_viz.make_initial_grid_layout(len(page.COMPONENTS)) == [
-        {**cell, "moved": False} for cell in page.GRID]
-    assert len(mesa_solara_viz.make_initial_grid_layout(3)) == 3
-    cells = {(c["x"], c["y"], c["w"], c["h"]) for c in page.GRID}
-    assert len(cells) == len(page.COMPONENTS)
-    assert all(c["x"] + c["w"] <= 12 for c in page.GRID)
+
+def test_the_register_caps_sessions_and_frees_a_closed_one(monkeypatch):
+    monkeypatch.setattr(session_module, "SESSIONS", {})
+    monkeypatch.setattr(session_module.LIMITS, "max_sessions", 2)
+    base = Parameters(SMALL)
+    a = session_module.open_town("a", base, "en")
+    assert session_module.open_town("a", base, "en") is a
+    b = session_module.open_town("b", base, "fr")
+    assert b is not a and b.model is not a.model and b.lang == "fr"
+    assert session_module.open_town("c", base, "en") is None  # the class is full
+    a.step()
+    assert a.month == 1 and b.month == 0  # isolation
+    session_module.close_session("a")
+    assert a.model is None and session_module.session_count() == 1
+    assert session_module.open_town("c", base, "en") is not None
+
+
+def test_idle_towns_are_put_away_and_reset_brings_them_back(monkeypatch):
+    monkeypatch.setattr(session_module, "SESSIONS", {})
+    town = session_module.open_town("idle", Parameters(SMALL), "en")
+    playing = session_module.open_town("playing", Parameters(SMALL), "en")
+    playing.playing = True
+    later = town.last_active + 60 * session_module.LIMITS.idle_minutes + 1
+    assert session_module.put_away_idle(now=later) == 1
+    assert town.put_away and not town.step() and not playing.put_away
+    town.reset(town.applied)
+    assert town.step() and town.month == 1
 
 
 # ----------------------------------------------------------------------------- the town
 @pytest.fixture(scope="module")
 def town():
-    model = TownModel(**start_kwargs(Parameters()))
+    t = Town(Parameters(), "en")
     for _ in range(12):
-        model.step()
-    return model
+        t.step()
+    return t
 
 
 def test_neighbourhoods_are_clusters_citizens_sit_nearest_their_own_centre(town):
-    lay = town_layout(town)
+    model = town.model
+    lay = town_layout(model)
     d = np.linalg.norm(lay.xy[:, None, :] - lay.hood_centre[None, :, :], axis=2)
-    np.testing.assert_array_equal(d.argmin(axis=1), town.state.citizens.neighbourhood)
-    assert len(lay.edges) * 2 == town.state.network.nnz
-    assert lay.admin_xy.shape == (len(town.state.administrations), 2)
+    np.testing.assert_array_equal(d.argmin(axis=1), model.state.citizens.neighbourhood)
+    assert len(lay.edges) * 2 == model.state.network.nnz
+    assert lay.admin_xy.shape == (len(model.state.administrations), 2)
 
 
-def test_layout_is_computed_once_per_model_not_per_frame(monkeypatch):
-    calls = []
-    real = town_module.compute_layout
-    monkeypatch.setattr(town_module, "compute_layout", lambda m: calls.append(m) or real(m))
-    model = TownModel(**start_kwargs(Parameters(SMALL)))
-    view = town_view(model)
-    for i in range(4):
-        model.step()
-        view.picture(COLOUR_BY[i % 2])
-    assert town_view(model) is view and town_layout(model) is town_layout(model)
-    assert len(calls) == 1
-    other = TownModel(**start_kwargs(Parameters(SMALL)))
-    town_view(other).picture()
-    assert len(calls) == 2  # a new model (a Reset) gets its own layout
+def test_a_one_neighbourhood_town_is_a_disc_poorest_at_the_centre_without_a_spring_layout(monkeypatch):
+    monkeypatch.setattr(town_module.nx, "spring_layout", lambda *a, **k: pytest.fail("spring layout"))
+    model = TownModel(params=Parameters({"population.n_citizens": 1000, "population.n_neighbourhoods": 1}))
+    lay = town_module.compute_layout(model)
+    r = np.linalg.norm(lay.xy - lay.hood_centre[0], axis=1)
+    assert r.max() <= 0.93 * lay.hood_radius[0]
+    assert np.corrcoef(r, model.state.citizens.ses_rank)[0, 1] > 0.95
+    view = TownView(model, "en")
+    view.picture()
+    assert "one neighbourhood" in view.title.get_text()
+    one = info_markdown("en", 1, 120)
+    assert "area 1" not in one and "single neighbourhood" in one
+    assert "area 8 the richest" in info_markdown("en", 8, 120)
 
 
 def test_town_picture_follows_the_month_and_the_colour_switch(town):
-    view = town_view(town)
-    eff, part = view.picture("self-efficacy"), view.picture("taking part")
+    eff, part = town.picture("self-efficacy"), town.picture("taking part")
     assert decode(eff).shape == decode(part).shape and decode(eff).shape[1] > 400
     assert eff != part
-    assert view.picture("self-efficacy") == eff  # same month, same picture
+    assert town.picture("self-efficacy") == eff  # same month, same picture
     town.step()
-    assert view.picture("self-efficacy") != eff
+    assert town.picture("self-efficacy") != eff
     with pytest.raises(ValueError, match="colour_by"):
-        view.picture("income")
+        town.picture("income")
 
 
 def test_participation_classes_follow_the_citizens_state(town):
-    c = town.state.citizens
-    cls = participation_classes(town)
+    model = town.model
+    c = model.state.citizens
+    cls = participation_classes(model)
     active = c.mode >= 0
     np.testing.assert_array_equal(cls[active], 2 + c.mode[active])
-    year = (c.activity & ((1 << town.params.simulation.year_window) - 1)) != 0
+    year = (c.activity & ((1 << model.params.simulation.year_window) - 1)) != 0
     np.testing.assert_array_equal(cls[~active], year[~active].astype(int))
 
 
 # ----------------------------------------------------------------------------- the plots
 def test_plots_draw_the_recorded_outcomes_and_change_each_month():
-    model = TownModel(**start_kwargs(Parameters(SMALL)))
-    charts = charts_for(model)
-    assert list(charts) == list(CHARTS)
-    first = {name: c.png(model) for name, c in charts.items()}
+    town = Town(Parameters(SMALL), "en")
+    first = {name: town.chart_png(name) for name in CHARTS}
     for _ in range(6):
-        model.step()
-    for name, c in charts.items():
-        assert c.png(model) != first[name], name
-    s = series(model)
-    q = charts["quintiles"]
+        town.step()
+    for name in CHARTS:
+        assert town.chart_png(name) != first[name], name
+    s = series(town.model)
+    q = town.charts["quintiles"]
     for line, col in zip(q.lines, QUINTILE_COLUMNS, strict=True):
         np.testing.assert_array_equal(line.get_ydata(), s[col][1:])
-    np.testing.assert_array_equal(charts["risk_aversion"].line.get_ydata(), s["risk_aversion_mean"])
-    assert charts["efficacy"].ax.get_xlim() == (0, model.params.simulation.steps)
+    assert town.charts["efficacy"].ax.get_xlim() == (0, town.model.params.simulation.steps)
+    _, first_timers, _ = town.cycle.curves()
+    np.testing.assert_array_equal(town.charts["cycle"].first.get_ydata(), first_timers)
 
 
-def efficacy_gap_after(months: int, **levers) -> tuple[np.ndarray, np.ndarray, str]:
-    model = TownModel(**{**start_kwargs(Parameters()), **levers})
-    chart: EfficacyChart = charts_for(model)["efficacy"]
-    for _ in range(months):
-        model.step()
-    chart.png(model)
-    return np.asarray(chart.now.get_ydata()), np.asarray(chart.start.get_ydata()), chart.gain_label.get_text()
+def test_a_reset_chart_is_back_to_its_first_y_range():
+    chart = make_charts(120, "en")["concentration"]
+    chart.widen(np.array([0.9]))
+    assert chart.ax.get_ylim()[1] > 0.9
+    chart.reset()
+    assert chart.ax.get_ylim() == chart.ylim
 
 
-def test_feedback_off_flattens_the_participants_efficacy_curve():
-    """With the cycle on, participants' efficacy rises above where they started (the green
-    band); with it off, the curve is their starting efficacy: no band at all."""
-    now, start, text = efficacy_gap_after(36)
-    assert now[-1] - start[-1] > 0.02 and text.startswith("gain +")
-    off_now, off_start, off_text = efficacy_gap_after(36, **{FEEDBACK_OFF: True})
-    np.testing.assert_allclose(off_now, off_start, equal_nan=True)
-    assert off_text == "gain +0.00"
-
-
-# ----------------------------------------------------------------------------- words
-def test_status_line_tells_the_month_the_gap_and_the_levers_changed():
-    base = Parameters(SMALL)
-    model = TownModel(**start_kwargs(base))
-    assert status(model, base) == "Month 0 · levers as in the scenario"
+def test_plots_survive_a_month_half_recorded_by_the_playing_thread():
+    town = Town(Parameters(SMALL), "en")
     for _ in range(3):
-        model.step()
-    line = status(model, base)
+        town.step()
+    town.model.datacollector.model_vars["step"].append(4.0)  # as if caught mid-collection
+    s = series(town.model)
+    assert {len(v) for v in s.values()} == {4}
+    for name in CHARTS:
+        assert decode(town.chart_png(name)).ndim == 3
+
+
+# ----------------------------------------------------------------------------- the cycle itself
+@given(values=st.lists(st.floats(0, 1), min_size=1, max_size=30),
+       treated=st.lists(st.floats(0, 1), max_size=10))
+def test_matching_picks_the_nearest_member_of_the_pool(values, treated):
+    pool = np.arange(100, 100 + len(values))
+    pool_value, treated = np.asarray(values), np.asarray(treated)
+    got = match_nearest(treated, pool, pool_value)
+    for x, g in zip(treated, got, strict=True):
+        assert abs(pool_value[g - 100] - x) == pytest.approx(np.abs(pool_value - x).min())
+
+
+def cycle_after(months: int, off: bool) -> tuple[float, float]:
+    """(effect of taking part by month 12 of the event study, participants' efficacy gap)."""
+    town = Town(Parameters(), "en")
+    town.reset({**town.applied, FEEDBACK_OFF: off})
+    for _ in range(months):
+        town.step()
+    row = town.model.latest
+    return town.cycle.effect()[1], row["efficacy_participants"] - row["efficacy_non_participants"]
+
+
+def test_the_event_study_separates_the_cycle_from_selection():
+    """With feedback off taking part changes no one's self-efficacy: the matched effect is
+    nil, yet participants stay far above the rest (selection). With it on, the effect is
+    positive but most of the gap is still selection."""
+    effect_off, gap_off = cycle_after(48, off=True)
+    effect_on, gap_on = cycle_after(48, off=False)
+    assert abs(effect_off) < 0.01 and gap_off > 0.2
+    assert effect_on > 0.02 and gap_on > 2 * effect_on
+
+
+def test_the_tracker_follows_first_timers_once():
+    town = Town(Parameters(SMALL), "en")
+    tracker = CycleTracker(town.model.state.citizens)
+    seen = set()
+    for _ in range(12):
+        town.model.step()
+        before = len(tracker.treated)
+        tracker.update(town.model.state.citizens)
+        new = set(tracker.treated[before:].tolist())
+        assert not new & seen
+        seen |= new
+        assert (town.model.state.citizens.episodes[tracker.treated] > 0).all()
+    assert tracker.n[0] >= tracker.n[1:].max(initial=0)
+
+
+# ----------------------------------------------------------------------------- words, two languages
+def fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def test_every_string_has_both_languages_with_the_same_fields():
+    assert set(LANGUAGES) == set(MESSAGES) == {"en", "fr"}
+    assert set(MESSAGES["en"]) == set(MESSAGES["fr"])
+    for key in MESSAGES["en"]:
+        assert fields(MESSAGES["en"][key]) == fields(MESSAGES["fr"][key]), key
+    same = {k for k in MESSAGES["en"] if MESSAGES["en"][k] == MESSAGES["fr"][k]}
+    assert same <= {"button.pause", "town.admin", "title_short"}, same
+    for key in lever_keys():
+        for lang in LANGUAGES:
+            assert MESSAGES[lang][f"lever.{key}"] and MESSAGES[lang][f"lever.{key}.help"], (lang, key)
+        for choice in spec(key).choices or ():
+            assert f"choice.{choice}" in MESSAGES["fr"], choice
+
+
+def test_english_lever_names_and_help_come_from_the_tree():
+    assert label("policy.effort_group") == "Effort (group)"
+    for key in lever_keys():
+        assert t(f"lever.{key}", "en") == label(key)
+        assert t(f"lever.{key}.help", "en") == spec(key).description
+
+
+def test_the_browsers_language_is_followed():
+    assert pick_language("fr-FR,fr;q=0.9,en;q=0.8") == "fr"
+    assert pick_language("en-GB,en;q=0.9,fr;q=0.8") == "en"
+    assert pick_language("de-DE,fr;q=0.5,en;q=0.7") == "en"
+    assert pick_language("de-DE") == "en" and pick_language(None) == "en" and pick_language("") == "en"
+    assert pick_language("de, fr-CA;q=0.8") == "fr"
+
+
+def test_numbers_are_written_the_languages_way():
+    assert number(0.25, "fr") == "0,25" and number(0.25, "en") == "0.25"
+    assert number(0.07, "fr", sign=True) == "+0,07"
+    assert count(1000, "en") == "1,000" and count(1000, "fr") == "1\u202f000"
+    assert percent(0.12, "en") == "12%" and percent(0.12, "fr") == "12\u202f%"
+
+
+def test_the_info_text_names_levers_and_choices_that_exist():
+    for lang in LANGUAGES:
+        text = info_markdown(lang, 8, 120)
+        for key in ("policy.outreach", "administration.staff_incentives"):
+            assert t(f"lever.{key}", lang).split(" (")[0].lower() in text.lower(), (lang, key)
+        for choice in ("targeted_area", "universal"):
+            assert f"*{t(f'choice.{choice}', lang)}*" in text
+        assert "120" in text
+    assert "selection" in info_markdown("en", 8, 120) and "sélection" in info_markdown("fr", 8, 120)
+
+
+def test_status_line_holds_the_ratio_back_for_a_year_and_names_the_levers_changed():
+    base = Parameters()
+    town = Town(base, "en")
+    assert status(town.model, town.applied, base) == "Month 0 · levers as at the start"
+    for _ in range(3):
+        town.step()
+    line = status(town.model, town.applied, base)
     assert line.startswith("Month 3 · ") and "took part in the past year" in line
-    changed = TownModel(**{**start_kwargs(base), FEEDBACK_OFF: True, "policy__outreach": "targeted_area",
-                           "administration__risk_aversion": 0.2})
-    assert lever_changes(changed.params, base) == ["virtuous cycle off", "risk aversion 0.2",
-                                                    "outreach targeted_area"]
-    assert status(changed, base).endswith(
-        "changed: virtuous cycle off, risk aversion 0.2, outreach targeted_area")
+    assert "too early to compare" in line and "times as often" not in line
+    for _ in range(RATIO_FROM_MONTH):
+        town.step()
+    assert "times as often" in status(town.model, town.applied, base)
+    levers = {**town.applied, FEEDBACK_OFF: True, "policy.outreach": "targeted_area",
+              "administration.risk_aversion": 0.2}
+    assert lever_changes(levers, base, "en") == ["virtuous cycle off", "risk aversion 0.20",
+                                                 "outreach the poorest areas"]
+    assert status(town.model, town.applied, base, "fr").startswith("Mois 15 · ")
 
 
 # ----------------------------------------------------------------------------- coprod viz
@@ -278,7 +393,7 @@ runner = CliRunner()
 def test_viz_refuses_a_town_too_big_to_draw():
     r = runner.invoke(cli_app, ["viz", "--citizens", "50000"])
     assert r.exit_code == 2
-    assert "population.n_citizens" in r.output and "--citizens" in r.output
+    assert "--citizens" in r.output and "2,000" in r.output
 
 
 def test_viz_reports_a_bad_scenario_file(tmp_path):
@@ -291,13 +406,25 @@ def test_viz_reports_a_bad_scenario_file(tmp_path):
     assert "Traceback" not in r.output
 
 
-def test_viz_reports_a_port_in_use():
+def test_viz_reports_a_port_in_use_and_a_privileged_port(monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
         r = runner.invoke(cli_app, ["viz", "--port", str(port)])
-    assert r.exit_code == 2 and str(port) in r.output and "--port" in r.output
+    assert r.exit_code == 2 and str(port) in r.output and "in use" in r.output and "--port" in r.output
+
+    def refuse(self, address):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(socket.socket, "bind", refuse)
+    r = runner.invoke(cli_app, ["viz", "--port", "80"])
+    assert r.exit_code == 2 and "reserved for the system" in r.output and "administrator" in r.output
+
+
+def test_viz_refuses_an_unknown_language():
+    r = runner.invoke(cli_app, ["viz", "--lang", "de"])
+    assert r.exit_code == 2 and "auto, en or fr" in r.output
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
@@ -305,22 +432,23 @@ def run_python(code: str, **env) -> subprocess.CompletedProcess:
                           timeout=300, env={**os.environ, **env})
 
 
-def test_the_page_starts_from_a_scenario_file(tmp_path):
+def test_the_page_starts_from_a_scenario_file_and_scales_a_big_one(tmp_path):
     scenario = tmp_path / "town.toml"
     scenario.write_text('name = "viz"\nseed = 7\nsteps = 48\n\n[population]\nn_citizens = 400\n'
                         'n_neighbourhoods = 4\n\n[policy]\noutreach = "targeted_area"\n')
-    r = run_python("""
+    probe = """
         import coprod_sim.viz.app as page
-        from coprod_sim.viz.controls import TownModel
-        base = page.MODEL_PARAMS["params"]
+        base = page.BASE
         print(base["simulation.seed"], base["simulation.steps"], base["population.n_citizens"],
-              page.MODEL_PARAMS["policy__outreach"]["value"])
-        m = TownModel(**{k: (v["value"] if isinstance(v, dict) else v) for k, v in page.MODEL_PARAMS.items()})
-        m.step()
-        print(m.state.citizens.n, m.state.step)
-        """, COPROD_VIZ_SCENARIO=str(scenario), COPROD_VIZ_CITIZENS="300")
+              base["policy.outreach"], [k for k, _ in page.NOTICES])
+        """
+    r = run_python(probe, COPROD_VIZ_SCENARIO=str(scenario), COPROD_VIZ_CITIZENS="300")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["7", "48", "300", "targeted_area", "300", "1"]
+    assert r.stdout.split() == ["7", "48", "300", "targeted_area", "[]"]
+    scenario.write_text('name = "big"\n\n[population]\nn_citizens = 5000\nn_neighbourhoods = 1\n')
+    r = run_python(probe, COPROD_VIZ_SCENARIO=str(scenario))
+    assert r.returncode == 0, r.stderr
+    assert "1000" in r.stdout.split() and "['notice.scaled', 'notice.one_area']" in r.stdout
 
 
 def test_offline_settings_silence_telemetry_and_refuse_cdn_downloads():
@@ -344,38 +472,58 @@ def test_offline_settings_silence_telemetry_and_refuse_cdn_downloads():
     assert "refused offline: https://" in r.stdout and r.stdout.strip().endswith("True")
 
 
-def test_plots_survive_a_month_half_recorded_by_the_playing_thread():
-    model = TownModel(**start_kwargs(Parameters(SMALL)))
-    for _ in range(3):
-        model.step()
-    model.datacollector.model_vars["step"].append(4.0)  # as if caught mid-collection
-    s = series(model)
-    assert {len(v) for v in s.values()} == {4}
-    for chart in charts_for(model).values():
-        assert decode(chart.png(model)).ndim == 3
+def test_solara_settings_hide_the_badge_and_shorten_the_cull_in_classroom_mode():
+    r = run_python("""
+        from coprod_sim.viz.server import offline_environment, solara_settings
+        offline_environment()
+        from solara.server import settings
+        solara_settings(classroom=True)
+        print(settings.theme.show_banner, settings.theme.loader, settings.kernel.cull_timeout)
+        """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "plain", "90s"]
+
+
+def test_classroom_address_and_qr_code():
+    from coprod_sim.viz import classroom
+
+    address = classroom.lan_address()
+    assert address is None or not address.startswith("127.")
+    assert "\u2588" in classroom.qr_terminal("http://192.168.1.20:8765") or "█" in classroom.qr_terminal(
+        "http://192.168.1.20:8765")
+    assert classroom.qr_data_uri("http://192.168.1.20:8765").startswith("data:image/svg+xml")
+
+
+def test_the_teachers_page_is_the_one_opened_on_this_computer(monkeypatch):
+    from coprod_sim.viz import classroom
+
+    monkeypatch.delenv(classroom.CLASSROOM_URL_ENV, raising=False)
+    assert not classroom.is_teacher({"host": ["127.0.0.1:8765"]})  # not in classroom mode
+    monkeypatch.setenv(classroom.CLASSROOM_URL_ENV, "http://192.168.1.20:8765")
+    assert classroom.is_teacher({"host": ["127.0.0.1:8765"]})
+    assert classroom.is_teacher({"host": ["localhost:8765"]})
+    assert classroom.is_teacher({"host": ["[::1]:8765"]})
+    assert not classroom.is_teacher({"host": ["192.168.1.20:8765"]})
+    assert not classroom.is_teacher({})
 
 
 def test_served_page_builds_the_town_of_the_scenario_file(tmp_path):
     """`coprod viz FILE` must hand FILE to the page before the page module is imported."""
-    import subprocess
-    import sys
-    import textwrap
-
     scenario = tmp_path / "town.toml"
     scenario.write_text('name = "small town"\nsteps = 12\n[parameters]\n'
                         'population.n_citizens = 350\npolicy.outreach = "universal"\n')
-    probe = textwrap.dedent(f"""
+    probe = f"""
         import solara.__main__ as solara_main
         from pathlib import Path
 
         def fake_main(args, **kw):  # stands in for the server: build the page as Solara would
             import coprod_sim.viz.app as app
-            print(app.BASE["population.n_citizens"], app.BASE["policy.outreach"])
+            print(app.BASE["population.n_citizens"], app.BASE["policy.outreach"], app.LANG)
 
         solara_main.run.main = fake_main
         from coprod_sim.viz.server import serve
-        serve(Path({str(scenario)!r}), "127.0.0.1", 8765)
-    """)
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+        serve(Path({str(scenario)!r}), "127.0.0.1", 8765, lang="fr")
+    """
+    out = run_python(probe)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["350", "universal"]
+    assert out.stdout.split() == ["350", "universal", "fr"]

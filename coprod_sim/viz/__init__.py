@@ -1,4 +1,4 @@
-"""The teaching page: a Mesa SolaraViz page of a small town, served offline.
+"""The teaching page: a small town (Mesa model) on a Solara page, served offline.
 
 ``coprod viz [FILE]`` serves it (see :mod:`coprod_sim.viz.server`); the page itself is
 :mod:`coprod_sim.viz.app`. The helpers (controls, town drawing, charts) are plain functions
@@ -9,3 +9,4 @@ of a model, so they are tested and benchmarked without a browser.
 # the page reads them when it is imported: the server must set them before that import.
 SCENARIO_ENV = "COPROD_VIZ_SCENARIO"
 CITIZENS_ENV = "COPROD_VIZ_CITIZENS"
+LANG_ENV = "COPROD_VIZ_LANG"

@@ -1,31 +1,31 @@
-"""The teaching page: a Mesa SolaraViz page of a small town (run with ``coprod viz``).
+"""The teaching page as Solara runs it (``coprod viz``): one town per browser tab.
 
-Also runs as ``solara run coprod_sim/viz/app.py``, as Mesa's examples do, for development;
-``coprod viz`` adds the scenario file, the checks and the offline settings (no telemetry, no
-asset fetched from a CDN), so a class should use it. The town comes from the scenario named
-by ``COPROD_VIZ_SCENARIO`` (the built-in defaults if unset), its size from
-``COPROD_VIZ_CITIZENS`` if set.
+The town comes from the scenario named by ``COPROD_VIZ_SCENARIO`` (the built-in defaults if
+unset), its size from ``COPROD_VIZ_CITIZENS`` if set; a scenario larger than a classroom town
+is scaled down to :data:`CLASSROOM_CITIZENS` with a notice on the page. ``coprod viz`` sets
+these, and the offline settings (no telemetry, no asset fetched from a CDN), before Solara
+imports this module.
 """
 
 from __future__ import annotations
 
 import os
 
-import markdown
-import mesa.visualization.solara_viz as mesa_solara_viz
 import solara
-from mesa.visualization import SolaraViz
+import solara.lab
 
 from coprod_sim.params import Parameters
-from coprod_sim.viz import CITIZENS_ENV, SCENARIO_ENV
-from coprod_sim.viz.charts import CHARTS, charts_for
-from coprod_sim.viz.controls import TownModel, lever_help, model_params
-from coprod_sim.viz.info import INFO, TITLE, status
-from coprod_sim.viz.town import COLOUR_BY, town_view
+from coprod_sim.viz import CITIZENS_ENV, LANG_ENV, SCENARIO_ENV
+from coprod_sim.viz import page as page_module
+from coprod_sim.viz.session import close_session, start_janitor
+
+CLASSROOM_CITIZENS = 1_000
+"""A scenario's town is shown at most this size unless ``--citizens`` asks otherwise."""
 
 
-def base_parameters() -> Parameters:
-    """The town the page starts from: the scenario's base values, or the tree's defaults."""
+def base_parameters() -> tuple[Parameters, list[tuple[str, dict]]]:
+    """The town the page starts from, and the notices to show about it (catalogue keys and
+    fields): the scenario's base values, or the tree's defaults."""
     path = os.environ.get(SCENARIO_ENV)
     if path:
         from coprod_sim.scenario.loader import load_scenario
@@ -33,109 +33,32 @@ def base_parameters() -> Parameters:
         base = load_scenario(path).base_parameters()
     else:
         base = Parameters()
+    notices: list[tuple[str, dict]] = []
     citizens = os.environ.get(CITIZENS_ENV)
     if citizens:
         base = base.replace({"population.n_citizens": int(citizens)})
-    return base
+    elif base.population.n_citizens > CLASSROOM_CITIZENS:
+        scenario_n = base.population.n_citizens
+        base = base.replace({"population.n_citizens": CLASSROOM_CITIZENS})
+        notices.append(("notice.scaled", {"scenario": scenario_n, "shown": CLASSROOM_CITIZENS}))
+    if base.population.n_neighbourhoods == 1:
+        notices.append(("notice.one_area", {}))
+    return base, notices
 
 
-BASE = base_parameters()
-MODEL_PARAMS = model_params(BASE)
-colour_by = solara.reactive(COLOUR_BY[0])
+BASE, NOTICES = base_parameters()
+LANG = os.environ.get(LANG_ENV) or None  # None: the browser's language
 
 
-def TownPanel(model: TownModel):
-    """The town's network, with the status line and the colour switch."""
-    view = town_view(model)
-    picture = solara.use_memo(lambda: view.picture(colour_by.value), [model, model.steps, colour_by.value])
-    with solara.Column(classes=["coprod-town"], gap="4px", style={"padding": "4px 8px"}) as main:
-        solara.Text(status(model, BASE), classes=["coprod-status"], style={"font-weight": "500"})
-        solara.ToggleButtonsSingle(value=colour_by, values=list(COLOUR_BY), dense=True)
-        solara.Image(picture, width="100%", format=view.format, classes=["coprod-town-map"])
-    return main
+def _on_kernel_start():
+    kernel_id = solara.get_kernel_id()
+    return lambda: close_session(kernel_id)  # Solara runs it when the tab closes or is culled
 
 
-def chart_panel(name: str):
-    """A page component showing the live plot ``name`` (see charts.CHARTS)."""
-
-    def ChartPanel(model: TownModel):
-        png = solara.use_memo(lambda: charts_for(model)[name].png(model), [model, model.steps])
-        return solara.Image(png, width="100%", classes=["coprod-chart", f"coprod-chart-{name}"])
-
-    ChartPanel.__name__ = f"ChartPanel_{name}"
-    return ChartPanel
-
-
-# Rendered here rather than by solara.Markdown, which loads KaTeX from the CDN for maths.
-INFO_HTML = markdown.markdown(INFO)
-LEVER_HELP_HTML = ("<p><i>Move a lever, then press Reset: the same town, with the same luck, starts"
-                   " again with the new value.</i></p>"
-                   + "".join(f"<p><b>{name}</b>: {text}</p>" for name, text in lever_help()))
-
-
-def InfoPanel(model: TownModel):
-    """The Info panel, in plain words."""
-    return solara.HTML(tag="div", unsafe_innerHTML=INFO_HTML, classes=["coprod-info"])
-
-
-COMPONENTS = [(TownPanel, 0), (InfoPanel, 0), *[(chart_panel(name), 0) for name in CHARTS]]
-
-# Where each panel sits on Mesa's 12-column grid (rows of 30 px): the town and the Info panel
-# side by side on top, taller than Mesa's default cells, then the four plots two by two.
-GRID = [
-    {"i": 0, "x": 0, "y": 0, "w": 7, "h": 15},
-    {"i": 1, "x": 7, "y": 0, "w": 5, "h": 15},
-    {"i": 2, "x": 0, "y": 15, "w": 6, "h": 9},
-    {"i": 3, "x": 6, "y": 15, "w": 6, "h": 9},
-    {"i": 4, "x": 0, "y": 24, "w": 6, "h": 9},
-    {"i": 5, "x": 6, "y": 24, "w": 6, "h": 9},
-]
-_mesa_grid = mesa_solara_viz.make_initial_grid_layout
-
-
-def _grid_layout(num_components: int) -> list[dict]:
-    # SolaraViz gives every panel the same cell and offers no option for it; its layout
-    # function is looked up at call time, so the page's layout replaces it for this page only.
-    if num_components != len(GRID):
-        return _mesa_grid(num_components)
-    return [{**cell, "moved": False} for cell in GRID]
-
-
-mesa_solara_viz.make_initial_grid_layout = _grid_layout
-
-CSS = """
-/* one page of panels: Mesa's "Page 0" tab says nothing to a class */
-.v-tabs { display: none; }
-.vue-grid-item > * { height: 100%; }
-.coprod-town { height: 100%; }
-.coprod-town-map, .coprod-chart { min-height: 0; flex: 1 1 0; width: 100% !important;
-  height: 100% !important; object-fit: contain; }
-.coprod-chart { display: block; }
-.coprod-info { height: 100%; overflow-y: auto; padding: 0 12px; font-size: 14px; }
-.coprod-info h3 { margin: 12px 0 4px 0; }
-.coprod-info strong, .coprod-lever-help b { font-weight: 700; }
-.coprod-lever-help p { margin-bottom: 6px; font-size: 13px; }
-"""
-
-
-@solara.component
-def LeverHelpCard():
-    with solara.Sidebar(), solara.Card("What the levers mean"):
-        solara.HTML(tag="div", unsafe_innerHTML=LEVER_HELP_HTML, classes=["coprod-lever-help"])
-
-
-@solara.component
-def LeverHelp():
-    # One level deeper than SolaraViz's own sidebar, so that the card comes after its controls.
-    LeverHelpCard()
+solara.lab.on_kernel_start(_on_kernel_start)
+start_janitor()
 
 
 @solara.component
 def Page():
-    """One town per browser session, so two tabs do not step the same model."""
-    model = solara.use_memo(
-        lambda: TownModel(**{k: (v["value"] if isinstance(v, dict) else v)
-                             for k, v in MODEL_PARAMS.items()}), [])
-    solara.Style(CSS)
-    SolaraViz(model, components=COMPONENTS, model_params=MODEL_PARAMS, name=TITLE)
-    LeverHelp()
+    page_module.Page(BASE, NOTICES, LANG)

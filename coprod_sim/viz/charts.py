@@ -9,20 +9,18 @@ Object API only (no pyplot): the page draws from worker threads.
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from coprod_sim.names import BIAS_COLOUR, QUINTILE_COLOURS, QUINTILE_COLUMNS
 from coprod_sim.names import NON_PARTICIPANT_COLOUR as OTHERS
 from coprod_sim.names import PARTICIPANT_COLOUR as PARTICIPANTS
-from coprod_sim.names import QUINTILE_WORDS as QUINTILE_LABELS
+from coprod_sim.viz.cycle import HORIZON, CycleTracker
+from coprod_sim.viz.i18n import number, percent, t
 from coprod_sim.viz.render import DPI, Blitter
 
 if TYPE_CHECKING:
@@ -41,32 +39,49 @@ def series(model: CoproductionModel) -> dict[str, np.ndarray]:
     return {k: np.asarray(v[:months], dtype=float) for k, v in columns.items()}
 
 
-class Chart:
-    """One live plot: a frame drawn once, lines that :meth:`draw` moves."""
+FONT = 11  # points: 14.7 px at 96 dpi, readable from the back of a classroom
 
-    title = ""
-    ylabel = ""
+
+class Chart:
+    """One live plot in one language: a frame drawn once, lines that :meth:`draw` moves."""
+
+    name = ""
     ylim: tuple[float, float] = (0.0, 1.0)
     ystep = 0.1  # a widened y axis ends on a multiple of this
     legend_reversed = False
+    xlabel_key = "chart.month"
+    axes_box = (0.17, 0.34, 0.79, 0.50)  # room below for the legend
+    legend_columns = 2
+    decimals = 2
 
-    def __init__(self, months: int, width: float = 5.0, height: float = 3.3, dpi: int = DPI):
+    def __init__(self, months: int, lang: str = "en", width: float = 4.2, height: float = 3.5,
+                 dpi: int = DPI):
+        self.lang = lang
         fig = Figure(figsize=(width, height))
-        self.ax = ax = fig.add_axes((0.12, 0.15, 0.60, 0.74))
-        ax.set_title(self.title, fontsize=10, loc="left")
-        ax.set_xlabel("month", fontsize=8)
-        ax.set_ylabel(self.ylabel, fontsize=8)
-        ax.tick_params(labelsize=7)
+        self.ax = ax = fig.add_axes(self.axes_box)
+        fig.text(0.02, 0.98, t(f"chart.{self.name}.title", lang), fontsize=FONT + 1, va="top",
+                 weight="bold")
+        self.note = fig.text(0.02, 0.905, "", fontsize=FONT, va="top", color=PARTICIPANTS, weight="bold")
+        ax.set_xlabel(t(self.xlabel_key, lang), fontsize=FONT)
+        ax.set_ylabel(t(f"chart.{self.name}.ylabel", lang), fontsize=FONT)
+        ax.tick_params(labelsize=FONT)
+        ax.yaxis.set_major_locator(MaxNLocator(5))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number(v, lang, self.decimals)))
         ax.grid(alpha=0.3)
-        ax.set_xlim(0, max(months, 1))
+        ax.set_xlim(0, max(self.x_extent(months), 1))
         ax.set_ylim(*self.ylim)
         self.blitter = Blitter(fig, dpi)
         self.setup()
         handles, labels = ax.get_legend_handles_labels()
         if self.legend_reversed:
             handles, labels = handles[::-1], labels[::-1]
-        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
-        self.blitter.moving = [a for a in self.moving()]
+        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), fontsize=FONT,
+                   frameon=False, handlelength=1.2, labelspacing=0.2, columnspacing=0.8,
+                   ncol=self.legend_columns, handletextpad=0.4)
+        self.blitter.moving = list(self.moving())
+
+    def x_extent(self, months: int) -> int:
+        return months
 
     @property
     def fig(self) -> Figure:
@@ -79,13 +94,17 @@ class Chart:
         """The artists redrawn each frame."""
         return []
 
-    def draw(self, s: Mapping[str, np.ndarray]) -> None:
-        """Move the lines to the recorded outcomes ``s``."""
+    def draw(self, s: Mapping[str, np.ndarray], cycle: CycleTracker | None) -> None:
+        """Move the lines to the recorded outcomes ``s`` (and the first-timers of ``cycle``)."""
 
-    def png(self, model: CoproductionModel) -> bytes:
+    def reset(self) -> None:
+        """Back to the y range of a new run (the backgrounds drawn for it stay cached)."""
+        self.ax.set_ylim(*self.ylim)
+
+    def png(self, model: CoproductionModel, cycle: CycleTracker | None = None) -> bytes:
         """The chart for the model's current month, as PNG bytes."""
         with self.blitter.lock:
-            self.draw(series(model))
+            self.draw(series(model), cycle)
             self.blitter.moving = self.moving()
             return self.blitter.frame(self.ax.get_ylim())
 
@@ -101,114 +120,110 @@ class Chart:
             self.ax.set_ylim(new_lo, new_hi)
 
 
-class QuintileChart(Chart):
-    title = "Who takes part, by income"
-    ylabel = "took part in the past year"
-    ylim = (0.0, 0.3)
-    legend_reversed = True  # richest first, as the lines usually stack
+class EfficacyChart(Chart):
+    """Participants against everyone else, and the same participants at month 0: the dashed
+    line already starts high, which is selection."""
+
+    name = "efficacy"
 
     def setup(self) -> None:
-        self.lines = [self.ax.plot([], [], color=c, lw=1.8, label=lab)[0]
-                      for c, lab in zip(QUINTILE_COLOURS, QUINTILE_LABELS, strict=True)]
-        self.ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        lang = self.lang
+        self.now = self.ax.plot([], [], color=PARTICIPANTS, lw=2.2, label=t("chart.efficacy.now", lang))[0]
+        self.start = self.ax.plot([], [], color=PARTICIPANTS, lw=1.4, ls="--",
+                                  label=t("chart.efficacy.start", lang))[0]
+        self.others = self.ax.plot([], [], color=OTHERS, lw=2.2, label=t("chart.efficacy.others", lang))[0]
+
+    def moving(self) -> list:
+        return [self.start, self.now, self.others]
+
+    def draw(self, s, cycle) -> None:
+        months = s["step"][1:]
+        self.now.set_data(months, s["efficacy_participants"][1:])
+        self.start.set_data(months, s["efficacy_participants_baseline"][1:])
+        self.others.set_data(months, s["efficacy_non_participants"][1:])
+
+
+class CycleChart(Chart):
+    """The virtuous cycle itself: first-timers against matched citizens (see viz.cycle)."""
+
+    name = "cycle"
+    xlabel_key = "chart.cycle.xlabel"
+    ylim = (-0.05, 0.15)
+    ystep = 0.05
+
+    def x_extent(self, months: int) -> int:
+        return min(HORIZON, months)
+
+    def setup(self) -> None:
+        lang = self.lang
+        self.ax.axhline(0, color="black", lw=0.8)
+        self.first = self.ax.plot([], [], color=PARTICIPANTS, lw=2.2, label=t("chart.cycle.first", lang))[0]
+        self.matched = self.ax.plot([], [], color=OTHERS, lw=2.2, label=t("chart.cycle.matched", lang))[0]
+
+    def moving(self) -> list:
+        return [self.first, self.matched, self.note]
+
+    def draw(self, s, cycle) -> None:
+        if cycle is None:
+            return
+        months, first, matched = cycle.curves()
+        self.first.set_data(months, first)
+        self.matched.set_data(months, matched)
+        self.widen(np.concatenate([first, matched]))
+        effect = cycle.effect()
+        self.note.set_text(t("chart.cycle.wait", self.lang) if effect is None else t(
+            "chart.cycle.effect", self.lang, months=effect[0],
+            effect=number(effect[1], self.lang, sign=True)))
+
+
+class QuintileChart(Chart):
+    name = "quintiles"
+    ylim = (0.0, 0.3)
+    legend_columns = 3
+
+    def setup(self) -> None:
+        self.lines = [self.ax.plot([], [], color=c, lw=2.0, label=t(f"quintile.{q}", self.lang))[0]
+                      for q, c in enumerate(QUINTILE_COLOURS)]
+        self.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: percent(v, self.lang)))
 
     def moving(self) -> list:
         return self.lines
 
-    def draw(self, s) -> None:
+    def draw(self, s, cycle) -> None:
         months = s["step"][1:]
         for line, col in zip(self.lines, QUINTILE_COLUMNS, strict=True):
             line.set_data(months, s[col][1:])
         self.widen(np.concatenate([s[c] for c in QUINTILE_COLUMNS]))
 
 
-class EfficacyChart(Chart):
-    title = "Self-efficacy: participants and the rest"
-    ylabel = "mean self-efficacy (0-1)"
-
-    def setup(self) -> None:
-        self.now = self.ax.plot([], [], color=PARTICIPANTS, lw=2, label="participants, now")[0]
-        self.start = self.ax.plot([], [], color=PARTICIPANTS, lw=1.2, ls="--",
-                                  label="the same people\nwhen they started")[0]
-        self.ax.add_patch(Rectangle((0, 0), 0, 0, color=PARTICIPANTS, alpha=0.2,
-                                    label="gain from\ntaking part"))
-        self.others = self.ax.plot([], [], color=OTHERS, lw=2, label="everyone else")[0]
-        self.gain = self.ax.fill_between([], [], [])
-        self.gain_label = self.ax.text(0, 0, "", fontsize=8, color=PARTICIPANTS, ha="left", va="bottom")
-
-    def moving(self) -> list:
-        return [self.gain, self.start, self.now, self.others, self.gain_label]
-
-    def draw(self, s) -> None:
-        months = s["step"][1:]
-        now, start = s["efficacy_participants"][1:], s["efficacy_participants_baseline"][1:]
-        self.now.set_data(months, now)
-        self.start.set_data(months, start)
-        self.others.set_data(months, s["efficacy_non_participants"][1:])
-        self.gain.remove()
-        self.gain = self.ax.fill_between(months, start, now, where=now >= start, color=PARTICIPANTS,
-                                         alpha=0.2, linewidth=0, interpolate=True)
-        last = np.flatnonzero(np.isfinite(now) & np.isfinite(start))
-        if len(last):
-            i = last[-1]
-            near_end = months[i] > 0.75 * self.ax.get_xlim()[1]  # keep the label inside the axes
-            self.gain_label.set_position((months[i] + (-1 if near_end else 1), now[i] + 0.03))
-            self.gain_label.set_horizontalalignment("right" if near_end else "left")
-            self.gain_label.set_text(f"gain {now[i] - start[i]:+.2f}")
-        else:
-            self.gain_label.set_text("")
-
-
 class ConcentrationChart(Chart):
-    title = "Is taking part concentrated among the better-off?"
-    ylabel = "concentration index"
+    name = "concentration"
     ylim = (-0.1, 0.4)
+    legend_columns = 1
+    decimals = 1
 
     def setup(self) -> None:
         self.ax.axhline(0, color="black", lw=0.8)
-        self.line = self.ax.plot([], [], color=BIAS_COLOUR, lw=2, label=(
-            "0: rich and poor\nequally likely to\ntake part;\nabove 0: the\nbetter-off take\npart more"))[0]
+        self.line = self.ax.plot([], [], color=BIAS_COLOUR, lw=2.2,
+                                 label=t("chart.concentration.line", self.lang))[0]
 
     def moving(self) -> list:
         return [self.line]
 
-    def draw(self, s) -> None:
+    def draw(self, s, cycle) -> None:
         self.line.set_data(s["step"][1:], s["concentration_index"][1:])
         self.widen(s["concentration_index"][1:])
 
 
-class RiskAversionChart(Chart):
-    title = "How cautious are the administrations?"
-    ylabel = "risk aversion (0-1)"
-
-    def setup(self) -> None:
-        self.line = self.ax.plot([], [], color="#6a3d9a", lw=2,
-                                 label="average of the\nadministrations")[0]
-
-    def moving(self) -> list:
-        return [self.line]
-
-    def draw(self, s) -> None:
-        self.line.set_data(s["step"], s["risk_aversion_mean"])
-
-
 CHARTS: dict[str, type[Chart]] = {
     "efficacy": EfficacyChart,
+    "cycle": CycleChart,
     "quintiles": QuintileChart,
     "concentration": ConcentrationChart,
-    "risk_aversion": RiskAversionChart,
 }
-"""The live plots, in the order the page shows them."""
-
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_cache_lock = threading.Lock()
+"""The live plots, in the order the page shows them (two by two)."""
 
 
-def charts_for(model: CoproductionModel) -> dict[str, Chart]:
-    """The model's charts, made on first use and kept as long as the model lives."""
-    with _cache_lock:
-        charts = _cache.get(model)
-        if charts is None:
-            months = model.params.simulation.steps
-            charts = _cache[model] = {name: cls(months) for name, cls in CHARTS.items()}
-        return charts
+def make_charts(months: int, lang: str) -> dict[str, Chart]:
+    """One set of the page's plots for a run of ``months`` months, in ``lang``."""
+    return {name: cls(months, lang) for name, cls in CHARTS.items()}

@@ -2,9 +2,8 @@
 
 Every parameter flagged ``slider=True`` in :mod:`coprod_sim.params` becomes a control whose
 starting value, bounds, choices and help text come from the tree (or from the scenario's
-base parameters). Names follow Mesa's convention for ``SolaraViz(model_params=...)``:
-``group__name`` for the dotted key ``group.name``, which ``CoproductionModel`` accepts as a
-keyword.
+base parameters). The model takes a lever as the keyword ``group__name`` for the dotted key
+``group.name`` (Mesa's convention).
 """
 
 from __future__ import annotations
@@ -73,7 +72,8 @@ def help_text(key: str) -> str:
 
 
 def control(key: str, value: Any) -> dict[str, Any]:
-    """One SolaraViz ``model_params`` entry for dotted ``key`` starting at ``value``."""
+    """The control for dotted ``key`` starting at ``value``: its type (Select, Checkbox,
+    SliderInt, SliderFloat, InputText), label, bounds, step and choices."""
     p = spec(key)
     entry: dict[str, Any] = {"label": label(key), "value": value}
     if p.choices is not None:
@@ -93,43 +93,13 @@ def control(key: str, value: Any) -> dict[str, Any]:
     return entry
 
 
-def model_params(base: Parameters) -> dict[str, Any]:
-    """SolaraViz ``model_params`` for :class:`TownModel`: the scenario's parameters (fixed,
-    seed included, so Reset rebuilds the same town) and one control per lever.
-
-    The switch ``feedback_off`` comes first: it is the comparison a class makes first.
-    """
-    levers: dict[str, Any] = {
-        FEEDBACK_OFF: {"type": "Checkbox", "label": "Virtuous cycle off (feedback strength 0)",
-                       "value": base[FEEDBACK_KEY] == 0.0},
-    }
-    for key in lever_keys():
-        levers[kwarg_name(key)] = control(key, base[key])
-    return {
-        "params": base,
-        "record_neighbourhoods": False,
-        **levers,
-    }
-
-
-def lever_help() -> list[tuple[str, str]]:
-    """(label, help text) for each control, in the order the page shows them."""
-    rows = [("Virtuous cycle off", "Sets feedback strength to 0: taking part no longer changes "
-             "anyone's self-efficacy. Compare a run with it and one without it, from the same town.")]
-    return rows + [(label(k), help_text(k)) for k in lever_keys()]
-
-
 class TownModel(CoproductionModel):
     """The page's model: :class:`CoproductionModel` plus the "virtuous cycle off" switch.
 
-    SolaraViz rebuilds it on Reset with the controls' values as keywords (``group__name``).
+    Reset rebuilds it with the controls' values as keywords (``group__name``).
     """
 
-    def __init__(self, params: Parameters | None = None, *, feedback_off: bool = False,
-                 scenario: Any = None, **kwargs: Any):
-        # SolaraViz's Reset passes a default ``mesa.experimental`` Scenario (it carries only an
-        # RNG); the town's seed comes from ``params``, so it is not needed here.
-        del scenario
+    def __init__(self, params: Parameters | None = None, *, feedback_off: bool = False, **kwargs: Any):
         if feedback_off:
             kwargs[kwarg_name(FEEDBACK_KEY)] = 0.0
         super().__init__(params, **kwargs)

@@ -1,100 +1,226 @@
-"""The page's words: the Info panel (in the style of NetLogo's Info tab) and the status line.
+"""The page's longer words: the Info panel (in the style of NetLogo's Info tab), the levers'
+names and help, and the status line, in English and French (added to the catalogue of
+:mod:`coprod_sim.viz.i18n`).
 
-Written for a teacher who knows no Python: what the model is, how it works, what to notice,
-things to try. Numbers on the page come from the model; nothing here restates a parameter.
+Written for a teacher who knows no Python. Numbers on the page come from the model; the
+English lever help is the parameter tree's description, so nothing here restates a default.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from coprod_sim.params import Parameters
-from coprod_sim.viz.controls import FEEDBACK_KEY, label, lever_keys
+from coprod_sim.params import Parameters, spec
+from coprod_sim.viz.controls import FEEDBACK_KEY, FEEDBACK_OFF, label, lever_keys
+from coprod_sim.viz.i18n import MESSAGES, number, percent, t
 
 if TYPE_CHECKING:
     from coprod_sim.model import CoproductionModel
 
-TITLE = "Coproduction: the virtuous cycle, and who it leaves behind"
+RATIO_FROM_MONTH = 12
+"""The richest/poorest ratio is held back for the first year: "took part in the past year"
+counts a year, and before that a handful of participants make it jump about."""
+RATIO_MIN_PARTICIPANTS = 20
 
-INFO = """
+LEVERS_FR = {
+    "citizens.efficacy_weight": ("Poids de l'efficacité",
+                                 "Effet du sentiment d'efficacité sur l'envie de participer (le facteur le "
+                                 "plus fort ; Parrado et al. 2013)"),
+    "citizens.feedback_strength": ("Force de la rétroaction",
+                                   "Multiplie chaque effet de la participation sur le sentiment d'efficacité "
+                                   ": 0 désactive le cercle vertueux"),
+    "administration.risk_aversion": ("Prudence des administrations",
+                                     "Prudence initiale moyenne des administrations (doute sur la fiabilité "
+                                     "des habitants)"),
+    "administration.staff_incentives": ("Incitations du personnel",
+                                        "Ce qui pousse le personnel à travailler avec les habitants "
+                                        "(objectifs, reconnaissance, budget)"),
+    "policy.outreach": ("Démarchage", "Qui les administrations invitent à participer chaque mois"),
+    "policy.outreach_rate": ("Taux de démarchage",
+                             "Invitations par mois, en part des habitants (le budget du démarchage)"),
+    "policy.effort_individual": ("Effort (individuel)", "Effort demandé par une tâche individuelle"),
+    "policy.effort_group": ("Effort (en groupe)", "Effort demandé par une tâche en groupe"),
+    "policy.effort_collective": ("Effort (collectif)", "Effort demandé par une tâche collective"),
+}
+CHOICES = {
+    "en": {"none": "none", "universal": "everyone alike", "targeted_efficacy": "the least confident",
+           "targeted_area": "the poorest areas"},
+    "fr": {"none": "aucun", "universal": "tout le monde", "targeted_efficacy": "les moins confiants",
+           "targeted_area": "les quartiers pauvres"},
+}
+
+INFO = {
+    "en": """
 ### What is this?
 A small town whose citizens can help produce public services together with the
 administration that serves their neighbourhood: sorting waste, joining a parents' group at
 school, sitting on a neighbourhood panel. Researchers call this **coproduction**. Each step is
-one month.
+one month; a run lasts {months} months.
 
 ### How it works
 - Every citizen has a **self-efficacy**: how sure they are that they can make a difference.
   It is the strongest reason people take part.
 - Citizens who are confident, skilled, have time to spare and friends who take part are the
-  most likely to offer help. These are more common in the richer areas (on the map, area 1
-  is the poorest and the highest number the richest), where people also have more friends.
-- The administration accepts or turns away each offer. A **risk-averse** administration
-  turns more away and prefers citizens who look reliable: often the better-off.
+  most likely to offer help. {areas}
+- The administration accepts or turns away each offer. A cautious (**risk-averse**)
+  administration turns more away and prefers citizens who look reliable: often the better-off.
 - Taking part can succeed or fail. **Success raises self-efficacy**; failure and being turned
-  away lower it. This is the **virtuous cycle**: taking part builds confidence, and confidence
-  leads to taking part again.
-- Administrations grow less cautious after successes and more cautious after failures.
+  away lower it. This is the **virtuous cycle**.
 
 ### How to read the page
-- **The town**: each dot is a citizen, grey lines are friendships, circles are
-  neighbourhoods. The squares in the middle are the administrations; the colour of a
-  neighbourhood's circle says which one serves it. Colour the citizens by self-efficacy, or
-  by whether they take part.
-- **Self-efficacy**: the green line is the people who took part in the past year; the dashed
-  line is the same people when they started; the **green band between them is what taking
-  part did for them**. The purple line is everyone else.
-- **Who takes part, by income**: the share of each fifth of the town, from poorest to
-  richest, who took part in the past year.
-- **Concentration index**: 0 means rich and poor are equally likely to take part; above 0,
-  the better-off take part more.
-- **Caution of the administrations**: their average risk aversion, from 0 to 1.
+- **The town**: each dot is a citizen, grey lines are friendships, circles are neighbourhoods.
+  The squares are the administrations with their caution (0 to 1); a circle's colour says
+  which one serves it. Colour the citizens by self-efficacy or by whether they take part.
+- **Participants and the rest**: participants' self-efficacy (green), the same people at
+  month 0 (dashed) and everyone else (purple). The dashed line already starts high: most of
+  the gap was there **before** anyone took part.
+- **What taking part does to a person**: citizens taking part for the first time (green)
+  against citizens alike (same income fifth, same self-efficacy that month) who had not taken
+  part (purple), followed month by month. The gap between these two lines is what taking part
+  itself does.
+- **Who takes part, by income** and the **concentration index** (0: rich and poor take part
+  alike; above 0: the better-off take part more).
 
 ### What to notice
-- The green band opens up: participants grow more confident, everyone else does not.
-- The richest fifth's line climbs above the poorest fifth's and stays there. The cycle
-  turns fastest for those who started ahead, so the gap it creates is a **selection bias**.
+**Most of the gap between participants and the rest is selection**: who takes part, not what
+taking part did to them. The virtuous cycle is real but small next to it, and it turns
+fastest for those who started ahead.
 
 ### Things to try
-1. Tick **Virtuous cycle off**, press **Reset**, then play. The green band disappears: the
-   participants' line lies on their starting line. Do fewer people take part? Which fifth
-   loses most?
-2. Set **Outreach** to *targeted_area* and raise the **Outreach rate** (for example to 0.1):
-   invitations go mostly to the poorest areas. Reset and play: does the poorest fifth catch
-   up? Does the concentration index fall? Compare with *universal* outreach at the same rate.
-3. Raise **Staff incentives** or lower **Risk aversion**: do more people take part, and who?
-4. Lower the **Effort** a group or collective task asks (task design).
+1. Turn the **Virtuous cycle** off, press **Reset**, then play: the first-timers' line falls
+   onto the others', yet participants stay far above the rest.
+2. Set **Outreach** to *the poorest areas* with a rate of about 0.1: does the poorest fifth
+   catch up? Then try *everyone alike* at the same rate.
+3. Raise **Staff incentives** or lower the administrations' **caution**: who takes part more?
 
-**Reset** rebuilds the same town with the same luck, so any difference between two runs
-comes from the levers you changed. The levers are explained under the controls, on the left.
-"""
+**Reset** rebuilds the same town with the same luck, so a difference between two runs comes
+from the levers you changed.
+""",
+    "fr": """
+### De quoi s'agit-il ?
+Une petite ville dont les habitants peuvent produire des services publics avec
+l'administration de leur quartier : trier les déchets, rejoindre une association de parents,
+siéger dans un conseil de quartier. Les chercheurs appellent cela la **coproduction**. Chaque
+pas est un mois ; une simulation dure {months} mois.
+
+### Comment ça marche
+- Chaque habitant a un **sentiment d'efficacité** : à quel point il se croit capable de
+  changer les choses. C'est la raison la plus forte de participer.
+- Les habitants confiants, compétents, disponibles et dont les amis participent proposent le
+  plus souvent leur aide. {areas}
+- L'administration accepte ou refuse chaque offre. Une administration **prudente** en refuse
+  davantage et préfère les habitants qui semblent fiables : souvent les plus aisés.
+- Participer peut réussir ou échouer. **Réussir augmente le sentiment d'efficacité** ; échouer
+  ou être refusé le diminue. C'est le **cercle vertueux**.
+
+### Comment lire la page
+- **La ville** : chaque point est un habitant, les lignes grises des amitiés, les cercles des
+  quartiers. Les carrés sont les administrations avec leur prudence (de 0 à 1) ; la couleur
+  d'un cercle dit laquelle le sert. Colorez les habitants selon leur sentiment d'efficacité ou
+  leur participation.
+- **Participants et les autres** : l'efficacité des participants (vert), des mêmes personnes
+  au mois 0 (pointillés) et de tous les autres (violet). Les pointillés partent déjà haut :
+  l'essentiel de l'écart existait **avant** toute participation.
+- **Ce que participer change pour une personne** : les habitants qui participent pour la
+  première fois (vert) contre des habitants semblables (même cinquième de revenu, même
+  efficacité ce mois-là) qui n'avaient pas participé (violet), suivis mois après mois. L'écart
+  entre ces deux lignes est l'effet de la participation elle-même.
+- **Qui participe, selon le revenu** et l'**indice de concentration** (0 : riches et pauvres
+  participent autant ; au-dessus de 0 : les plus aisés participent plus).
+
+### À remarquer
+**L'essentiel de l'écart entre participants et non-participants est un effet de sélection** :
+il tient à qui participe, pas à ce que la participation leur a apporté. Le cercle vertueux
+existe, mais il est petit à côté, et il tourne plus vite pour ceux qui partaient devant.
+
+### À essayer
+1. Désactivez le **Cercle vertueux**, appuyez sur **Recommencer**, puis lancez : la ligne des
+   premières fois rejoint celle des semblables, mais les participants restent loin au-dessus.
+2. Réglez le **Démarchage** sur *les quartiers pauvres* avec un taux d'environ 0,1 : le
+   cinquième le plus pauvre rattrape-t-il son retard ? Essayez ensuite *tout le monde*.
+3. Augmentez les **Incitations du personnel** ou baissez la **prudence** des administrations :
+   qui participe davantage ?
+
+**Recommencer** reconstruit la même ville avec le même hasard : une différence entre deux
+simulations vient des leviers que vous avez changés.
+""",
+}
+AREAS = {
+    "en": {"many": "These are more common in the richer areas (area 1 is the poorest, area {k} the "
+                   "richest), where people also have more friends.",
+           "one": "This town has a single neighbourhood: on the map the poorest sit at the centre and "
+                  "the richest at the edge."},
+    "fr": {"many": "Ils sont plus nombreux dans les quartiers aisés (le quartier 1 est le plus pauvre, le "
+                   "quartier {k} le plus riche), où l'on a aussi plus d'amis.",
+           "one": "Cette ville n'a qu'un quartier : sur la carte, les plus pauvres sont au centre et les "
+                  "plus riches au bord."},
+}
 
 
-def lever_changes(params: Parameters, base: Parameters) -> list[str]:
-    """The page's levers whose value in ``params`` differs from ``base``, in plain words."""
-    out = []
-    if params[FEEDBACK_KEY] == 0.0 and base[FEEDBACK_KEY] != 0.0:
-        out.append("virtuous cycle off")
+def _register() -> None:
+    """Add the levers' names and help, the choices and the Info text to the catalogue."""
     for key in lever_keys():
-        if key == FEEDBACK_KEY and params[key] == 0.0:
+        MESSAGES["en"][f"lever.{key}"] = label(key)
+        MESSAGES["en"][f"lever.{key}.help"] = spec(key).description
+        if key in LEVERS_FR:
+            MESSAGES["fr"][f"lever.{key}"], MESSAGES["fr"][f"lever.{key}.help"] = LEVERS_FR[key]
+    for lang, choices in CHOICES.items():
+        for value, text in choices.items():
+            MESSAGES[lang][f"choice.{value}"] = text
+    for lang in INFO:
+        MESSAGES[lang]["info"] = INFO[lang]
+        MESSAGES[lang]["info.areas.many"] = AREAS[lang]["many"]
+        MESSAGES[lang]["info.areas.one"] = AREAS[lang]["one"]
+
+
+_register()
+
+
+def info_markdown(lang: str, areas: int, months: int) -> str:
+    """The Info text for a town of ``areas`` neighbourhoods and a run of ``months`` months."""
+    sentence = t("info.areas.one", lang) if areas == 1 else t("info.areas.many", lang, k=areas)
+    return t("info", lang, areas=sentence, months=months)
+
+
+def lever_value_text(key: str, value: object, lang: str) -> str:
+    """A lever's value as the page writes it."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return number(value, lang, 2)
+    if isinstance(value, str):
+        return t(f"choice.{value}", lang) if f"choice.{value}" in MESSAGES[lang] else value
+    return str(value)
+
+
+def lever_changes(levers: dict, base: Parameters, lang: str) -> list[str]:
+    """The levers in ``levers`` that differ from the scenario ``base``, in plain words."""
+    out = []
+    if levers.get(FEEDBACK_OFF) and base[FEEDBACK_KEY] != 0.0:
+        out.append(t("status.cycle_off", lang))
+    for key in lever_keys():
+        if key == FEEDBACK_KEY and levers.get(FEEDBACK_OFF):
             continue
-        if params[key] != base[key]:
-            value = params[key]
-            out.append(f"{label(key).lower()} {value:g}" if isinstance(value, float)
-                       else f"{label(key).lower()} {value}")
+        if levers[key] != base[key]:
+            out.append(f"{t(f'lever.{key}', lang).lower()} {lever_value_text(key, levers[key], lang)}")
     return out
 
 
-def status(model: CoproductionModel, base: Parameters) -> str:
-    """One line on the town now: month, who took part, the gap, and the levers changed."""
+def status(model: CoproductionModel, levers: dict, base: Parameters, lang: str = "en") -> str:
+    """One line on the town now: month, who took part, the gap once it means something, and
+    the levers changed."""
     row = model.latest
     month = int(row["step"])
-    parts = [f"Month {month}"]
+    parts = [t("status.month", lang, month=month)]
     if month > 0:
-        parts.append(f"{row['participation_year']:.0%} took part in the past year")
+        parts.append(t("status.took_part", lang, share=percent(row["participation_year"], lang)))
         q1, q5 = row["participation_q1"], row["participation_q5"]
-        if q1 > 0:
-            parts.append(f"the richest fifth {q5 / q1:.1f} times as often as the poorest")
-    changed = lever_changes(model.params, base)
-    parts.append("levers as in the scenario" if not changed else "changed: " + ", ".join(changed))
+        n_q1 = q1 * model.state.citizens.n / 5
+        if month >= RATIO_FROM_MONTH and q1 > 0 and n_q1 >= RATIO_MIN_PARTICIPANTS:
+            parts.append(t("status.ratio", lang, ratio=number(q5 / q1, lang, 1)))
+        else:
+            parts.append(t("status.too_early", lang))
+    changed = lever_changes(levers, base, lang)
+    parts.append(t("status.as_scenario", lang) if not changed
+                 else t("status.changed", lang, levers=", ".join(changed)))
     return " · ".join(parts)

@@ -13,6 +13,7 @@ Solara reaches the internet in four ways unless told not to; each is shut here:
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -49,47 +50,73 @@ def forbid_cdn_fetches() -> None:
     cdn_helper.fetch_from_cdn = refuse
 
 
-def port_is_free(host: str, port: int) -> bool:
-    """Whether a server can listen on ``host:port`` now."""
+def port_problem(host: str, port: int) -> str | None:
+    """Why a server cannot listen on ``host:port`` now, in plain words; None if it can."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
-        return False
+        return f"{host} is not an address of this computer"
     family, _, _, _, address = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(address)
-        except OSError:
-            return False
-    return True
+        except PermissionError:
+            return (f"port {port} is reserved for the system (ports below 1024 need administrator"
+                    " rights)")
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return f"port {port} is already in use (another program, or another coprod viz)"
+            return f"{host} is not an address of this computer ({e.strerror})"
+    return None
 
 
-def serve(scenario: Path | None, host: str, port: int, citizens: int | None = None) -> None:
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server can listen on ``host:port`` now."""
+    return port_problem(host, port) is None
+
+
+def solara_settings(classroom: bool) -> None:
+    """Solara's settings for a classroom page: no "runs on Solara" badge over the plots, a
+    plain loader, our tab title; in classroom mode, a tab whose connection dropped without a
+    goodbye (a phone asleep) is closed after 90 s instead of Solara's 24 h, freeing its town."""
+    from solara.server import settings
+
+    settings.telemetry.mixpanel_enable = False  # in case solara was imported before us
+    settings.theme.show_banner = False
+    settings.theme.loader = "plain"
+    settings.theme.title = "Coproduction"
+    settings.kernel.cull_timeout = "90s" if classroom else "10m"
+
+
+def serve(scenario: Path | None, host: str, port: int, citizens: int | None = None,
+          lang: str | None = None, classroom_url: str | None = None, max_sessions: int = 8,
+          idle_minutes: float = 20.0) -> None:
     """Run the page's server in this process until interrupted.
 
-    The scenario and the town size reach the page through environment variables, which the
-    page module reads when Solara imports it.
+    The scenario, the town size, the language and the classroom address reach the page
+    through environment variables, which the page module reads when Solara imports it.
     """
     offline_environment()  # first: Solara reads its settings when first imported
     from solara.__main__ import run
-    from solara.server import settings
 
-    from coprod_sim.viz import CITIZENS_ENV, SCENARIO_ENV
+    from coprod_sim.viz import CITIZENS_ENV, LANG_ENV, SCENARIO_ENV
+    from coprod_sim.viz.classroom import CLASSROOM_URL_ENV
+    from coprod_sim.viz.session import LIMITS
 
-    settings.telemetry.mixpanel_enable = False  # in case solara was imported before us
+    solara_settings(classroom_url is not None)
+    LIMITS.max_sessions, LIMITS.idle_minutes = max_sessions, idle_minutes
     # Solara warns at every page load on 127.0.0.1 that its cookie falls back to SameSite=Lax:
     # right for a page that is not embedded, and a screenful of noise in a teacher's terminal.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     forbid_cdn_fetches()
-    if scenario is not None:
-        os.environ[SCENARIO_ENV] = str(Path(scenario).resolve())
-    else:
-        os.environ.pop(SCENARIO_ENV, None)
-    if citizens is not None:
-        os.environ[CITIZENS_ENV] = str(citizens)
-    else:
-        os.environ.pop(CITIZENS_ENV, None)
+    for name, value in ((SCENARIO_ENV, None if scenario is None else str(Path(scenario).resolve())),
+                        (CITIZENS_ENV, None if citizens is None else str(citizens)),
+                        (LANG_ENV, lang), (CLASSROOM_URL_ENV, classroom_url)):
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     run.main(["coprod_sim.viz.app", "--host", host, "--port", str(port), "--production",
-              "--no-open", "--no-check-version", "--log-level-uvicorn", "warning"],
+              "--no-open", "--no-check-version", "--log-level-uvicorn", "warning", "--theme-loader", "plain"],
              prog_name="coprod viz", standalone_mode=False)

@@ -1,15 +1,16 @@
 """The town's social network, drawn for the page: neighbourhoods as clusters, administrations
 marked, citizens coloured by self-efficacy or by whether they take part.
 
-The layout is computed once per model (:func:`town_layout`, cached) and only colours change
+The layout is computed once per town (:func:`town_layout`, cached) and only colours change
 from frame to frame; drawing uses matplotlib's object API (no pyplot), so it is safe to call
 from the page's worker threads.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
-import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,9 +22,11 @@ from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
+from matplotlib.ticker import FuncFormatter
 
 from coprod_sim.names import ADMIN_COLOURS, MODE_COLOURS, MODES, NO_MODE
-from coprod_sim.viz.render import Blitter
+from coprod_sim.viz.i18n import count, number, t
+from coprod_sim.viz.render import DPI, Blitter
 
 if TYPE_CHECKING:
     from coprod_sim.model import CoproductionModel
@@ -47,20 +50,58 @@ class TownLayout:
     admin_xy: np.ndarray  # (A, 2) where each administration's office is drawn
 
 
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+LAYOUT_CACHE_SIZE = 8
+_layouts: OrderedDict[bytes, TownLayout] = OrderedDict()
+_layouts_lock = threading.Lock()
+SPRING_LIMIT = 400
+"""Neighbourhoods larger than this are laid out on a sunflower disc (linear time) rather than
+by networkx's spring layout, whose sparse path takes close to a minute at 1,000 members."""
+
+
+def network_key(model: CoproductionModel) -> bytes:
+    """What fixes the drawing: the ties, the neighbourhoods, the administrations and the seed.
+
+    Reset rebuilds the same town with the same seed, so every Reset (and every student on
+    the same scenario) hits the cache; a lever that changes the town changes the key."""
+    state = model.state
+    h = hashlib.blake2b(digest_size=16)
+    for arr in (state.network.indptr, state.network.indices, state.citizens.neighbourhood,
+                state.citizens.ses_rank, state.neighbourhoods.administration):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(str(model.seed).encode())
+    return h.digest()
 
 
 def town_layout(model: CoproductionModel) -> TownLayout:
-    """The model's layout, computed on first use and kept as long as the model lives."""
-    layout = _cache.get(model)
-    if layout is None:
-        layout = _cache[model] = compute_layout(model)
+    """The layout of the model's town, from a small process-wide cache keyed on
+    :func:`network_key` (read-only arrays: sessions share them safely)."""
+    key = network_key(model)
+    with _layouts_lock:
+        layout = _layouts.get(key)
+        if layout is not None:
+            _layouts.move_to_end(key)
+            return layout
+    layout = compute_layout(model)
+    with _layouts_lock:
+        _layouts[key] = layout
+        while len(_layouts) > LAYOUT_CACHE_SIZE:
+            _layouts.popitem(last=False)
     return layout
+
+
+def sunflower(order: np.ndarray) -> np.ndarray:
+    """Points spread evenly on a unit disc (Vogel 1979), the ``order[i]``-th from the centre
+    for member ``i``."""
+    n = len(order)
+    r = np.sqrt((order + 0.5) / max(n, 1))
+    theta = order * np.pi * (3 - np.sqrt(5))
+    return np.column_stack([r * np.cos(theta), r * np.sin(theta)])
 
 
 def compute_layout(model: CoproductionModel) -> TownLayout:
     """Neighbourhoods on a ring, from the least advantaged (left of the top) clockwise to the
-    most; inside each, a force-directed layout of its own ties; administrations in the middle.
+    most; inside each, a force-directed layout of its own ties (a sunflower disc, poorest at
+    the centre, for a neighbourhood too large for it); administrations in the middle.
 
     Cluster radii grow with the square root of the population so density looks alike.
     """
@@ -83,10 +124,13 @@ def compute_layout(model: CoproductionModel) -> TownLayout:
         members = np.flatnonzero(hood == j)
         if len(members) == 0:
             continue
-        sub = net[members][:, members]
-        g = nx.from_scipy_sparse_array(sub)
-        pos = nx.spring_layout(g, seed=rng_seed + j, iterations=60)
-        p = np.array([pos[i] for i in range(len(members))])
+        if len(members) > SPRING_LIMIT:
+            rank = np.argsort(np.argsort(state.citizens.ses_rank[members], kind="stable"), kind="stable")
+            p = sunflower(rank.astype(float))
+        else:
+            g = nx.from_scipy_sparse_array(net[members][:, members])
+            pos = nx.spring_layout(g, seed=rng_seed + j, iterations=60)
+            p = np.array([pos[i] for i in range(len(members))])
         p -= p.mean(axis=0)
         extent = np.abs(p).max() or 1.0
         xy[members] = centre[j] + 0.92 * radius[j] * p / extent
@@ -94,11 +138,13 @@ def compute_layout(model: CoproductionModel) -> TownLayout:
     edges = np.stack([xy[upper[0]], xy[upper[1]]], axis=1)
     a = len(state.administrations)
     if a == 1:
-        admin_xy = np.zeros((1, 2))
+        admin_xy = np.zeros((1, 2)) if k > 1 else np.array([[0.0, -1.25 * radius[0]]])
     else:
         r = 0.3 * (np.linalg.norm(centre, axis=1).min() if k > 1 else 1.0)
         t = np.pi / 2 - 2 * np.pi * np.arange(a) / a
         admin_xy = r * np.column_stack([np.cos(t), np.sin(t)])
+        if k == 1:  # one neighbourhood fills the middle: the offices go below it
+            admin_xy = np.column_stack([np.linspace(-0.6, 0.6, a), np.full(a, -1.25)]) * radius[0]
     return TownLayout(xy=xy, edges=edges, hood_centre=centre, hood_radius=radius, admin_xy=admin_xy)
 
 
@@ -123,75 +169,100 @@ def participation_classes(model: CoproductionModel) -> np.ndarray:
 
 
 PARTICIPATION_CMAP = ListedColormap([NOT_TAKING_PART, TOOK_PART_THIS_YEAR, *MODE_COLOURS])
-PARTICIPATION_LABELS = ("not in the past year", "took part, past year",
-                        *[f"this month: {m}" for m in MODES])
 
-# Geometry of the figure, in inches: a square map on the left, the key on the right.
-WIDTH, HEIGHT, MAP = 6.6, 5.6, 5.1
-TOWN_DPI = 100  # 660 pixels wide: the map is the page's largest picture
+# Geometry of the figure, in inches at 96 dpi: the square map on top, the key below it.
+# Drawn at about the size a 1366x768 screen shows it, so 11 pt text is 14-15 px on screen.
+WIDTH, MAP, KEY = 5.8, 5.8, 1.0
+HEIGHT = MAP + KEY
+TOWN_DPI = DPI
+FONT = 11  # points: 14.7 px at 96 dpi
+
+
+def participation_labels(lang: str) -> list[str]:
+    """The key of the "taking part" colours, in ``lang``."""
+    return [t("town.part.none", lang), t("town.part.year", lang),
+            *[t("town.part.mode", lang, mode=t(f"mode.{m}", lang)) for m in MODES]]
+
+
+def admin_name(a: int) -> str:
+    return chr(65 + a % 26)
 
 
 class TownView:
-    """The town's drawing for one model. Ties, neighbourhood rings, names and the key are
+    """The town's drawing, in one language. Ties, neighbourhood rings, names and the key are
     drawn once (per colour scheme); each frame recolours the citizens and rewrites the
-    month and the administrations' risk aversion."""
+    month and the administrations' caution.
 
-    def __init__(self, model: CoproductionModel, dpi: int = TOWN_DPI):
+    A view draws whatever model it is bound to: Reset binds the new model (:meth:`bind`) and
+    keeps the figure and its cached backgrounds when the town is the same."""
+
+    def __init__(self, model: CoproductionModel, lang: str = "en", dpi: int = TOWN_DPI):
         self.model = model
+        self.lang = lang
+        self.key = network_key(model)
         lay = town_layout(model)
         state = model.state
         hoods, admins = state.neighbourhoods, state.administrations
         admin_colour = [ADMIN_COLOURS[a % len(ADMIN_COLOURS)] for a in range(len(admins))]
         fig = Figure(figsize=(WIDTH, HEIGHT))
-        ax = fig.add_axes((0.0, 0.0, MAP / WIDTH, MAP / HEIGHT))
-        lim = float(np.abs(np.vstack([lay.xy, lay.hood_centre])).max() * 1.22)
+        ax = fig.add_axes((0.0, KEY / HEIGHT, 1.0, MAP / HEIGHT))
+        lim = float(np.abs(np.vstack([lay.xy, lay.hood_centre, lay.admin_xy])).max() * 1.25)
         ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
+        ax.set_ylim(-lim, lim * 1.08)  # room for the title line
         ax.set_aspect("equal")
         ax.axis("off")
-        # Static layer: spokes from each administration to the areas it serves, ties, rings.
-        spokes = [(lay.admin_xy[hoods.administration[j]], lay.hood_centre[j]) for j in range(len(hoods))]
-        ax.add_collection(LineCollection(spokes, colors=[admin_colour[a] for a in hoods.administration],
-                                         linewidths=1.2, linestyles="dashed", alpha=0.45, zorder=0))
-        ax.add_collection(LineCollection(lay.edges, colors="#808080", linewidths=0.3, alpha=0.25,
-                                         zorder=1))
         k = len(hoods)
+        # Static layer: spokes from each administration to the areas it serves, ties, rings.
+        if k > 1:
+            spokes = [(lay.admin_xy[hoods.administration[j]], lay.hood_centre[j]) for j in range(k)]
+            ax.add_collection(LineCollection(spokes, colors=[admin_colour[a] for a in hoods.administration],
+                                             linewidths=1.2, linestyles="dashed", alpha=0.45, zorder=0))
+        tie_alpha = float(np.clip(60.0 / max(len(lay.edges), 1) ** 0.5, 0.03, 0.25))
+        ax.add_collection(LineCollection(lay.edges, colors="#808080", linewidths=0.3, alpha=tie_alpha,
+                                         zorder=1))
         for j in range(k):
             ax.add_patch(Circle(lay.hood_centre[j], 1.08 * lay.hood_radius[j], fill=False, zorder=1,
                                 edgecolor=admin_colour[hoods.administration[j]], linewidth=1.5, alpha=0.8))
+            if k == 1:
+                continue
             c = lay.hood_centre[j]
             d = c / (np.linalg.norm(c) or 1.0)
-            tag = "poorest" if j == 0 and k > 1 else "richest" if j == k - 1 and k > 1 else ""
-            ax.text(*(c + d * (lay.hood_radius[j] * 1.25 + 0.05)),
-                    f"area {j + 1}" + (f"\n({tag})" if tag else ""),
-                    ha="center", va="center", fontsize=7, color="#333333")
+            tag = t("town.poorest", lang) if j == 0 else t("town.richest", lang) if j == k - 1 else ""
+            ax.text(*(c + d * (lay.hood_radius[j] * 1.3 + 0.05)),
+                    t("town.area", lang, j=j + 1) + (f"\n({tag})" if tag else ""),
+                    ha="center", va="center", fontsize=FONT, color="#333333")
         for a in range(len(admins)):
-            ax.scatter(*lay.admin_xy[a], marker="s", s=140, color=admin_colour[a], edgecolor="black",
+            ax.scatter(*lay.admin_xy[a], marker="s", s=160, color=admin_colour[a], edgecolor="black",
                        linewidth=0.8, zorder=3)
-        # Moving layer: citizens, the administrations' risk aversion, the month.
+        # Moving layer: citizens, the administrations' caution, the month.
         size = float(np.clip(9000 / state.citizens.n, 4, 40))
         self.points = ax.scatter(*lay.xy.T, c=np.zeros(len(lay.xy)), s=size, linewidths=0, zorder=2)
         self.admin_labels = [ax.text(
-            lay.admin_xy[a][0], lay.admin_xy[a][1] - 0.12 * lay.hood_radius.max(), "",
-            ha="center", va="top", fontsize=7, zorder=3,
+            lay.admin_xy[a][0], lay.admin_xy[a][1] - 0.1 * lay.hood_radius.max(), "",
+            ha="center", va="top", fontsize=FONT, zorder=3,
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": admin_colour[a], "alpha": 0.9})
             for a in range(len(admins))]
-        self.title = fig.text(0.01, 0.985, "", fontsize=10, va="top")
-        # The key: a colour bar for self-efficacy, a legend for taking part; one shows at a time.
-        self.cbar_ax = fig.add_axes((0.80, 0.30, 0.03, 0.45))
-        bar = fig.colorbar(ScalarMappable(Normalize(0, 1), EFFICACY_CMAP), cax=self.cbar_ax)
-        bar.set_label("self-efficacy\n(0 = \"I can't change anything\",\n1 = confident)", fontsize=7)
-        bar.ax.tick_params(labelsize=7)
+        self.title = fig.text(0.02, 0.99, "", fontsize=FONT + 1, va="top", weight="bold")
+        # The key, under the map: a colour bar for self-efficacy, a legend for taking part.
+        self.cbar_ax = fig.add_axes((0.08, 0.45 * KEY / HEIGHT, 0.84, 0.14 * KEY / HEIGHT))
+        bar = fig.colorbar(ScalarMappable(Normalize(0, 1), EFFICACY_CMAP), cax=self.cbar_ax,
+                           orientation="horizontal")
+        bar.ax.tick_params(labelsize=FONT)
+        bar.ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: number(v, lang, 1)))
+        bar.ax.set_title(t("town.efficacy_key", lang), fontsize=FONT)
         handles = [Line2D([], [], marker="o", ls="", color=col, label=lab) for col, lab in zip(
-            PARTICIPATION_CMAP.colors, PARTICIPATION_LABELS, strict=True)]
-        self.legend = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.76, 0.80),
-                                 fontsize=7, frameon=False, handletextpad=0.2)
-        admin_handles = [Line2D([], [], marker="s", ls="", color=admin_colour[a], markeredgecolor="black",
-                                label=f"administration {chr(65 + a % 26)}") for a in range(len(admins))]
-        fig.legend(handles=admin_handles, loc="lower left", bbox_to_anchor=(0.76, 0.02), fontsize=7,
-                   frameon=False, handletextpad=0.2, title="ring colour:\nserved by", title_fontsize=7)
+            PARTICIPATION_CMAP.colors, participation_labels(lang), strict=True)]
+        self.legend = fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=2,
+                                 fontsize=FONT, frameon=False, handletextpad=0.2, columnspacing=1.0)
         self.blitter = Blitter(fig, dpi, fmt="jpeg")  # a thousand dots: JPEG encodes them fastest
         self.blitter.moving = [self.points, *self.admin_labels, self.title]
+
+    def bind(self, model: CoproductionModel) -> bool:
+        """Draw ``model`` from now on; False if its town differs (then make a new view)."""
+        if network_key(model) != self.key:
+            return False
+        self.model = model
+        return True
 
     @property
     def fig(self) -> Figure:
@@ -207,7 +278,8 @@ class TownView:
         :attr:`format`."""
         if colour_by not in COLOUR_BY:
             raise ValueError(f"colour_by must be one of {COLOUR_BY}, not {colour_by!r}")
-        state = self.model.state
+        model, lang = self.model, self.lang
+        state = model.state
         with self.blitter.lock:
             if colour_by == "self-efficacy":
                 self.points.set_cmap(EFFICACY_CMAP)
@@ -215,26 +287,15 @@ class TownView:
                 self.points.set_array(state.citizens.self_efficacy.copy())
             else:
                 self.points.set_cmap(PARTICIPATION_CMAP)
-                self.points.set_clim(-0.5, len(PARTICIPATION_LABELS) - 0.5)
-                self.points.set_array(participation_classes(self.model).astype(float))
+                self.points.set_clim(-0.5, len(PARTICIPATION_CMAP.colors) - 0.5)
+                self.points.set_array(participation_classes(model).astype(float))
             self.cbar_ax.set_visible(colour_by == "self-efficacy")
             self.legend.set_visible(colour_by != "self-efficacy")
             for a, text in enumerate(self.admin_labels):
-                text.set_text(f"administration {chr(65 + a % 26)}\n"
-                              f"risk aversion {state.administrations.risk_aversion[a]:.2f}")
-            self.title.set_text(f"The town in month {state.step}: {state.citizens.n:,} citizens "
-                                f"in {len(state.neighbourhoods)} neighbourhoods")
+                text.set_text(f"{admin_name(a)}: " + t("town.admin_risk", lang, value=number(
+                    state.administrations.risk_aversion[a], lang)))
+            k = len(state.neighbourhoods)
+            areas = t("town.areas.one", lang) if k == 1 else t("town.areas.many", lang, k=k)
+            self.title.set_text(t("town.title", lang, month=state.step, n=count(state.citizens.n, lang),
+                                  areas=areas))
             return self.blitter.frame(colour_by)
-
-
-_views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_views_lock = threading.Lock()
-
-
-def town_view(model: CoproductionModel) -> TownView:
-    """The model's drawing, made on first use (layout and static layer) and then reused."""
-    with _views_lock:
-        view = _views.get(model)
-        if view is None:
-            view = _views[model] = TownView(model)
-        return view

@@ -1,0 +1,225 @@
+"""The teaching page's layout, from Solara's own components (Mesa's model, our page).
+
+Mesa's SolaraViz page fixes things a classroom needs changed (no end-of-run message, a Reset
+without a busy state, slider values hidden, development controls, a grid that scrolls), so
+the page is laid out here: one screen with no page scroll at 1366x768 and above (town on the
+left, four plots two by two), a bar of buttons, the levers in a panel, Info in an overlay.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import markdown
+import solara
+import solara.lab
+
+from coprod_sim.params import Parameters, spec
+from coprod_sim.viz import page_style
+from coprod_sim.viz.charts import CHARTS
+from coprod_sim.viz.classroom import TeacherPanel, is_teacher
+from coprod_sim.viz.controls import FEEDBACK_KEY, FEEDBACK_OFF, control, lever_keys
+from coprod_sim.viz.i18n import LANGUAGES, count, number, pick_language, t
+from coprod_sim.viz.info import info_markdown, lever_value_text, status
+from coprod_sim.viz.session import LIMITS, Town, open_town
+from coprod_sim.viz.town import COLOUR_BY
+
+SPEEDS = {"slow": 1.0, "normal": 0.4, "fast": 0.0}
+"""Seconds between months while playing (at least the time a month takes to draw)."""
+
+
+@solara.component
+def TownPicture(town: Town, tick: int, colour_by: str, lang: str):
+    data = solara.use_memo(lambda: town.picture(colour_by), [town.generation, tick, colour_by, lang])
+    solara.Image(data, format="jpeg", classes=["coprod-town-map"])
+
+
+@solara.component
+def ChartPicture(town: Town, name: str, tick: int, lang: str):
+    data = solara.use_memo(lambda: town.chart_png(name), [town.generation, tick, lang])
+    solara.Image(data, format="png", classes=["coprod-chart", f"coprod-chart-{name}"])
+
+
+def lesson(town: Town, lang: str) -> str:
+    """The selection lesson in one sentence, once the event study has a year of data."""
+    effect = town.cycle.effect() if town.cycle is not None else None
+    row = town.model.latest
+    if effect is None or effect[0] < 6 or town.month < 12:
+        return t("lesson.wait", lang)
+    gap = row["efficacy_participants"] - row["efficacy_non_participants"]
+    return t("lesson.gap", lang, gap=number(gap, lang), effect=number(effect[1], lang, sign=True),
+             months=effect[0])
+
+
+@solara.component
+def Lever(key: str, value: Any, on_value, lang: str, disabled: bool = False, shown: Any = None):
+    entry = control(key, value)
+    name = t(f"lever.{key}", lang)
+    shown = value if shown is None else shown
+    with solara.Div(classes=["coprod-lever"]):
+        solara.HTML(tag="div", classes=["coprod-lever-name"],
+                    unsafe_innerHTML=f"<b>{name}</b>: <span class='coprod-lever-value'>"
+                                     f"{lever_value_text(key, shown, lang)}</span>")
+        if entry["type"] == "Select":
+            solara.v.Select(v_model=value, items=[{"text": t(f"choice.{c}", lang), "value": c}
+                                                   for c in entry["values"]],
+                            on_v_model=on_value, dense=True, hide_details=True, disabled=disabled)
+        elif entry["type"] in ("SliderFloat", "SliderInt"):
+            slider = solara.SliderFloat if entry["type"] == "SliderFloat" else solara.SliderInt
+            slider("", value=shown, min=entry["min"], max=entry["max"], step=entry["step"],
+                   on_value=on_value, thumb_label=True, disabled=disabled)
+        p = spec(key)
+        solara.HTML(tag="div", classes=["coprod-lever-help"],
+                    unsafe_innerHTML=t(f"lever.{key}.help", lang) + ". "
+                    + t("lever.allowed", lang, allowed=f"{p.low:g}-{p.high:g}" if p.low is not None
+                        else ", ".join(t(f"choice.{c}", lang) for c in (p.choices or ()))))
+
+
+@solara.component
+def LeverPanel(levers: dict, set_levers, applied: dict, lang: str, disabled: bool):
+    def setter(key):
+        return lambda v: set_levers({**levers, key: v})
+
+    with solara.Div(classes=["coprod-levers"]):
+        solara.HTML(tag="p", unsafe_innerHTML=t("levers.intro", lang), classes=["coprod-levers-intro"])
+        if levers != applied:
+            solara.Warning(t("levers.changed", lang), dense=True, classes=["coprod-levers-changed"])
+        off = bool(levers[FEEDBACK_OFF])
+        solara.Switch(label=t("lever.cycle", lang), value=not off, disabled=disabled,
+                      on_value=lambda on: set_levers({**levers, FEEDBACK_OFF: not on}),
+                      classes=["coprod-cycle-switch"])
+        solara.HTML(tag="div", classes=["coprod-lever-help"], unsafe_innerHTML=t("lever.cycle.help", lang))
+        for key in lever_keys():
+            # One control per lever: with the cycle off, its strength shows 0 and cannot move.
+            is_feedback = key == FEEDBACK_KEY
+            Lever(key, levers[key], setter(key), lang, disabled=disabled or (is_feedback and off),
+                  shown=0.0 if is_feedback and off else None)
+
+
+@solara.component
+def Page(base: Parameters, notices: list[tuple[str, dict]], default_lang: str | None):
+    """The page of one browser session (``base``: the scenario; ``notices``: catalogue keys
+    and fields to show above the town; ``default_lang``: forced language or None)."""
+    headers = solara.lab.headers.value or {}
+    first_lang = default_lang or pick_language((headers.get("accept-language") or [""])[0])
+    lang, set_lang = solara.use_state(first_lang)
+    town = solara.use_memo(lambda: open_town(solara.get_kernel_id(), base, first_lang), [])
+    solara.Title(t("tab_title", lang))
+    page_style.Style()
+    if town is None:
+        with solara.Div(classes=["coprod-full"]):
+            solara.Error(t("classroom.full", lang, cap=LIMITS.max_sessions))
+        return
+    TownPage(town, base, notices, lang, set_lang)
+
+
+@solara.component
+def TownPage(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: str, set_lang):
+    """The page of a session that has its town."""
+    headers = solara.lab.headers.value or {}
+    town.set_language(lang)
+    tick, set_tick = solara.use_state(0)
+    playing, set_playing = solara.use_state(False)
+    busy, set_busy = solara.use_state(False)
+    reset_no, set_reset_no = solara.use_state(0)
+    levers, set_levers = solara.use_state(dict(town.applied))
+    colour_by, set_colour_by = solara.use_state(COLOUR_BY[0])
+    speed, set_speed = solara.use_state("normal")
+    show_levers, set_show_levers = solara.use_state(False)
+    show_info, set_show_info = solara.use_state(False)
+    town.playing = playing
+
+    def play(cancel: threading.Event) -> None:
+        if not playing:
+            return
+        while not cancel.is_set():
+            started = time.monotonic()
+            if not town.step():
+                break
+            set_tick(lambda n: n + 1)  # draws the month before the next one is simulated
+            cancel.wait(max(0.0, SPEEDS[speed] - (time.monotonic() - started)))
+        if town.finished or town.put_away:
+            set_playing(False)
+
+    solara.use_thread(play, dependencies=[playing, speed], intrusive_cancel=False)
+
+    def rebuild(cancel: threading.Event) -> None:
+        if reset_no == 0:
+            return
+        town.reset(levers)
+        set_tick(lambda n: n + 1)
+        set_busy(False)
+
+    solara.use_thread(rebuild, dependencies=[reset_no], intrusive_cancel=False)
+
+    def on_reset() -> None:
+        set_playing(False)
+        set_busy(True)
+        set_reset_no(lambda n: n + 1)
+
+    def on_step() -> None:
+        if town.step():
+            set_tick(lambda n: n + 1)
+        else:
+            set_tick(lambda n: n + 1)  # shows the end-of-run or put-away message
+
+    finished, away = town.finished, town.put_away
+    classes = ["coprod-page"] + (["levers-open"] if show_levers else [])
+    with solara.Div(classes=classes):
+        with solara.Div(classes=["coprod-bar"]):
+            solara.HTML(tag="div", unsafe_innerHTML=t("title", lang), classes=["coprod-title"])
+            solara.Button(t("button.reset", lang), on_click=on_reset, disabled=busy, color="primary",
+                          classes=["coprod-reset"])
+            solara.Button(t("button.pause", lang) if playing else t("button.play", lang),
+                          on_click=lambda: set_playing(not playing), disabled=busy or finished or away,
+                          classes=["coprod-play"])
+            solara.Button(t("button.step", lang), on_click=on_step, classes=["coprod-step"],
+                          disabled=busy or playing or finished or away)
+            solara.v.Select(v_model=speed, label=t("speed", lang), dense=True, hide_details=True,
+                            items=[{"text": t(f"speed.{s}", lang), "value": s} for s in SPEEDS],
+                            on_v_model=set_speed, class_="coprod-speed")
+            solara.ToggleButtonsSingle(value=colour_by, on_value=set_colour_by,
+                                       dense=True, classes=["coprod-colour"],
+                                       children=[solara.Button(t(f"colour.{c}", lang), value=c)
+                                                 for c in COLOUR_BY])
+            solara.Button(t("button.levers", lang), on_click=lambda: set_show_levers(not show_levers),
+                          classes=["coprod-levers-button"], outlined=True)
+            solara.Button(t("button.info", lang), on_click=lambda: set_show_info(True),
+                          classes=["coprod-info-button"], outlined=True)
+            other = LANGUAGES[(LANGUAGES.index(lang) + 1) % len(LANGUAGES)]
+            solara.Button(t("button.language", lang), on_click=lambda: set_lang(other),
+                          classes=["coprod-language"], text=True)
+        with solara.Div(classes=["coprod-status-row"]):
+            if busy:
+                solara.ProgressLinear(True)
+                solara.Text(t("busy", lang), classes=["coprod-busy"])
+            elif away:
+                solara.Warning(t("classroom.idle", lang, minutes=f"{LIMITS.idle_minutes:g}"), dense=True)
+            else:
+                if finished:
+                    solara.Success(t("finished", lang, month=town.month), dense=True,
+                                   classes=["coprod-finished"])
+                solara.Text(status(town.model, town.applied, base, lang), classes=["coprod-status"])
+                solara.Text(lesson(town, lang), classes=["coprod-lesson"])
+            for key, fields in notices:
+                fields = {k: count(v, lang) if isinstance(v, int) else v for k, v in fields.items()}
+                solara.Text(t(key, lang, **fields), classes=["coprod-notice"])
+            if is_teacher(headers):
+                TeacherPanel(lang)
+        # Always rendered; below 1600 px wide the CSS hides it until "Levers" opens it.
+        LeverPanel(levers, set_levers, town.applied, lang, disabled=busy)
+        with solara.Div(classes=["coprod-main"] + (["coprod-busy-main"] if busy else [])):
+            if not away:
+                with solara.Div(classes=["coprod-town"]):
+                    TownPicture(town, tick, colour_by, lang)
+                with solara.Div(classes=["coprod-plots"]):
+                    for name in CHARTS:
+                        ChartPicture(town, name, tick, lang)
+        if show_info:
+            with solara.Div(classes=["coprod-info-overlay"]):
+                solara.Button(t("button.close", lang), on_click=lambda: set_show_info(False),
+                              classes=["coprod-info-close"], color="primary")
+                solara.HTML(tag="div", classes=["coprod-info"], unsafe_innerHTML=markdown.markdown(
+                    info_markdown(lang, base.population.n_neighbourhoods, town.last_month)))

@@ -1,0 +1,218 @@
+"""One town per browser session, and the register of open sessions.
+
+A :class:`Town` owns a session's model, its drawings and its event study; the page keeps it
+for as long as the browser tab lives. Reset builds a new model of the same town and *rebinds*
+the drawings (same layout, same cached backgrounds), so it costs a model build and a frame.
+Nothing mutable is shared between sessions except caches of read-only drawings
+(:func:`coprod_sim.viz.town.town_layout`).
+
+The register (:data:`SESSIONS`) counts towns for the teacher's page, enforces the cap, puts
+idle towns away and frees a closed tab's town at once (Solara runs our clean-up when the tab
+closes or its connection is culled).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from coprod_sim.params import Parameters
+from coprod_sim.viz.charts import Chart, make_charts
+from coprod_sim.viz.controls import FEEDBACK_KEY, FEEDBACK_OFF, TownModel, kwarg_name, lever_keys
+from coprod_sim.viz.cycle import CycleTracker
+from coprod_sim.viz.town import COLOUR_BY, TownView
+
+
+@dataclass
+class Limits:
+    """What one server allows (``coprod viz`` sets them from its options)."""
+
+    max_sessions: int = 8
+    idle_minutes: float = 20.0
+
+
+LIMITS = Limits()
+
+
+def initial_levers(base: Parameters) -> dict[str, Any]:
+    """The levers' values at the start: the scenario's (the tree's defaults without one)."""
+    levers: dict[str, Any] = {FEEDBACK_OFF: base[FEEDBACK_KEY] == 0.0}
+    levers.update({key: base[key] for key in lever_keys()})
+    return levers
+
+
+def model_kwargs(base: Parameters, levers: dict[str, Any]) -> dict[str, Any]:
+    """Keywords of :class:`TownModel` for the scenario ``base`` with ``levers`` applied."""
+    kwargs: dict[str, Any] = {"params": base, "record_neighbourhoods": False,
+                              FEEDBACK_OFF: bool(levers[FEEDBACK_OFF])}
+    kwargs.update({kwarg_name(key): levers[key] for key in lever_keys()})
+    return kwargs
+
+
+class Town:
+    """A session's town: model, drawings (in the session's language) and event study."""
+
+    def __init__(self, base: Parameters, lang: str):
+        self.base = base
+        self.lang = lang
+        self.applied = initial_levers(base)
+        self.lock = threading.RLock()
+        self.generation = 0  # bumped by every Reset, so the page redraws
+        self.view: TownView | None = None
+        self.charts: dict[str, Chart] | None = None
+        self.model: TownModel | None = None
+        self.cycle: CycleTracker | None = None
+        self.playing = False
+        self.touch()
+        self.reset(self.applied)
+
+    def touch(self) -> None:
+        self.last_active = time.monotonic()
+
+    def reset(self, levers: dict[str, Any]) -> None:
+        """The same town (same seed) from month 0 with ``levers``; drawings are reused when
+        the town's ties are unchanged."""
+        model = TownModel(**model_kwargs(self.base, levers))
+        with self.lock:
+            self.applied = dict(levers)
+            self.model = model
+            self.cycle = CycleTracker(model.state.citizens)
+            if self.view is not None and not self.view.bind(model):
+                self.view = None
+            for chart in (self.charts or {}).values():
+                chart.reset()
+            self.generation += 1
+            self.touch()
+
+    @property
+    def put_away(self) -> bool:
+        return self.model is None
+
+    @property
+    def month(self) -> int:
+        return 0 if self.model is None else int(self.model.state.step)
+
+    @property
+    def last_month(self) -> int:
+        return int(self.base.simulation.steps)
+
+    @property
+    def finished(self) -> bool:
+        return self.model is not None and self.month >= self.last_month
+
+    def step(self) -> bool:
+        """One month; False (nothing done) at the end of the run or once put away."""
+        with self.lock:
+            if self.model is None or self.finished:
+                return False
+            self.model.step()
+            self.cycle.update(self.model.state.citizens)
+            self.touch()
+            return True
+
+    def set_language(self, lang: str) -> None:
+        with self.lock:
+            if lang != self.lang:
+                self.lang, self.view, self.charts = lang, None, None
+
+    def picture(self, colour_by: str = COLOUR_BY[0]) -> bytes:
+        with self.lock:
+            if self.view is None:
+                self.view = TownView(self.model, self.lang)
+            return self.view.picture(colour_by)
+
+    def chart_png(self, name: str) -> bytes:
+        with self.lock:
+            if self.charts is None:
+                self.charts = make_charts(self.last_month, self.lang)
+            return self.charts[name].png(self.model, self.cycle)
+
+    def release(self) -> None:
+        """Drop the model and the drawings (an idle or closed session)."""
+        with self.lock:
+            self.model = self.view = self.charts = self.cycle = None
+            self.playing = False
+
+
+SESSIONS: dict[str, Town] = {}
+_lock = threading.Lock()
+
+
+def open_town(kernel_id: str, base: Parameters, lang: str) -> Town | None:
+    """This session's town, built on first call; None if the server is full."""
+    with _lock:
+        town = SESSIONS.get(kernel_id)
+        if town is not None:
+            return town
+        if len(SESSIONS) >= LIMITS.max_sessions:
+            return None
+        SESSIONS[kernel_id] = None  # reserve the place while the town is built
+    town = Town(base, lang)
+    with _lock:
+        if kernel_id in SESSIONS:
+            SESSIONS[kernel_id] = town
+            return town
+    town.release()  # the tab closed while its town was being built
+    return None
+
+
+def session_count() -> int:
+    with _lock:
+        return len(SESSIONS)
+
+
+def close_session(kernel_id: str) -> None:
+    """Free a closed tab's town, and give the memory back to the system."""
+    with _lock:
+        town = SESSIONS.pop(kernel_id, None)
+    if town is not None:
+        town.release()
+    threading.Timer(2.0, give_back_memory).start()
+
+
+def give_back_memory() -> None:
+    """Collect, then ask glibc to return freed arenas to the system (Linux only): without it
+    the process keeps its peak size after the towns are gone."""
+    gc.collect()
+    if os.name == "posix":
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
+def put_away_idle(now: float | None = None) -> int:
+    """Release the towns untouched for :attr:`Limits.idle_minutes` and not playing; how many."""
+    now = time.monotonic() if now is None else now
+    with _lock:
+        towns = [town for town in SESSIONS.values() if town is not None]
+    idle = [town for town in towns if not town.put_away and not town.playing
+            and now - town.last_active > 60 * LIMITS.idle_minutes]
+    for town in idle:
+        town.release()
+    if idle:
+        give_back_memory()
+    return len(idle)
+
+
+_janitor: threading.Thread | None = None
+
+
+def start_janitor(every: float = 30.0) -> None:
+    """A daemon thread that puts idle towns away (once per process)."""
+    global _janitor
+    if _janitor is not None:
+        return
+
+    def loop() -> None:
+        while True:
+            time.sleep(every)
+            put_away_idle()
+
+    _janitor = threading.Thread(target=loop, name="coprod-viz-janitor", daemon=True)
+    _janitor.start()
