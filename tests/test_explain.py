@@ -10,6 +10,9 @@ from coprod_sim.analysis.scenarios import analysis_scenario
 from coprod_sim.cli.app import app
 from coprod_sim.params import Parameters
 from coprod_sim.rules.channels import CHANNELS, Channel, declare_channel
+from coprod_sim.rules.registry import use_modules
+from tests import rules_support
+from tests.rules_support import crowding_source
 
 TINY = {"population.n_citizens": 300, "population.n_neighbourhoods": 4, "simulation.steps": 18}
 
@@ -77,3 +80,30 @@ def test_cli_refuses_an_unknown_channel_with_exit_2(tmp_path):
     res = CliRunner().invoke(app, ["explain", "--channels", "endowmnts", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "no channel 'endowmnts'" in res.output
+
+
+custom = rules_support.custom  # the fixture writing modules of custom rules
+
+
+def test_a_researchers_rule_declares_its_channel_and_is_decomposed(custom, tmp_path):
+    source = crowding_source("crowding_ex", "crowdex") + '''
+from coprod_sim.rules.channels import Channel, declare_channel
+
+declare_channel(Channel("crowding", "crowding out by invitations", {"crowdex.strength": 0.0},
+                        "an invitation no longer takes motivation away from the less educated",
+                        when={"rules.participation": "crowding_ex"}))
+'''
+    use_modules([custom(source)])
+    try:
+        overrides = {**TINY, "rules.participation": "crowding_ex", "crowdex.strength": 8.0,
+                     "policy.outreach": "universal", "policy.outreach_rate": 0.3}
+        scenario = analysis_scenario(None, replications=2, overrides=overrides)
+        chosen, _ = choose_channels(dict(scenario.base_parameters()))
+        assert "crowding" in [c.name for c in chosen]
+        result = explain(scenario, tmp_path, channels=["crowding", "endowments"], workers=1,
+                         progress=False, measures=["concentration_index"])
+        d = result.decompositions["concentration_index"]
+        np.testing.assert_allclose(d.phi.sum(axis=0), d.full - d.none, atol=1e-12)
+        assert not np.array_equal(d.values[0b01], d.values[0b00])  # the channel changes the runs
+    finally:
+        CHANNELS.pop("crowding", None)

@@ -166,7 +166,7 @@ def write_report(result: ExplainResult) -> dict[str, Path]:
     for m, table in tables.items():
         fig = waterfall(table, out / f"waterfall_{m}.png", f"{result.scenario}: {label(m)}")
         files[f"waterfall_{m}"] = fig
-        lines += ["", f"## {label(m).capitalize()}", "", plain_words(table, result.scenario), "",
+        lines += ["", f"## {label(m)[0].upper()}{label(m)[1:]}", "", plain_words(table, result.scenario), "",
                   f"![waterfall of the {label(m)}]({fig.name})", "",
                   "| | contribution | 95% interval | share of the difference |", "|---|---:|---:|---:|"]
         for row in table.itertuples():

@@ -229,8 +229,15 @@ class Progress:
 
 
 def _ask_generation(study, spec: OptimiseSpec, want: int) -> tuple[list, int]:
-    """Up to ``want`` candidates within budget; those over it are told failed, never simulated."""
+    """Up to ``want`` new candidates within budget.
+
+    Those over budget are told failed, never simulated. A candidate the search proposes again
+    (genetic operators can) is told the values it already had, without running it again: its
+    runs would be the same, seed for seed.
+    """
     optuna = _optuna()
+    seen = {_key(t.params): t for t in study.get_trials(
+        deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])}
     batch, skipped = [], 0
     for _ in range(200 * want):
         if len(batch) == want:
@@ -244,8 +251,23 @@ def _ask_generation(study, spec: OptimiseSpec, want: int) -> tuple[list, int]:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             skipped += 1
             continue
+        twin = seen.get(_key(levers)) or next((t for t, lv, _ in batch if _key(lv) == _key(levers)), None)
+        if twin is not None and getattr(twin, "values", None) is not None:
+            trial.set_user_attr("same_as", twin.number)
+            for name in ("participation_reps", "bias_reps"):
+                trial.set_user_attr(name, twin.user_attrs.get(name))
+            study.tell(trial, list(twin.values))
+            continue
+        if twin is not None:  # proposed twice in this generation: keep one
+            trial.set_user_attr("same_as", twin.number)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            continue
         batch.append((trial, levers, cost))
     return batch, skipped
+
+
+def _key(levers: Mapping[str, Any]) -> str:
+    return json.dumps(levers, sort_keys=True, default=str)
 
 
 def optimise(scenario: Scenario, spec: OptimiseSpec, out: str | Path, *, storage: str | None = None,
@@ -268,7 +290,7 @@ def optimise(scenario: Scenario, spec: OptimiseSpec, out: str | Path, *, storage
     study = open_study(scenario, spec, storage, resume, overwrite)
     resumed = recover(study)
     complete = [optuna.trial.TrialState.COMPLETE]
-    n_done = len(study.get_trials(deepcopy=False, states=complete))
+    n_done = sum("same_as" not in t.user_attrs for t in study.get_trials(deepcopy=False, states=complete))
     skipped = 0
     reps = range(scenario.replications)
     with open_executor(workers, scheduler) as plan, Progress(progress, spec.trials, n_done) as bar, \

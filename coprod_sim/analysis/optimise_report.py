@@ -74,7 +74,7 @@ def fresh_evaluations(scenario: Scenario, spec: OptimiseSpec, front: list, out: 
 def front_table(study, spec: OptimiseSpec, fresh: pd.DataFrame) -> pd.DataFrame:
     """One row per front candidate: levers, cost, search means, fresh means with intervals."""
     rows = []
-    for t in sorted(study.best_trials, key=lambda t: t.values[0]):
+    for t in sorted(_distinct(study.best_trials), key=lambda t: t.values[0]):
         f = fresh[fresh["candidate"] == t.number]
         part = stats.interval(f["participation"].to_numpy(float), "mean", bounds=(0.0, 1.0))
         bias = stats.interval(f["bias"].to_numpy(float), SCALES[spec.bias])
@@ -90,6 +90,11 @@ def front_table(study, spec: OptimiseSpec, fresh: pd.DataFrame) -> pd.DataFrame:
     if len(table) > 1:
         table["distinct_from_next"] = _distinct_from_next(table, fresh)
     return table.drop(columns=["search_participation_reps"])
+
+
+def _distinct(trials: list) -> list:
+    """Each set of levers once (a candidate proposed again carries its twin's values)."""
+    return [t for t in trials if "same_as" not in t.user_attrs]
 
 
 def _distinct_from_next(table: pd.DataFrame, fresh: pd.DataFrame) -> list[str]:
@@ -128,7 +133,7 @@ def pareto_figure(trials: pd.DataFrame, front: pd.DataFrame, spec: OptimiseSpec,
                 xerr=[100 * (front["participation_fresh"] - front["participation_low"]),
                       100 * (front["participation_high"] - front["participation_fresh"])],
                 yerr=[front["bias_fresh"] - front["bias_low"], front["bias_high"] - front["bias_fresh"]],
-                fmt="none", ecolor="#444444", lw=0.7, alpha=0.6, zorder=2)
+                fmt="none", ecolor="#444444", lw=0.6, alpha=0.35, zorder=2)
     for row in front.itertuples():
         ax.annotate(str(row.candidate), (100 * row.participation_fresh, row.bias_fresh), xytext=(4, 3),
                     textcoords="offset points", fontsize=7)
@@ -136,6 +141,9 @@ def pareto_figure(trials: pd.DataFrame, front: pd.DataFrame, spec: OptimiseSpec,
     ax.set_xlabel(f"{OUTCOMES[PARTICIPATION].label} (%), higher is better")
     ax.set_ylabel(f"{OUTCOMES[spec.bias].label}, lower is better")
     ax.set_title("Pareto front: participation up, bias down, cost down", fontsize=10, loc="left")
+    ax.text(0.0, -0.2, "Bars: 95% intervals of each level over fresh seeds; they include the"
+            " variation all candidates share, so paired comparisons (front.csv) are tighter.",
+            transform=ax.transAxes, fontsize=7, color="#555555", va="top")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -147,9 +155,9 @@ def pareto_figure(trials: pd.DataFrame, front: pd.DataFrame, spec: OptimiseSpec,
 def _fmt_levers(row, spec: OptimiseSpec) -> str:
     parts = []
     for lv in spec.levers:
-        v = row[lv.key]
-        parts.append(f"{lv.key} = {v}" if lv.choices else f"{lv.key} = {v:.3g}")
-    return ", ".join(parts)
+        v, name = row[lv.key], lv.key.rpartition(".")[2].replace("_", " ")
+        parts.append(f"{name} {v}" if lv.choices else f"{name} {v:.3g}")
+    return "; ".join(parts)
 
 
 def write_report(scenario: Scenario, spec: OptimiseSpec, result, *, workers: int | None = None,
@@ -159,7 +167,8 @@ def write_report(scenario: Scenario, spec: OptimiseSpec, result, *, workers: int
     out = result.out
     study = optuna.load_study(study_name=result.study_name, storage=result.storage)
     trials = trials_table(study, spec)
-    fresh = fresh_evaluations(scenario, spec, study.best_trials, out, workers=workers, scheduler=scheduler)
+    fresh = fresh_evaluations(scenario, spec, _distinct(study.best_trials), out, workers=workers,
+                              scheduler=scheduler)
     front = front_table(study, spec, fresh)
     files = {"trials": out / "trials.csv", "front": out / "front.csv"}
     trials.to_csv(files["trials"], index=False)
