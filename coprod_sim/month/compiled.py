@@ -68,6 +68,13 @@ def tie_shares(indptr, indices, degree, members, count, counts, out):
 
 
 @jit
+def skip(generator, count):
+    """Draw ``count`` uniforms from ``generator`` and drop them (to keep its stream aligned)."""
+    for _ in range(count):
+        generator.random()
+
+
+@jit
 def peer_active_share(indptr, indices, degree, mode, members, counts, out):
     """Share of each citizen's ties active (any mode) last month, into ``out``."""
     count = 0
@@ -80,8 +87,11 @@ def peer_active_share(indptr, indices, degree, mode, members, counts, out):
 
 @jit
 def utilities(efficacy, competence, peer, trust, invited, admin, hood, age, female, resources,
-              staff_incentives, service_quality, k, u_decision, offered, who, v):
+              staff_incentives, service_quality, k, decision, offered, who, u_who, v):
     """Capped utilities (``logistic_choice``) of the citizens who might offer.
+
+    Each citizen's uniform is drawn from the ``decision`` generator here, in citizen order,
+    as ``decision.random(n)`` would give them; those of the candidates go to ``u_who``.
 
     A citizen offers nothing when u >= sum_m p_m. That sum is below 3.5 * 2^b for
     b = ceil(max_m v_m * log2(e) + 0.001) (exp(v) <= 2^b, rounding included), so a citizen
@@ -99,8 +109,10 @@ def utilities(efficacy, competence, peer, trust, invited, admin, hood, age, fema
         top = max(x0, max(x1, x2))
         b = math.ceil(top * 1.4426950408889634 + 0.001) - POWER_MIN
         offered[i] = -1
-        if b >= POWERS.shape[0] or (b >= 0 and u_decision[i] < POWERS[b]):
+        u = decision.random()
+        if b >= POWERS.shape[0] or (b >= 0 and u < POWERS[b]):
             who[m] = i
+            u_who[m] = u
             v[m, 0] = x0
             v[m, 1] = x1
             v[m, 2] = x2
@@ -109,7 +121,7 @@ def utilities(efficacy, competence, peer, trust, invited, admin, hood, age, fema
 
 
 @jit
-def choose_offers(who, ev, u_decision, offered, offerers):
+def choose_offers(who, ev, u_who, offered, offerers):
     """Each candidate's choice from p = ``offer_probabilities``(exp v) and its uniform.
 
     The citizen offers mode m if cum_{m-1} <= u < cum_m (cum the running sum of p), as the
@@ -120,7 +132,7 @@ def choose_offers(who, ev, u_decision, offered, offerers):
         i = who[a]
         p0, p1, p2 = eq.offer_probabilities(ev[a, 0], ev[a, 1], ev[a, 2])
         c1 = p0 + p1
-        u = u_decision[i]
+        u = u_who[a]
         choice = (u >= p0) + (u >= c1) + (u >= c1 + p2)
         if choice < N_MODES:  # u beyond every mode's share: no offer
             offered[i] = choice
@@ -130,36 +142,52 @@ def choose_offers(who, ev, u_decision, offered, offerers):
 
 
 @jit
-def screen(offerers, offered, invited, admin, competence, ses, rho_eff, u_priority, u_screening,
-           k, n_modes, passed, priority, group):
+def screen(offerers, offered, invited, admin, competence, ses, rho_eff, rules, screening, k,
+           n_modes, passed, priority, group):
     """``risk_screening`` of each offer: those passing go to ``passed`` with their priority
-    and group (administration x mode); returns how many passed."""
+    and group (administration x mode); returns how many passed.
+
+    The rule's uniforms (``rules`` generator) and the kernel's (``screening``) are drawn
+    here for all n citizens in order, as ``random(n)`` would give them; only the offerers'
+    are used.
+    """
     n_passed = 0
+    last = -1
     for a in range(offerers.shape[0]):
         i = offerers[a]
+        skip(rules, i - last - 1)
+        skip(screening, i - last - 1)
+        u_priority, u_screening = rules.random(), screening.random()
+        last = i
         choice = offered[i]
         r = rho_eff[admin[i]]
         rel = eq.reliability(competence[i], ses[i], k)
-        if u_screening[i] < eq.acceptance(invited[i], r, choice, rel, k):
+        if u_screening < eq.acceptance(invited[i], r, choice, rel, k):
             passed[n_passed] = i
-            priority[n_passed] = eq.priority(invited[i], r, rel, u_priority[i])
+            priority[n_passed] = eq.priority(invited[i], r, rel, u_priority)
             group[n_passed] = admin[i] * n_modes + choice
             n_passed += 1
+    skip(rules, offered.shape[0] - last - 1)
+    skip(screening, offered.shape[0] - last - 1)
     return n_passed
 
 
 @jit
-def pass_offers(offerers, offered, admin, accept, rule_priority, u_screening, n_modes, passed,
+def pass_offers(offerers, offered, admin, accept, rule_priority, screening, n_modes, passed,
                 priority, group):
     """``screen`` for a screening rule's own ``accept`` and ``priority`` arrays."""
     n_passed = 0
+    last = -1
     for a in range(offerers.shape[0]):
         i = offerers[a]
-        if u_screening[i] < accept[i]:
+        skip(screening, i - last - 1)
+        last = i
+        if screening.random() < accept[i]:
             passed[n_passed] = i
             priority[n_passed] = rule_priority[i]
             group[n_passed] = admin[i] * n_modes + offered[i]
             n_passed += 1
+    skip(screening, offered.shape[0] - last - 1)
     return n_passed
 
 
@@ -228,17 +256,21 @@ def success_logits(admitted, mode, competence, admin, collaboration, coparticipa
 
 
 @jit
-def draw_outcomes(admitted, p_success, u_outcome, mode, admin, hood, k, success, members,
+def draw_outcomes(admitted, p_success, outcome, mode, admin, hood, k, success, members,
                   admin_successes, admin_failures, output):
-    """Which admitted episodes succeed (u < p); the administrations' counts and each
-    neighbourhood's coproduced output. Returns how many succeeded, listed in ``members``."""
+    """Which admitted episodes succeed (u < p, u from the ``outcome`` generator drawn for all
+    citizens in order); the administrations' counts and each neighbourhood's coproduced
+    output. Returns how many succeeded, listed in ``members``."""
     admin_successes[:] = 0
     admin_failures[:] = 0
     output[:] = 0.0
     count = 0
+    last = -1
     for a in range(admitted.shape[0]):
         i = admitted[a]
-        if u_outcome[i] < p_success[a]:
+        skip(outcome, i - last - 1)
+        last = i
+        if outcome.random() < p_success[a]:
             success[i] = True
             members[count] = i
             count += 1
@@ -246,6 +278,7 @@ def draw_outcomes(admitted, p_success, u_outcome, mode, admin, hood, k, success,
             output[hood[i]] += eq.episode_output(mode[i], k)
         else:
             admin_failures[admin[i]] += 1
+    skip(outcome, mode.shape[0] - last - 1)
     return count
 
 

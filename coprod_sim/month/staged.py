@@ -62,10 +62,10 @@ class CompiledMonth:
             # Tie counts never exceed a degree: 16 bits when they fit (half the cache).
             counts=np.zeros(n, np.int16 if max_degree < 2**15 else np.int32),
             members=np.empty(n, np.int32), who=np.empty(n, np.int32),
-            offerers=np.empty(n, np.int32), passed=np.empty(n, np.int32),
+            offerers=np.empty(n, np.int32), passed=np.empty(n, np.int32), u_who=np.empty(n),
             priority=np.empty(n), group=np.empty(n, np.int64), v=np.empty((n, len(MODES))),
             admitted=np.empty(n, np.int32), logit=np.empty(n), success=np.zeros(n, bool),
-            u_decision=np.empty(n), u_priority=np.empty(n), u_screening=np.empty(n),
+            u_decision=np.empty(n),
             output=np.zeros(n_hoods))
 
     def peers_and_outreach(self) -> None:
@@ -91,16 +91,14 @@ class CompiledMonth:
             c.offered[:] = choose(probs, kernel.streams.decision.random(out=w["u_decision"]))
             return np.flatnonzero(c.offered != NO_MODE).astype(np.int32)
         # Utilities of those who might offer; exp in NumPy; then their choices.
-        kernel.streams.decision.random(out=w["u_decision"])
         admins, hoods = s.administrations, s.neighbourhoods
         count = fast.utilities(
             c.self_efficacy, c.civic_competence, s.peer_active_share, c.trust, c.invited,
             c.administration, c.neighbourhood, c.age, c.female, c.spare_resources,
             admins.staff_incentives, hoods.service_quality, kernel.coefficients,
-            w["u_decision"], c.offered, w["who"], w["v"])
+            kernel.streams.decision, c.offered, w["who"], w["u_who"], w["v"])
         ev = np.exp(w["v"][:count])
-        count = fast.choose_offers(w["who"][:count], ev, w["u_decision"], c.offered,
-                                   w["offerers"])
+        count = fast.choose_offers(w["who"][:count], ev, w["u_who"], c.offered, w["offerers"])
         return w["offerers"][:count]
 
     def screening(self, offerers: np.ndarray) -> np.ndarray:
@@ -109,22 +107,21 @@ class CompiledMonth:
         c, admins = s.citizens, s.administrations
         n_modes = admins.capacity.shape[1]
         if "screening" in self.fused:
-            s.rng.random(out=w["u_priority"])  # risk_screening's draws, from the rules' stream
+            # risk_screening's draws come from the rules' stream (s.rng), the kernel's from
+            # the screening stream.
             rho = eq.effective_risk_aversion(admins.risk_aversion, admins.staff_incentives,
                                              kernel.coefficients)
-            kernel.streams.screening.random(out=w["u_screening"])
             n_passed = fast.screen(
                 offerers, c.offered, c.invited, c.administration, c.civic_competence, c.ses, rho,
-                w["u_priority"], w["u_screening"], kernel.coefficients, n_modes, w["passed"],
+                s.rng, kernel.streams.screening, kernel.coefficients, n_modes, w["passed"],
                 w["priority"], w["group"])
         else:
             rule = kernel.call("screening")
             accept = np.asarray(rule.accept, dtype=np.float64)
             priority = np.asarray(rule.priority, dtype=np.float64)
-            kernel.streams.screening.random(out=w["u_screening"])
             n_passed = fast.pass_offers(offerers, c.offered, c.administration, accept, priority,
-                                        w["u_screening"], n_modes, w["passed"], w["priority"],
-                                        w["group"])
+                                        kernel.streams.screening, n_modes, w["passed"],
+                                        w["priority"], w["group"])
         count = fast.admit(w["passed"][:n_passed], w["priority"][:n_passed],
                            w["group"][:n_passed], admins.capacity, c.offered, c.mode,
                            w["admitted"])
@@ -149,10 +146,9 @@ class CompiledMonth:
         kernel, s, w = self.kernel, self.kernel.state, self.w
         c, admins, hoods = s.citizens, s.administrations, s.neighbourhoods
         k = kernel.coefficients
-        u_outcome = kernel.streams.outcome.random(out=w["u_screening"])  # screening's are used
-        count = fast.draw_outcomes(admitted, p_success, u_outcome, c.mode, c.administration,
-                                   c.neighbourhood, k, w["success"], w["members"],
-                                   admins.successes, admins.failures, w["output"])
+        count = fast.draw_outcomes(admitted, p_success, kernel.streams.outcome, c.mode,
+                                   c.administration, c.neighbourhood, k, w["success"],
+                                   w["members"], admins.successes, admins.failures, w["output"])
         s.output_per_resident[:] = w["output"] / np.maximum(hoods.size, 1)
         fused = "efficacy_feedback" in self.fused
         fast.settle(count, w["members"], w["success"], c.offered, c.mode, s.network.indptr,
