@@ -119,7 +119,7 @@ def pareto_figure(trials: pd.DataFrame, front: pd.DataFrame, spec: OptimiseSpec,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.2, 5.0))
+    fig, ax = plt.subplots(figsize=(7.6, 6.0))
     ok = trials[trials["state"] == "COMPLETE"]
     ax.scatter(100 * ok["participation"], ok["bias"], s=10, c="#c8c8c8", label="candidates (search)")
     ax.scatter(100 * front["participation_search"], front["bias_search"], s=40, facecolors="none",
@@ -141,12 +141,12 @@ def pareto_figure(trials: pd.DataFrame, front: pd.DataFrame, spec: OptimiseSpec,
     ax.set_xlabel(f"{OUTCOMES[PARTICIPATION].label} (%), higher is better")
     ax.set_ylabel(f"{OUTCOMES[spec.bias].label}, lower is better")
     ax.set_title("Pareto front: participation up, bias down, cost down", fontsize=10, loc="left")
-    ax.text(0.0, -0.2, "Bars: 95% intervals of each level over fresh seeds; they include the"
-            " variation all candidates share, so paired comparisons (front.csv) are tighter.",
-            transform=ax.transAxes, fontsize=7, color="#555555", va="top")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
+    fig.text(0.01, 0.015, "Bars: 95% intervals of each level over fresh seeds. They include the variation"
+             " all candidates share,\nso paired comparisons between candidates (front.csv, 'differs"
+             " from next') are tighter.", fontsize=7, color="#555555", va="bottom")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.11, right=0.98, top=0.93, bottom=0.27)
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
