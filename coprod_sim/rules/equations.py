@@ -22,6 +22,7 @@ Adding a parameter: declare it in the tree (:mod:`coprod_sim.params`) and use it
 
 from __future__ import annotations
 
+import inspect
 from collections import namedtuple
 from typing import Any, NamedTuple
 
@@ -215,7 +216,7 @@ def service_quality_after(quality, baseline, output_per_resident, k):
     return clip(quality + ap.quality_rate * (target - quality), 0.0, 1.0)
 
 
-EQUATIONS = (mode_utilities, capped, offer_probabilities, effective_risk_aversion, reliability,
-             acceptance, priority, success_log_odds, self_efficacy_after, trust_after,
-             episode_output, risk_aversion_after, service_quality_after)
-"""Every equation, for the compiled month to compile."""
+EQUATIONS = tuple(fn for name, fn in list(globals().items())
+                  if inspect.isfunction(fn) and fn.__module__ == __name__
+                  and not name.startswith("_") and fn not in (where, by_mode, clip, coefficients))
+"""Every equation of this module, for the compiled month to compile (a new one is found here)."""

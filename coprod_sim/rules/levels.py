@@ -26,11 +26,10 @@ from scipy.special import expit
 
 from coprod_sim.names import LEVELS, NO_LEVEL
 from coprod_sim.params import Parameters
+from coprod_sim.rules.equations import UTILITY_CAP  # the mode choice's guard against overflow
 
 EXECUTOR, DESIGNER, INITIATOR = (LEVELS.index(name) for name in ("executor", "designer", "initiator"))
 
-UTILITY_CAP = 50.0
-"""Numerical guard against overflow of exp (as in the mode choice), not a behavioural constant."""
 
 
 class LevelConstants(NamedTuple):
