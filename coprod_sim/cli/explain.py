@@ -48,7 +48,7 @@ def explain(
     from coprod_sim.analysis.explain import explain as decompose
     from coprod_sim.analysis.explain_report import write_report
     from coprod_sim.analysis.scenarios import analysis_scenario
-    from coprod_sim.params import parse_assignments
+    from coprod_sim.rules.registry import parse_assignments
     from coprod_sim.sweep.errors import SweepInterrupted
 
     scenario = analysis_scenario(file, replications, parse_assignments(sets or []))

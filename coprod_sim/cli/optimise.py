@@ -55,7 +55,7 @@ def optimise(
     from coprod_sim.analysis.optimise import optimise as search
     from coprod_sim.analysis.optimise_report import write_report
     from coprod_sim.analysis.scenarios import analysis_scenario
-    from coprod_sim.params import parse_assignments
+    from coprod_sim.rules.registry import parse_assignments
     from coprod_sim.scenario.optimise import load_optimise
 
     if resume and overwrite:

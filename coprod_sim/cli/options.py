@@ -20,7 +20,7 @@ WorkersOption = Annotated[int | None, typer.Option(
 
 def overrides_from_options(sets: list[str] | None, **direct: Any) -> dict[str, Any]:
     """Merge ``--set`` assignments with dedicated options (which win when given)."""
-    from coprod_sim.params import parse_assignments
+    from coprod_sim.rules.registry import parse_assignments
 
     overrides = parse_assignments(sets or [])
     for key, value in direct.items():

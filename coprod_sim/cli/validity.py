@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         Exit 0 when every fact passes, 1 when one fails, 2 on a mistake in the options."""
         import dataclasses
 
-        from coprod_sim.params import parse_assignments
+        from coprod_sim.rules.registry import parse_assignments
         from coprod_sim.validation import facts as F
         from coprod_sim.validation import record
         from coprod_sim.validation.runs import FULL, REDUCED

@@ -75,7 +75,8 @@ from coprod_sim.names import N_MODES, STAGES
 from coprod_sim.params import ParameterError
 
 # What a rule receives; rules import it from here, with the rest of their interface.
-from coprod_sim.town.state import Administrations, State  # noqa: F401
+from coprod_sim.town.state import Administrations as Administrations  # re-exported for rules
+from coprod_sim.town.state import State as State  # re-exported for rules
 
 
 class Screening(NamedTuple):

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from coprod_sim import params as tree
 from coprod_sim.names import STAGES
 from coprod_sim.params import TREE, Param, Parameters, add_rule_hook, declare
 from coprod_sim.rules import sources
@@ -35,7 +36,8 @@ Rule = Callable[..., Any]
 
 __all__ = [
     "Rule", "RuleError", "RuleOutputError", "available", "check_signature", "custom_rule_files",
-    "declared_params", "import_module", "resolve", "rule", "rule_label", "rule_modules",
+    "declared_params", "import_module", "parse_assignments", "resolve", "rule", "rule_label",
+    "rule_modules",
     "selected", "summary", "use_modules", "what_went_wrong",
 ]
 
@@ -223,6 +225,16 @@ def import_module(module_name: str):
 def use_modules(names: Iterable[str]) -> None:
     """Load the modules of rules named with ``--rules-module`` (RuleError if one fails)."""
     sources.use_modules(names)
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+    """``--set key=value`` strings as validated overrides, with the rules layer in place.
+
+    :func:`coprod_sim.params.parse_assignments` finds the rule a ``rules.STAGE=...`` value names
+    through the hook this module installs (params may not import rules); the command line
+    calls this function so that the hook is there, and a custom rule's own keys can be set.
+    """
+    return tree.parse_assignments(items)
 
 
 def _where(module) -> str:
