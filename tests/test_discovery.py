@@ -69,3 +69,19 @@ def test_replications_are_averaged_per_design_point_and_slivers_dropped():
     assert box.unit == "point" and box.replications == 2 and box.n_runs == 300
     assert set(box.limits) == {"administration.staff_incentives", "policy.outreach_rate"}
     assert "each the mean of its 2 replications" in box.sentence()
+
+
+def test_the_report_gets_the_section_for_sampled_designs_only(tmp_path):
+    from types import SimpleNamespace
+
+    from coprod_sim.analysis.discovery_report import add_to_report
+
+    levers = ["administration.staff_incentives", "policy.outreach_rate",
+              "administration.capacity_individual"]
+    table = pd.DataFrame([{"scope": "run", "measure": "x", "value": 1.0}])
+    lhs = SimpleNamespace(kind="latin_hypercube", levers=levers, runs=_planted())
+    text, rows = add_to_report(lhs, tmp_path, "# Report\n", table)
+    assert text.startswith("# Report\n\n## Where the bias is high") and "figures/discovery_" in text
+    assert len(rows) == 3 and set(rows["scope"]) == {"run", "discovery"}
+    grid = SimpleNamespace(kind="grid", levers=levers, runs=_planted())
+    assert add_to_report(grid, tmp_path, "# Report\n", table) == ("# Report\n", table)

@@ -21,6 +21,8 @@ from coprod_sim.analysis.discovery import (
     within,
 )
 
+SAMPLED_DESIGNS = ("latin_hypercube", "sobol")
+
 
 def _pyplot():
     import matplotlib
@@ -164,10 +166,15 @@ def discovery_section(runs: pd.DataFrame, out_dir: str | Path,
     return "\n".join(lines) + "\n", figures, table_rows
 
 
-def add_to_report(runs: pd.DataFrame, figures_dir: Path, text: str, table: pd.DataFrame
-                  ) -> tuple[str, pd.DataFrame]:
-    """The report's markdown and effects table with the discovery section added (if it applies)."""
-    section, _, new_rows = discovery_section(runs, figures_dir, link="figures/")
+def add_to_report(sweep, figures_dir: Path, text: str, table: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The report's markdown and effects table with the discovery section added.
+
+    ``sweep`` is the report's loaded sweep (its ``kind``, ``levers`` and finished ``runs``); only
+    Latin hypercube and Sobol designs get the section.
+    """
+    if sweep.kind not in SAMPLED_DESIGNS or not sweep.levers:
+        return text, table
+    section, _, new_rows = discovery_section(sweep.runs, figures_dir, levers=sweep.levers, link="figures/")
     if not section:
         return text, table
     return text.rstrip("\n") + "\n\n" + section, pd.concat([table, pd.DataFrame(new_rows)], ignore_index=True)

@@ -49,6 +49,7 @@ def contributions_table(d: Decomposition) -> pd.DataFrame:
     out = pd.concat([table, pd.DataFrame(ends)], ignore_index=True)
     out.insert(0, "measure", d.measure)
     out["replications"] = int(keep.sum())
+    out.attrs["replications"] = len(keep)
     return out
 
 
@@ -67,6 +68,10 @@ def plain_words(table: pd.DataFrame, scenario: str) -> str:
     total, none, full = by.loc["total"], by.loc["none"], by.loc["full"]
     text = (f"In {scenario}, the {measure} is {_ci(full)} with every channel on and {_ci(none)} with"
             f" all of them switched off, a difference of {_ci(total)}.")
+    used = int(table["replications"].iloc[0])
+    if used < int(table.attrs.get("replications", used)):
+        text += (f" (Over the {used} replications where the measure is defined in every"
+                 f" counterfactual, of {table.attrs['replications']}.)")
     if not total.distinguishable:
         return text + (" That difference is not distinguishable from zero over these replications,"
                        " so the channels' shares are not given.")

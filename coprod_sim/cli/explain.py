@@ -52,6 +52,15 @@ def explain(
     from coprod_sim.sweep.errors import SweepInterrupted
 
     scenario = analysis_scenario(file, replications, parse_assignments(sets or []))
+    if scenario.replications < 2:  # an interval needs replications
+        import dataclasses
+
+        console.print(f"{escape(scenario.name)} has {scenario.replications} replication: using 10"
+                      " (--replications to choose).", highlight=False)
+        scenario = dataclasses.replace(scenario, replications=10)
+    if scenario.design.levers:
+        console.print("The scenario's [sweep] is not explained: the decomposition is of its base"
+                      " values (with --policy); set a point's values with --set.", highlight=False)
     out = out or Path("out") / f"{_folder_name(scenario.name)}_explain"
     names = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
     console.print(f"[bold]{escape(scenario.name)}[/]: explaining policy {escape(policy)} over"

@@ -130,7 +130,7 @@ def write_report(folder: str | Path) -> ReportResult:
     try:
         _draw(sw, table, figs)
         text = markdown(sw, table, answers, warnings, set(figs.names))
-        text, table = add_to_report(sw.runs, figs.tmp, text, table)  # scenario discovery (LHS, Sobol)
+        text, table = add_to_report(sw, figs.tmp, text, table)  # scenario discovery (LHS, Sobol)
         page = to_html(text, figs.tmp, f"Sweep report: {sw.scenario.get('name', sw.folder.name)}")
     except BaseException:
         figs.abandon()
