@@ -148,9 +148,13 @@ def suggest(trial, spec: OptimiseSpec) -> dict[str, Any]:
 def candidate_runs(scenario: Scenario, key: int, levers: Mapping[str, Any],
                    replications: Iterable[int]) -> list[SimRun]:
     """The runs of a candidate: the scenario's base values with the levers, one per replication."""
+    from coprod_sim.rules.registry import rule_modules
+
     params = Parameters({**scenario.base, **levers})
+    modules = rule_modules(params)  # a worker imports the custom rules the parent loaded
     return [SimRun(index=key, point=key, policy="candidate", design_point=key, replication=r,
-                   seed=scenario.seed, params=params, levers=dict(levers)) for r in replications]
+                   seed=scenario.seed, params=params, levers=dict(levers), rule_modules=modules)
+            for r in replications]
 
 
 def evaluate(plan, jobs: Mapping[int, tuple[dict[str, Any], list[SimRun]]], bias: str,

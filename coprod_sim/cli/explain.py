@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from coprod_sim.cli.errors import console, err_console, user_errors
 from coprod_sim.cli.options import SetOption, WorkersOption
-from coprod_sim.cli.sweep import _folder_name
+from coprod_sim.cli.sweep import RulesModuleOption, _folder_name
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +30,7 @@ def explain(
         min=2, help="Sample this many orders instead of the exact value (automatic above 7"
                     " channels).")] = None,
     sets: SetOption = None,
+    rules_modules: RulesModuleOption = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: out/<name>_explain).")] = None,
     workers: WorkersOption = None,
     scheduler: Annotated[str | None, typer.Option(
@@ -48,9 +49,10 @@ def explain(
     from coprod_sim.analysis.explain import explain as decompose
     from coprod_sim.analysis.explain_report import write_report
     from coprod_sim.analysis.scenarios import analysis_scenario
-    from coprod_sim.rules.registry import parse_assignments
+    from coprod_sim.rules.registry import parse_assignments, use_modules
     from coprod_sim.sweep.errors import SweepInterrupted
 
+    use_modules(rules_modules or [])  # a researcher's rules, and the channels they declare
     scenario = analysis_scenario(file, replications, parse_assignments(sets or []))
     if scenario.replications < 2:  # an interval needs replications
         import dataclasses

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from coprod_sim.cli.errors import UserError, console, err_console, user_errors
 from coprod_sim.cli.options import SetOption, WorkersOption
-from coprod_sim.cli.sweep import _folder_name
+from coprod_sim.cli.sweep import RulesModuleOption, _folder_name
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,7 @@ def optimise(
         "--fresh-replications", min=0,
         help="Fresh seeds for re-evaluating the front (default: the [optimise] table's).")] = None,
     sets: SetOption = None,
+    rules_modules: RulesModuleOption = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: out/<name>_optimise).")] = None,
     storage: Annotated[str | None, typer.Option(
         help="Optuna storage URL (default: sqlite:///OUT/study.db); a database URL such as"
@@ -55,11 +56,12 @@ def optimise(
     from coprod_sim.analysis.optimise import optimise as search
     from coprod_sim.analysis.optimise_report import write_report
     from coprod_sim.analysis.scenarios import analysis_scenario
-    from coprod_sim.rules.registry import parse_assignments
+    from coprod_sim.rules.registry import parse_assignments, use_modules
     from coprod_sim.scenario.optimise import load_optimise
 
     if resume and overwrite:
         raise UserError("--resume keeps the search and --overwrite discards it: choose one.")
+    use_modules(rules_modules or [])  # a researcher's rules, and the channels they declare
     scenario = analysis_scenario(file, replications, parse_assignments(sets or []))
     spec = load_optimise(file)
     if trials is not None:
