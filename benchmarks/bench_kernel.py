@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -32,8 +33,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.run import log, machine, measure
+from coprod_sim.rules.registry import rule
+
+# The measuring processes load this module, so that its rule can be selected by name.
+os.environ.setdefault("COPROD_RULES_MODULES", "benchmarks.bench_kernel")
 
 
+@rule("participation")
 def eager_participation(state, params) -> np.ndarray:
     """A custom participation rule in plain NumPy: the default choice, everybody a little
     more likely to take part individually (what a researcher might try)."""
@@ -47,7 +53,7 @@ def eager_participation(state, params) -> np.ndarray:
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "custom participation": {"overrides": {
-        "rules.participation": "benchmarks.bench_kernel:eager_participation"}},
+        "rules.participation": "eager_participation"}},
     "threshold": {"overrides": {"rules.participation": "granovetter_threshold"}},
 }
 

@@ -59,8 +59,9 @@ class CompiledMonth:
             return
         max_degree = int(np.diff(s.network.indptr).max(initial=0))
         w.update(
-            # Tie counts never exceed a degree: 16 bits when they fit (half the cache).
-            counts=np.zeros(n, np.int16 if max_degree < 2**15 else np.int32),
+            # Tie counts never exceed a degree: 8 or 16 bits when they fit (less cache).
+            counts=np.zeros(n, np.int8 if max_degree < 2**7 else (
+                np.int16 if max_degree < 2**15 else np.int32)),
             members=np.empty(n, np.int32), who=np.empty(n, np.int32),
             offerers=np.empty(n, np.int32), passed=np.empty(n, np.int32), u_who=np.empty(n),
             priority=np.empty(n), group=np.empty(n, np.int64), v=np.empty((n, len(MODES))),
