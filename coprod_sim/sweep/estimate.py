@@ -2,29 +2,80 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import platform
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from coprod_sim.run import run as simulate
 from coprod_sim.scenario.plan import Scenario
 
 _CALIBRATION: float | None = None
+CACHE_DAYS = 7
+"""A measured speed is reused this long on the same machine and code, then measured again."""
 
 
 def seconds_per_citizen_month() -> float:
-    """Measured on this machine: one small run after a warm-up (for time estimates)."""
+    """Measured on this machine: one small run after a warm-up (for time estimates).
+
+    The figure is kept in the user's cache folder, keyed by this machine and the source of
+    the code that runs a month, so that ``coprod validate`` neither imports the simulation
+    (Numba, pandas) nor runs it each time, and gives the same estimate for the same file.
+    """
     global _CALIBRATION
     if _CALIBRATION is None:
-        from coprod_sim.params import Parameters
-
-        params = Parameters({"population.n_citizens": 2000, "simulation.steps": 24})
-        simulate(params, 0, record_neighbourhoods=False)
-        t = time.perf_counter()
-        simulate(params, 1, record_neighbourhoods=False)
-        _CALIBRATION = (time.perf_counter() - t) / (2000 * 24)
+        _CALIBRATION = _cached() or _measure()
     return _CALIBRATION
+
+
+def _measure() -> float:
+    from coprod_sim.params import Parameters
+    from coprod_sim.run import run as simulate
+
+    params = Parameters({"population.n_citizens": 2000, "simulation.steps": 24})
+    simulate(params, 0, record_neighbourhoods=False)
+    t = time.perf_counter()
+    simulate(params, 1, record_neighbourhoods=False)
+    seconds = (time.perf_counter() - t) / (2000 * 24)
+    try:
+        path = _cache_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"key": _cache_key(), "seconds_per_citizen_month": seconds,
+                                    "measured": time.time()}))
+    except OSError:  # a read-only home: measure again next time
+        pass
+    return seconds
+
+
+def _cached() -> float | None:
+    try:
+        data = json.loads(_cache_path().read_text())
+        fresh = time.time() - float(data["measured"]) < CACHE_DAYS * 86400
+        if data["key"] == _cache_key() and fresh:
+            return float(data["seconds_per_citizen_month"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _cache_path() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "coprod-sim" / "throughput.json"
+
+
+def _cache_key() -> str:
+    """This machine and the source of everything a month runs (an edit measures again)."""
+    package = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(f"{platform.node()} {platform.machine()} {os.cpu_count()}"
+                       f" {platform.python_version()}".encode())
+    for folder in ("month", "rules", "outcomes", "town"):
+        for path in sorted((package / folder).glob("*.py")):
+            h.update(path.read_bytes())
+    h.update((package / "run.py").read_bytes())
+    return h.hexdigest()
 
 
 def estimate_seconds(scenario: Scenario, workers: int = 1) -> float:
