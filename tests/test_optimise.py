@@ -115,3 +115,17 @@ def test_a_small_real_search_writes_its_front_re_evaluated(tmp_path):
     front = pd.read_csv(files["front"])
     assert len(front) >= 1 and (front["fresh_replications"] == 2).all()
     assert files["figure"].exists() and "fresh seeds" in files["report"].read_text()
+
+
+def test_a_finished_search_goes_on_with_more_trials(tmp_path):
+    pytest.importorskip("optuna")
+    spec = dataclasses.replace(SPEC, trials=10, population=5)
+    scenario = builtin_scenario(2)
+    first = optimise(scenario, spec, tmp_path, workers=1, progress=False, evaluator=toy())
+    calls: list = []
+    more = optimise(scenario, dataclasses.replace(spec, trials=15), tmp_path, workers=1, resume=True,
+                    progress=False, evaluator=toy(calls))
+    assert first.study_name == more.study_name and more.evaluated == 15 and len(set(calls)) == 5
+    changed = dataclasses.replace(spec, budget=1.0)
+    with pytest.raises(OptimiseError, match="different plan"):
+        optimise(scenario, changed, tmp_path, workers=1, resume=True, progress=False, evaluator=toy())

@@ -71,8 +71,13 @@ class OptimiseResult:
 
 # ============================================================================ the study
 def study_name(scenario: Scenario, spec: OptimiseSpec) -> str:
-    """Names the plan: an edited scenario or [optimise] table never resumes an older study."""
-    text = json.dumps([scenario.fingerprint(), spec.to_dict()], sort_keys=True, default=str)
+    """Names the plan: an edited scenario or [optimise] table never resumes an older study.
+
+    The number of candidates and of fresh replications are left out: a search resumed with a
+    larger ``--trials`` goes on with the same study.
+    """
+    plan = {k: v for k, v in spec.to_dict().items() if k not in ("trials", "fresh_replications")}
+    text = json.dumps([scenario.fingerprint(), plan], sort_keys=True, default=str)
     return f"optimise-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 

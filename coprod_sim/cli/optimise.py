@@ -69,6 +69,9 @@ def optimise(
     if fresh is not None:
         spec = dataclasses.replace(spec, fresh_replications=fresh)
     out = out or Path("out") / f"{_folder_name(scenario.name)}_optimise"
+    if len(scenario.policies) > 1 or scenario.design.levers:
+        console.print("The scenario's policies and [sweep] are not searched: candidates start from its"
+                      " base values and change only the [optimise] levers.", highlight=False)
     console.print(f"[bold]{escape(scenario.name)}[/]: {spec.trials} candidates x {scenario.replications}"
                   f" replications, {len(spec.levers)} levers, into {out}/", highlight=False)
     try:
