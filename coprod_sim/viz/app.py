@@ -10,14 +10,13 @@ imports this module.
 from __future__ import annotations
 
 import os
+import threading
 
 import solara
 import solara.lab
 
 from coprod_sim.params import Parameters
 from coprod_sim.viz import CITIZENS_ENV, LANG_ENV, SCENARIO_ENV
-from coprod_sim.viz import page as page_module
-from coprod_sim.viz.session import close_session, start_janitor
 
 CLASSROOM_CITIZENS = 1_000
 """A scenario's town is shown at most this size unless ``--citizens`` asks otherwise."""
@@ -52,13 +51,36 @@ LANG = os.environ.get(LANG_ENV) or None  # None: the browser's language
 
 def _on_kernel_start():
     kernel_id = solara.get_kernel_id()
-    return lambda: close_session(kernel_id)  # Solara runs it when the tab closes or is culled
+
+    def closed() -> None:  # Solara runs it when the tab closes or its connection is culled
+        from coprod_sim.viz.session import close_session
+
+        close_session(kernel_id)
+
+    return closed
+
+
+def prewarm() -> None:
+    """Import the page's heavy parts (Mesa, Numba, matplotlib) and draw the town once, after
+    the server has started: Solara imports this module before it listens, so the page answers
+    within seconds and the first tab finds the layout, the fonts and the compiled month ready."""
+    from coprod_sim.viz.charts import CHARTS
+    from coprod_sim.viz.session import Town, start_janitor
+
+    start_janitor()
+    town = Town(BASE, LANG or "en")
+    town.picture()
+    for name in CHARTS:
+        town.chart_png(name)
+    town.release()
 
 
 solara.lab.on_kernel_start(_on_kernel_start)
-start_janitor()
+threading.Thread(target=prewarm, name="coprod-viz-prewarm", daemon=True).start()
 
 
 @solara.component
 def Page():
-    page_module.Page(BASE, NOTICES, LANG)
+    from coprod_sim.viz import page
+
+    page.Page(BASE, NOTICES, LANG)

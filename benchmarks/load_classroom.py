@@ -1,0 +1,354 @@
+"""A class of 30 on one laptop: `coprod viz --classroom` driven by 30 sessions at once.
+
+    .venv/bin/python benchmarks/load_classroom.py                  # 30 sessions: 2 browsers + 28 clients
+    .venv/bin/python benchmarks/load_classroom.py --sessions 10 --seconds 60
+
+Starts the server on a loopback address only (it refuses any other), opens the sessions in
+waves of five (a class arrives over a minute), then each session, for ``--seconds``, waits
+1-3 s, clicks Step and times it until its page shows the next month; every fifth action it
+moves a lever (risk aversion) and presses Reset instead. Two sessions are real browsers
+(headless Chromium through Playwright); the others are websocket clients that speak Solara's
+protocol (Jupyter's kernel and widget messages), as a browser does, without drawing.
+
+Reports the step latency per session (median, 95th percentile), overall, the errors, and the
+server's memory (resident set) when idle after warm-up, with 1, 10 and 30 sessions open, and
+5 s and 30 s after all of them close. Targets: p95 step at most 1 s with 30 sessions of 1,000
+citizens; memory back within 10% of the idle server; no errors. Figures are printed, never
+asserted; the load average is printed beside them (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import psutil
+from websockets.sync.client import connect
+
+STATUS = re.compile(r"^Month (\d+)")
+warnings.filterwarnings("ignore", message="connect\\(\\) must be used as a context manager")
+
+
+def message(msg_type: str, content: dict, session: str) -> str:
+    return json.dumps({"header": {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": session,
+                                  "username": "load", "date": "2026-01-01T00:00:00Z", "version": "5.3"},
+                       "parent_header": {}, "metadata": {}, "content": content, "channel": "shell",
+                       "buffers": []})
+
+
+def decode(raw: str | bytes) -> dict:
+    """A Jupyter message from a text frame, or from a binary one (offsets, then JSON, then buffers)."""
+    if isinstance(raw, str):
+        return json.loads(raw)
+    n = struct.unpack("!i", raw[:4])[0]
+    offsets = [*struct.unpack("!" + "I" * n, raw[4:4 * (n + 1)]), None]
+    return json.loads(raw[offsets[0]:offsets[1]].decode())
+
+
+class Client:
+    """One student's tab without a browser: the page's widgets kept in sync over Solara's websocket."""
+
+    def __init__(self, url: str):
+        jar = CookieJar()
+        urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar)).open(url).read()
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        self.url, self.kernel, self.page = url, str(uuid.uuid4()), str(uuid.uuid4())
+        ws_url = (url.replace("http", "ws", 1)
+                  + f"jupyter/api/kernels/{self.kernel}/channels?session_id={self.page}")
+        self.ws = connect(ws_url, additional_headers={"Cookie": cookie, "Accept-Language": "en"},
+                          max_size=None)
+        self.widgets: dict[str, dict] = {}
+        control = uuid.uuid4().hex
+        self.send("comm_open", {"comm_id": control, "target_name": "solara.control", "data": {}})
+        self.send("comm_msg", {"comm_id": control,
+                               "data": {"method": "run", "args": {"path": "", "appName": None}}})
+        self.wait(lambda m: m["msg_type"] == "comm_msg"
+                  and m["content"].get("data", {}).get("method") == "finished", 300)
+
+    def send(self, msg_type: str, content: dict) -> None:
+        self.ws.send(message(msg_type, content, self.page))
+
+    def recv(self, timeout: float) -> dict:
+        m = decode(self.ws.recv(timeout=timeout))
+        kind, c = m["header"]["msg_type"], m.get("content", {})
+        if kind == "comm_open" and c.get("target_name") == "jupyter.widget":
+            self.widgets[c["comm_id"]] = c["data"].get("state", {})
+        elif kind == "comm_msg" and c.get("data", {}).get("method") == "update":
+            self.widgets.setdefault(c["comm_id"], {}).update(c["data"].get("state", {}))
+        elif kind == "comm_close":
+            self.widgets.pop(c.get("comm_id"), None)
+        return {"msg_type": kind, "content": c}
+
+    def wait(self, done, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while not done(self.recv(max(0.01, end - time.monotonic()))):
+            pass
+
+    def find(self, model: str, **state) -> str:
+        for comm_id, st in self.widgets.items():
+            if st.get("_model_name") == model and all(st.get(k) == v for k, v in state.items()):
+                return comm_id
+        raise KeyError(f"no {model} with {state}")
+
+    def month(self) -> int:
+        return int(STATUS.match(self.status()).group(1))
+
+    def click(self, label: str) -> None:
+        self.send("comm_msg", {"comm_id": self.find("BtnModel", children=[label]),
+                               "data": {"method": "custom", "content": {"event": "click", "data": {}}}})
+
+    def until_month(self, target: int, timeout: float = 120) -> None:
+        # an update of the status line, or a new one (Reset replaces it by the busy notice)
+        self.wait(lambda m: f'"Month {target} ' in json.dumps(m["content"]), timeout)
+
+    def step(self) -> float:
+        month, t = self.month(), time.perf_counter()
+        self.click("Step")
+        self.until_month(month + 1)
+        return 1000 * (time.perf_counter() - t)
+
+    def lever_and_reset(self, value: float) -> None:
+        """Risk aversion (the slider from 0 to 1 by 0.02) to ``value``, then Reset."""
+        slider = next(cid for cid, st in self.widgets.items() if st.get("_model_name") == "SliderModel"
+                      and st.get("step") == 0.02 and st.get("max") == 1)
+        self.send("comm_msg", {"comm_id": slider, "data": {"method": "update", "state": {"v_model": value},
+                                                            "buffer_paths": []}})
+        time.sleep(0.2)
+        self.click("Reset")
+        self.until_month(0)
+        status = self.status()
+        if f"risk aversion {value:.2f}" not in status:
+            raise RuntimeError(f"the lever did not take: status {status!r}")
+
+    def status(self) -> str:
+        return next(ch for st in self.widgets.values() if isinstance(st.get("children"), list)
+                    for ch in st["children"] if isinstance(ch, str) and STATUS.match(ch))
+
+    def close(self) -> None:
+        """As a closing tab does: tell the server (the page's beacon), then hang up."""
+        req = urllib.request.Request(f"{self.url}_solara/api/close/{self.kernel}?session_id={self.page}",
+                                     method="POST", data=b"")
+        try:
+            urllib.request.urlopen(req, timeout=10).read()
+        finally:
+            self.ws.close()
+
+
+class Browser:
+    """One student's tab in headless Chromium. Playwright's sync API is bound to the thread that
+    started it, so every call runs in this tab's own single worker thread."""
+
+    def __init__(self, url: str):
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="browser")
+        self.worker.submit(self._open, url).result()
+
+    def _open(self, url: str) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self.pw = sync_playwright().start()
+        self.browser = self.pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                               args=["--no-sandbox", "--disable-gpu"])
+        context = self.browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-GB")
+        self.page = context.new_page()
+        self.page.goto(url, timeout=300_000)
+        self.page.locator(".coprod-chart-concentration").wait_for(timeout=300_000)
+
+    def _until_month(self, target: int) -> None:
+        self.page.wait_for_function(
+            "m => (document.querySelector('.coprod-status')?.innerText || '').startsWith('Month ' + m + ' ')",
+            arg=target, polling="raf", timeout=120_000)
+
+    def _step(self) -> float:
+        month = int(STATUS.match(self.page.locator(".coprod-status").inner_text()).group(1))
+        t = time.perf_counter()
+        self.page.locator(".coprod-step").click()
+        self._until_month(month + 1)
+        return 1000 * (time.perf_counter() - t)
+
+    def _reset(self) -> None:
+        self.page.locator(".coprod-reset").click()  # a slider moved by mouse is fragile: Reset alone
+        self._until_month(0)
+
+    def _close(self) -> None:
+        self.page.close()
+        self.browser.close()
+        self.pw.stop()
+
+    def step(self) -> float:
+        return self.worker.submit(self._step).result()
+
+    def lever_and_reset(self, value: float) -> None:
+        self.worker.submit(self._reset).result()
+
+    def close(self) -> None:
+        self.worker.submit(self._close).result()
+        self.worker.shutdown()
+
+
+def start_server(host: str, citizens: int) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    url = f"http://{host}:{port}/"
+    proc = subprocess.Popen([sys.executable, "-m", "coprod_sim.cli.app", "viz", "--classroom", "--host", host,
+                             "--port", str(port), "--citizens", str(citizens), "--max-sessions", "45"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return proc, url
+        except OSError:
+            if time.monotonic() - t > 300 or proc.poll() is not None:
+                sys.exit("coprod viz did not start")
+            time.sleep(0.2)
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} on {os.cpu_count()} CPUs"
+
+
+class Run:
+    def __init__(self, url: str, server: psutil.Process):
+        self.url, self.server = url, server
+        self.sessions: list[Client | Browser] = []
+        self.latency: dict[int, list[float]] = {}
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+
+    def rss(self) -> float:
+        return self.server.memory_info().rss / 2**20
+
+    def open(self, n: int, browsers: int, report_at: tuple[int, ...]) -> dict[int, float]:
+        memory = {}
+        while len(self.sessions) < n:
+            wave = range(len(self.sessions), min(n, len(self.sessions) + 5))
+            threads = [threading.Thread(target=self._open_one, args=(i, i < browsers)) for i in wave]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            for k in report_at:
+                if k not in memory and len(self.sessions) >= k:
+                    memory[k] = self.rss()
+        return memory
+
+    def _open_one(self, i: int, browser: bool) -> None:
+        try:
+            session = Browser(self.url) if browser else Client(self.url)
+            with self.lock:
+                self.sessions.append(session)
+        except Exception as e:
+            self.errors.append(f"open {i}: {e!r}")
+
+    def drive(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+
+        def student(k: int, s: Client | Browser) -> None:
+            out = self.latency.setdefault(k, [])
+            rng = random.Random(k)
+            action = 0
+            try:
+                while time.monotonic() < end:
+                    time.sleep(rng.uniform(1.0, 3.0))
+                    action += 1
+                    if action % 5 == 0:
+                        s.lever_and_reset(rng.choice([0.2, 0.3, 0.7]))
+                    else:
+                        out.append(s.step())
+            except Exception as e:
+                self.errors.append(f"session {k} ({type(s).__name__}): {e!r}")
+
+        threads = [threading.Thread(target=student, args=(k, s)) for k, s in enumerate(self.sessions)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+
+    def close(self) -> None:
+        for s in self.sessions:
+            try:
+                s.close()
+            except Exception as e:
+                self.errors.append(f"close: {e!r}")
+
+
+def pct(ms: list[float], q: float) -> float:
+    ms = sorted(ms)
+    return ms[min(len(ms) - 1, round(q * (len(ms) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1", help="a loopback address (anything else is refused)")
+    ap.add_argument("--sessions", type=int, default=30)
+    ap.add_argument("--browsers", type=int, default=2, help="how many of the sessions are real browsers")
+    ap.add_argument("--seconds", type=float, default=90, help="how long the class steps")
+    ap.add_argument("--citizens", type=int, default=1000)
+    args = ap.parse_args()
+    if not ipaddress.ip_address(args.host).is_loopback:
+        sys.exit(f"--host {args.host}: the load test runs on a loopback address only (e.g. 127.0.0.1)")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    os.nice(10)  # the server, not the clients, should get the CPU
+    proc, url = start_server(args.host, args.citizens)
+    server = psutil.Process(proc.pid)
+    try:
+        time.sleep(10)  # the server's warm-up (imports, first town) in the background
+        warm = Client(url)
+        warm.step()
+        warm.close()
+        time.sleep(5)
+        run = Run(url, server)
+        idle = run.rss()
+        print(f"{load()}; server idle after warm-up: {idle:.0f} MB")
+        marks = tuple(k for k in (1, 10, 30, args.sessions) if k <= args.sessions)
+        t = time.monotonic()
+        memory = run.open(args.sessions, args.browsers, marks)
+        print(f"{len(run.sessions)} sessions open in {time.monotonic() - t:.0f} s ({load()})")
+        for k, mb in sorted(memory.items()):
+            print(f"  server memory with {k:>2} sessions: {mb:6.0f} MB "
+                  f"({(mb - idle) / k:+.1f} MB per session)")
+        run.drive(args.seconds)
+        print(f"step latency, {args.seconds:.0f} s of stepping ({load()}):")
+        for k, ms in sorted(run.latency.items()):
+            if ms:
+                kind = type(run.sessions[k]).__name__.lower()
+                print(f"  session {k:>2} ({kind:<7}) {len(ms):>3} steps: "
+                      f"median {statistics.median(ms):6.0f} ms   p95 {pct(ms, 0.95):6.0f} ms")
+        every = [x for ms in run.latency.values() for x in ms]
+        if every:
+            print(f"  all sessions, {len(every)} steps: median {statistics.median(every):.0f} ms, "
+                  f"p95 {pct(every, 0.95):.0f} ms, max {max(every):.0f} ms (target p95 <= 1000 ms)")
+        peak = run.rss()
+        run.close()
+        for wait in (5, 25):
+            time.sleep(wait)
+            mb = run.rss()
+            print(f"  server memory {'5' if wait == 5 else '30'} s after all closed: {mb:.0f} MB "
+                  f"(peak {peak:.0f}; {100 * (mb - idle) / idle:+.1f}% of idle; target within 10%)")
+        print(f"errors: {len(run.errors)}" + "".join(f"\n  {e}" for e in run.errors))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
