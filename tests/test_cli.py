@@ -217,3 +217,12 @@ def test_ctrl_c_exits_130_with_a_message_and_no_traceback(args, ready, delay):
     r = _interrupt(args, ready, delay)
     assert r.returncode == 130, (r.stdout, r.stderr)
     assert "Interrupted" in r.stderr and "Traceback" not in r.stderr + r.stdout, r.stderr
+
+
+def test_params_table_at_80_columns_keeps_every_key_whole_and_fits():
+    from coprod_sim.params import iter_keys
+
+    r = coprod("params", "--format", "table", env={**os.environ, "COLUMNS": "80"})
+    assert r.returncode == 0, r.stderr
+    assert all(len(line) <= 80 for line in r.stdout.splitlines())
+    assert all(key in r.stdout for key in iter_keys())

@@ -97,10 +97,12 @@ def _table(rows: list[dict]) -> None:
     from coprod_sim.docgen.paramdocs import format_value
 
     t = Table(show_lines=False)
-    for col in ("key", "default", "unit", "allowed", "description"):
-        # keys and values are never broken, so a copied key works; prose wraps at words
-        t.add_column(col, no_wrap=col in ("key", "default"), overflow="fold" if col == "key" else None)
+    # keys are never broken (a copied key works); the rest wraps, the description at words
+    t.add_column("key", no_wrap=True)
+    t.add_column("default", overflow="fold", max_width=16)
+    t.add_column("description (unit; allowed)", min_width=24)
     for r in rows:
-        t.add_row(*(Text(s) for s in (r["key"], format_value(r["default"]), r["unit"], r["allowed"],
-                                      r["description"])))
+        unit = "" if r["unit"] == "-" else f"{r['unit']}; "
+        t.add_row(Text(r["key"]), Text(format_value(r["default"])),
+                  Text(f"{r['description']} ({unit}{r['allowed']})"))
     console.print(t, highlight=False)
