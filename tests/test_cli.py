@@ -226,3 +226,14 @@ def test_params_table_at_80_columns_keeps_every_key_whole_and_fits():
     assert r.returncode == 0, r.stderr
     assert all(len(line) <= 80 for line in r.stdout.splitlines())
     assert all(key in r.stdout for key in iter_keys())
+
+
+def test_the_command_line_imports_no_heavy_library_until_a_command_needs_it():
+    """``coprod --help`` stays fast because building the app imports none of these."""
+    code = ("import sys\nfrom coprod_sim.cli.app import build\nbuild()\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout.replace("'", '"')))
+    heavy = {"numpy", "pandas", "pyarrow", "scipy", "numba", "mesa", "solara", "matplotlib", "dask",
+             "networkx", "optuna", "SALib"}
+    assert loaded & heavy == set()
