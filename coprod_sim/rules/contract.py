@@ -29,7 +29,16 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from coprod_sim.names import N_MODES, STAGES, TOWN_GROUPS
+from coprod_sim.names import (
+    N_MODES,
+    N_QUINTILES,
+    RESULT_FAILURE,
+    RESULT_NONE,
+    RESULT_REJECTED,
+    RESULT_SUCCESS,
+    STAGES,
+    TOWN_GROUPS,
+)
 from coprod_sim.params import TREE, ParameterError, Parameters
 from coprod_sim.rules.base import (
     OUTPUT_FIELDS,
@@ -226,12 +235,13 @@ def cases(base: Parameters | None = None, vary_params: bool = True):
         rank[np.argsort(ses, kind="stable")] = np.arange(n)
         offered = rs.integers(-1, N_MODES, n).astype(np.int8)
         mode = np.where(flags(n) & (offered >= 0), offered, -1).astype(np.int8)
-        result = np.where(mode >= 0, np.where(flags(n), 1, 2), np.where(offered >= 0, 3, 0))
+        result = np.where(mode >= 0, np.where(flags(n), RESULT_SUCCESS, RESULT_FAILURE),
+                          np.where(offered >= 0, RESULT_REJECTED, RESULT_NONE))
         episodes = rs.integers(0, 500, n).astype(np.int32)
         by_mode = rs.integers(0, 2**16, (N_MODES, n)).astype(np.uint16)
         citizens = Citizens(
             neighbourhood=hood, administration=admin, ses=ses, ses_rank=(rank + 0.5) / n,
-            quintile=(rank * 5 // n).astype(np.int8),
+            quintile=(rank * N_QUINTILES // n).astype(np.int8),
             efficacy_baseline=scores(n), civic_competence=scores(n), spare_resources=scores(n),
             trust_baseline=scores(n), age=rs.uniform(18.0, 95.0, n), female=flags(n),
             disposition=rs.standard_normal(n) * draw(spreads),
@@ -262,7 +272,7 @@ def cases(base: Parameters | None = None, vary_params: bool = True):
             network=network, degree=degree, step=int(rs.integers(0, 600)),
             peer_active_share=_tie_share(network, degree, mode >= 0),
             coparticipant_share=_tie_share(network, degree, mode >= 1),
-            tie_success_share=_tie_share(network, degree, result == 1),
+            tie_success_share=_tie_share(network, degree, result == RESULT_SUCCESS),
             output_per_resident=rs.uniform(0.0, 4.0, k) * draw(output),
         )
         how = draw(param_ways, label="parameters")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from coprod_sim.names import N_QUINTILES
 from coprod_sim.params import Parameters, spec
 from coprod_sim.viz.controls import FEEDBACK_KEY, FEEDBACK_OFF, label, lever_keys
 from coprod_sim.viz.i18n import MESSAGES, number, percent, t
@@ -215,7 +216,7 @@ def status(model: CoproductionModel, levers: dict, base: Parameters, lang: str =
     if month > 0:
         parts.append(t("status.took_part", lang, share=percent(row["participation_year"], lang)))
         q1, q5 = row["participation_q1"], row["participation_q5"]
-        n_q1 = q1 * model.state.citizens.n / 5
+        n_q1 = q1 * model.state.citizens.n / N_QUINTILES
         if month >= RATIO_FROM_MONTH and q1 > 0 and n_q1 >= RATIO_MIN_PARTICIPANTS:
             parts.append(t("status.ratio", lang, ratio=number(q5 / q1, lang, 1)))
         else:
