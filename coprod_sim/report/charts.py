@@ -142,7 +142,11 @@ def figure_differences(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
                 dot_interval(ax, y, r["diff_value"], r["diff_ci_low"], r["diff_ci_high"], m.factor, c)
         ax.axvline(0, color="black", lw=0.9)
         ax.set_title(m.label, fontsize=9)
-        ax.set_xlabel("difference from the baseline" + (" (% points)" if m.percent else ""), fontsize=8)
+        base = table[(table["scope"] == "policy") & (table["measure"] == m.column)
+                     & (table["policy"] == sw.baseline)]["value"]
+        scale = f"; the baseline is at {m.fmt(base.iloc[0])}" if len(base) else ""
+        ax.set_xlabel("difference from the baseline" + (" (% points" if m.percent else " (") + scale + ")",
+                      fontsize=8)
         ax.grid(alpha=0.3, axis="x")
         ax.margins(x=0.25)
     axes[0].set_yticks(ypos, others)

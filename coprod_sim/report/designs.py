@@ -207,21 +207,26 @@ def sobol(sw: Sweep) -> Answer:
             for j, key in enumerate(problem["names"]):
                 for order, s, conf in (("first order", si["S1"][j], si["S1_conf"][j]),
                                        ("total", si["ST"][j], si["ST_conf"][j])):
-                    e = stats.Estimate(float(s), max(0.0, s - conf), min(1.0, s + conf), sw.n_points,
-                                       "SALib bootstrap")
-                    ans.rows.append(row(f"sobol {order}", m, pol, e, parameter=key,
+                    # an index is a share of variance: estimate and interval kept in [0, 1] (the
+                    # raw estimate, which sampling noise can push outside, stays in raw_value)
+                    e = stats.Estimate(min(max(float(s), 0.0), 1.0), max(0.0, s - conf),
+                                       min(1.0, s + conf), sw.n_points, "SALib bootstrap")
+                    ans.rows.append(row(f"sobol {order}", m, pol, e, parameter=key, raw_value=float(s),
                                         filled=int(missing.sum())))
                     if order == "total" and (best is None or s > best[1].mean):
-                        best = (key, e, si["S1"][j])
+                        best = (key, e, min(max(float(si["S1"][j]), 0.0), 1.0))
             if best:
                 key, e, s1 = best
                 who = f" under **{pol}**" if len(sw.policies) > 1 else ""
                 ans.lines.append(
                     f"- {_cap(m.label)}{who}: `{key}` matters most; with its interactions it"
                     f" accounts for about {100 * e.mean:.0f}% of the variance (total index {e.mean:.2f},"
-                    f" 95% CI {e.low:.2f} to {e.high:.2f}), alone for about {100 * max(s1, 0):.0f}%"
-                    f" (first-order {s1:.2f})." + (f" {int(missing.sum())} design points without a value"
-                                                  " were filled with the mean." if missing.any() else ""))
+                    f" 95% CI {e.low:.2f} to {e.high:.2f}), alone for about {100 * s1:.0f}%"
+                    f" (first-order {s1:.2f})."
+                    + (" The interval is wide: more samples would sharpen it." if e.high - e.low > 0.5
+                       else "")
+                    + (f" {int(missing.sum())} design points without a value were filled with the mean."
+                       if missing.any() else ""))
     return ans
 
 

@@ -327,9 +327,11 @@ def markdown(sw: Sweep, table: pd.DataFrame, answers: dict[str, Answer], warning
     lines += quintile_and_mode_tables(sw, rows)
     lines += trajectories(sw, figures)
     lines += glossary(sw)
-    lines += ["Every number above is in `effects.csv` (its `scope` column says which part of the report it"
-              " belongs to); every run is in `runs.parquet`.", ""]
     return "\n".join(lines)
+
+
+FOOTER = ("Every number of this report is in `effects.csv` (its `scope` column says which part of the"
+          " report it belongs to); every run is in `runs.parquet`.\n")
 
 
 __all__ = ["BY_COLUMN", "headline", "markdown"]
