@@ -82,6 +82,7 @@ def test_the_report_gets_the_section_for_sampled_designs_only(tmp_path):
     lhs = SimpleNamespace(kind="latin_hypercube", levers=levers, runs=_planted())
     text, rows = add_to_report(lhs, tmp_path, "# Report\n", table)
     assert text.startswith("# Report\n\n## Where the bias is high") and "figures/discovery_" in text
-    assert len(rows) == 3 and set(rows["scope"]) == {"run", "discovery"}
+    assert len(rows[rows.scope != "setting"]) == 3 and set(rows["scope"]) == {"run", "discovery", "setting"}
+    assert {"discovery minimum density", "discovery minimum coverage"} <= set(rows["measure"])
     grid = SimpleNamespace(kind="grid", levers=levers, runs=_planted())
     assert add_to_report(grid, tmp_path, "# Report\n", table) == ("# Report\n", table)

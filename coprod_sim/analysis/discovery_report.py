@@ -166,6 +166,19 @@ def discovery_section(runs: pd.DataFrame, out_dir: str | Path,
     return "\n".join(lines) + "\n", figures, table_rows
 
 
+def method_rows(finished: int) -> list[dict[str, Any]]:
+    """The method's settings the section states, as effects.csv rows (every number of the report)."""
+    import inspect
+
+    from coprod_sim.analysis import discovery as d
+
+    box = inspect.signature(d.find_box).parameters
+    tol = inspect.signature(d.simplify).parameters["tolerance"].default
+    return [{"scope": "setting", "measure": f"discovery {k}", "value": float(v)} for k, v in (
+        ("minimum density", box["min_density"].default), ("minimum coverage", box["min_coverage"].default),
+        ("density change kept", tol), ("minimum runs", d.MIN_RUNS), ("finished runs", finished))]
+
+
 def add_to_report(sweep, figures_dir: Path, text: str, table: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     """The report's markdown and effects table with the discovery section added.
 
@@ -177,4 +190,5 @@ def add_to_report(sweep, figures_dir: Path, text: str, table: pd.DataFrame) -> t
     section, _, new_rows = discovery_section(sweep.runs, figures_dir, levers=sweep.levers, link="figures/")
     if not section:
         return text, table
+    new_rows = [*new_rows, *method_rows(len(sweep.runs))]
     return text.rstrip("\n") + "\n\n" + section, pd.concat([table, pd.DataFrame(new_rows)], ignore_index=True)
