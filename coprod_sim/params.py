@@ -166,9 +166,9 @@ TREE: dict[str, dict[str, Param]] = {
         "homophily": _p(0.7, "Strength of status homophily: 0 ties ignore status, 1 ties join citizens of nearest status", "share", 0.0, 1.0),
     },
     "citizens": {
-        "base_individual": _p(-5.5, "Baseline log-odds of coproducing individually in a month", "logit", -20.0, 10.0),
-        "base_group": _p(-5.9, "Baseline log-odds of coproducing in a group in a month", "logit", -20.0, 10.0),
-        "base_collective": _p(-7.8, "Baseline log-odds of coproducing collectively in a month", "logit", -20.0, 10.0),
+        "base_individual": _p(-5.33, "Baseline log-odds of coproducing individually in a month", "logit", -20.0, 10.0),
+        "base_group": _p(-7.76, "Baseline log-odds of coproducing in a group in a month", "logit", -20.0, 10.0),
+        "base_collective": _p(-8.51, "Baseline log-odds of coproducing collectively in a month", "logit", -20.0, 10.0),
         "efficacy_weight": _p(13.6, "Effect of self-efficacy on the propensity to take part (strongest predictor; Parrado et al. 2013)", "logit", 0.0, 20.0, slider=True),
         "competence_weight": _p(0.6, "Effect of civic competence on the propensity to take part", "logit", 0.0, 20.0),
         "peer_weight": _p(2.0, "Effect of the share of one's ties active last month (peer influence)", "logit", 0.0, 20.0),

@@ -17,10 +17,6 @@ from coprod_sim.validation.conditions import matched_effect
 from coprod_sim.validation.facts import BY_ID, EMERGENT, FACTS, INPUT, validate
 from coprod_sim.validation.runs import REDUCED, run_many
 
-KNOWN_GAPS = {"F1": "the mode gulf with one grouping (organised = group or collective) is below 3x"
-                    " at the current defaults; the calibration (coprod calibrate-defaults) targets it"}
-"""Facts the current defaults miss, said in docs/facts.md and the results of record."""
-
 
 @pytest.fixture(scope="module")
 def reduced(tmp_path_factory) -> dict:
@@ -47,8 +43,6 @@ def test_fact_holds_with_the_defaults(reduced, fact):
     row = reduced[fact]
     if row.passed is None:
         pytest.skip(row.simulated)
-    if fact in KNOWN_GAPS:
-        pytest.xfail(KNOWN_GAPS[fact])
     assert row.passed, f"{fact} ({row.expected}) fails: {row.simulated}"
     assert row.figure is not None and row.figure.stat().st_size > 10_000
 
