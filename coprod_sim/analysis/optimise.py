@@ -294,9 +294,11 @@ def optimise(scenario: Scenario, spec: OptimiseSpec, out: str | Path, *, storage
 
     optuna = _optuna()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    storage = storage or default_storage(out)
+    if storage is None:  # the default: SQLite in the output folder
+        out.mkdir(parents=True, exist_ok=True)
+        storage = default_storage(out)
     study = open_study(scenario, spec, storage, resume, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
     resumed = recover(study)
     complete = [optuna.trial.TrialState.COMPLETE]
     n_done = sum("same_as" not in t.user_attrs for t in study.get_trials(deepcopy=False, states=complete))

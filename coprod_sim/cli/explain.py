@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from coprod_sim.cli.errors import console, err_console, user_errors
+from coprod_sim.cli.errors import check_positive, console, err_console, user_errors
 from coprod_sim.cli.options import SetOption, WorkersOption
 from coprod_sim.cli.sweep import RulesModuleOption, _folder_name
 
@@ -52,6 +52,7 @@ def explain(
     from coprod_sim.rules.registry import parse_assignments, use_modules
     from coprod_sim.sweep.errors import SweepInterrupted
 
+    check_positive("--workers", workers)
     use_modules(rules_modules or [])  # a researcher's rules, and the channels they declare
     scenario = analysis_scenario(file, replications, parse_assignments(sets or []))
     if scenario.replications < 2:  # an interval needs replications

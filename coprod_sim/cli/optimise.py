@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from coprod_sim.cli.errors import UserError, console, err_console, user_errors
+from coprod_sim.cli.errors import UserError, check_positive, console, err_console, user_errors
 from coprod_sim.cli.options import SetOption, WorkersOption
 from coprod_sim.cli.sweep import RulesModuleOption, _folder_name
 
@@ -61,6 +61,7 @@ def optimise(
 
     if resume and overwrite:
         raise UserError("--resume keeps the search and --overwrite discards it: choose one.")
+    check_positive("--workers", workers)
     use_modules(rules_modules or [])  # a researcher's rules, and the channels they declare
     scenario = analysis_scenario(file, replications, parse_assignments(sets or []))
     spec = load_optimise(file)
