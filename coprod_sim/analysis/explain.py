@@ -65,6 +65,7 @@ class ExplainResult:
     decompositions: dict[str, Decomposition]
     already_off: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    question: str = ""  # the scenario's description
 
 
 # ============================================================================ channels
@@ -174,7 +175,7 @@ def explain(scenario: Scenario, out: str | Path, *, policy: str = BASELINE,
     sweep(derived, out / "runs", workers=workers, scheduler=scheduler, resume=resume,
           overwrite=overwrite, progress=progress, note=note)
     runs = pd.read_parquet(out / "runs" / "runs.parquet")
-    result = ExplainResult(out, scenario.name, policy, chosen, {}, already)
+    result = ExplainResult(out, scenario.name, policy, chosen, {}, already, question=scenario.description)
     for m in measures:
         v = read_values(runs, chosen, subsets, scenario.replications, m)
         result.decompositions[m] = Decomposition(m, chosen, v, shapley.decompose(v, len(chosen), orders),

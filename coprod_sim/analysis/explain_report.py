@@ -159,6 +159,7 @@ def write_report(result: ExplainResult) -> dict[str, Path]:
               f" {2 ** len(result.channels)} subsets" if first.orders is None else
               f"Shapley values estimated from {len(first.orders)} sampled orders (antithetic pairs)")
     lines = [f"# Where the selection bias of {result.scenario} comes from", "",
+             *([f"Scenario: {result.question}", ""] if result.question else []),
              f"Policy explained: {result.policy}. Channels: {len(result.channels)}; method: {method},"
              f" one per replication on common random numbers, averaged over {first.phi.shape[1]}"
              " replications with 95% t intervals. Contributions add up exactly to the difference"

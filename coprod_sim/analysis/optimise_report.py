@@ -209,4 +209,9 @@ def _markdown(scenario: Scenario, spec: OptimiseSpec, result, trials: pd.DataFra
                   f" participation {100 * best['participation_fresh']:.1f}% at a cost of {best['cost']:.3g}"
                   f" {spec.budget_unit}. 'differs from next' says whether a point is distinguishable,"
                   " on paired fresh seeds, from the next one with more participation."]
+        said = front.get("distinct_from_next", pd.Series(dtype=str))
+        if (said == "no").sum() > (said == "yes").sum():
+            lines += ["", "Most neighbouring points of the front are not distinguishable from each"
+                      " other on these replications: more replications per candidate"
+                      " (`--replications`, or `replications` in the scenario) would tell them apart."]
     return "\n".join(lines) + "\n"
