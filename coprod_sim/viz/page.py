@@ -117,18 +117,37 @@ def Page(base: Parameters, notices: list[tuple[str, dict]], default_lang: str | 
 
 @solara.component
 def TownPage(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: str, set_lang):
-    """The page of a session that has its town."""
-    headers = solara.lab.headers.value or {}
+    """The page of a session that has its town: the levers and the Info overlay here, the
+    moving parts in :func:`Live` (so a month re-renders only those)."""
     town.set_language(lang)
-    tick, set_tick = solara.use_state(0)
-    playing, set_playing = solara.use_state(False)
-    busy, set_busy = solara.use_state(False)
-    reset_no, set_reset_no = solara.use_state(0)
     levers, set_levers = solara.use_state(dict(town.applied))
-    colour_by, set_colour_by = solara.use_state(COLOUR_BY[0])
-    speed, set_speed = solara.use_state("normal")
+    busy, set_busy = solara.use_state(False)
     show_levers, set_show_levers = solara.use_state(False)
     show_info, set_show_info = solara.use_state(False)
+    classes = ["coprod-page"] + (["levers-open"] if show_levers else [])
+    with solara.Div(classes=classes):
+        Live(town, base, notices, lang, set_lang, levers, busy, set_busy,
+             lambda: set_show_levers(not show_levers), lambda: set_show_info(True))
+        # Always rendered; below 1600 px wide the CSS hides it until "Levers" opens it.
+        LeverPanel(levers, set_levers, town.applied, lang, disabled=busy)
+        if show_info:
+            with solara.Div(classes=["coprod-info-overlay"]):
+                solara.Button(t("button.close", lang), on_click=lambda: set_show_info(False),
+                              classes=["coprod-info-close"], color="primary")
+                solara.HTML(tag="div", classes=["coprod-info"], unsafe_innerHTML=markdown.markdown(
+                    info_markdown(lang, base.population.n_neighbourhoods, town.last_month)))
+
+
+@solara.component
+def Live(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: str, set_lang,
+         levers: dict, busy: bool, set_busy, toggle_levers, open_info):
+    """The buttons, the status lines, the town and the plots: what a month changes."""
+    headers = solara.lab.headers.value or {}
+    tick, set_tick = solara.use_state(0)  # one more per month shown: redraws this component only
+    playing, set_playing = solara.use_state(False)
+    reset_no, set_reset_no = solara.use_state(0)
+    colour_by, set_colour_by = solara.use_state(COLOUR_BY[0])
+    speed, set_speed = solara.use_state("normal")
     town.playing = playing
 
     def play(cancel: threading.Event) -> None:
@@ -160,14 +179,11 @@ def TownPage(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang
         set_reset_no(lambda n: n + 1)
 
     def on_step() -> None:
-        if town.step():
-            set_tick(lambda n: n + 1)
-        else:
-            set_tick(lambda n: n + 1)  # shows the end-of-run or put-away message
+        town.step()  # at the end of the run (or once put away) this only redraws the message
+        set_tick(lambda n: n + 1)
 
     finished, away = town.finished, town.put_away
-    classes = ["coprod-page"] + (["levers-open"] if show_levers else [])
-    with solara.Div(classes=classes):
+    with solara.Div(classes=["coprod-live"]):
         with solara.Div(classes=["coprod-bar"]):
             solara.HTML(tag="div", unsafe_innerHTML=t("title", lang), classes=["coprod-title"])
             solara.Button(t("button.reset", lang), on_click=on_reset, disabled=busy, color="primary",
@@ -184,32 +200,14 @@ def TownPage(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang
                                        dense=True, classes=["coprod-colour"],
                                        children=[solara.Button(t(f"colour.{c}", lang), value=c)
                                                  for c in COLOUR_BY])
-            solara.Button(t("button.levers", lang), on_click=lambda: set_show_levers(not show_levers),
+            solara.Button(t("button.levers", lang), on_click=toggle_levers,
                           classes=["coprod-levers-button"], outlined=True)
-            solara.Button(t("button.info", lang), on_click=lambda: set_show_info(True),
+            solara.Button(t("button.info", lang), on_click=open_info,
                           classes=["coprod-info-button"], outlined=True)
             other = LANGUAGES[(LANGUAGES.index(lang) + 1) % len(LANGUAGES)]
             solara.Button(t("button.language", lang), on_click=lambda: set_lang(other),
                           classes=["coprod-language"], text=True)
-        with solara.Div(classes=["coprod-status-row"]):
-            if busy:
-                solara.ProgressLinear(True)
-                solara.Text(t("busy", lang), classes=["coprod-busy"])
-            elif away:
-                solara.Warning(t("classroom.idle", lang, minutes=f"{LIMITS.idle_minutes:g}"), dense=True)
-            else:
-                if finished:
-                    solara.Success(t("finished", lang, month=town.month), dense=True,
-                                   classes=["coprod-finished"])
-                solara.Text(status(town.model, town.applied, base, lang), classes=["coprod-status"])
-                solara.Text(lesson(town, lang), classes=["coprod-lesson"])
-            for key, fields in notices:
-                fields = {k: count(v, lang) if isinstance(v, int) else v for k, v in fields.items()}
-                solara.Text(t(key, lang, **fields), classes=["coprod-notice"])
-            if is_teacher(headers):
-                TeacherPanel(lang)
-        # Always rendered; below 1600 px wide the CSS hides it until "Levers" opens it.
-        LeverPanel(levers, set_levers, town.applied, lang, disabled=busy)
+        StatusRow(town, base, notices, lang, busy, headers, tick)
         with solara.Div(classes=["coprod-main"] + (["coprod-busy-main"] if busy else [])):
             if not away:
                 with solara.Div(classes=["coprod-town"]):
@@ -217,9 +215,28 @@ def TownPage(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang
                 with solara.Div(classes=["coprod-plots"]):
                     for name in CHARTS:
                         ChartPicture(town, name, tick, lang)
-        if show_info:
-            with solara.Div(classes=["coprod-info-overlay"]):
-                solara.Button(t("button.close", lang), on_click=lambda: set_show_info(False),
-                              classes=["coprod-info-close"], color="primary")
-                solara.HTML(tag="div", classes=["coprod-info"], unsafe_innerHTML=markdown.markdown(
-                    info_markdown(lang, base.population.n_neighbourhoods, town.last_month)))
+
+
+@solara.component
+def StatusRow(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: str, busy: bool,
+              headers: dict, tick: int):
+    """The end-of-run or busy notice, the status line, the lesson, notices, the teacher's panel
+    (``tick``: the month shown, so the row follows it)."""
+    finished, away = town.finished, town.put_away
+    with solara.Div(classes=["coprod-status-row"]):
+        if busy:
+            solara.ProgressLinear(True)
+            solara.Text(t("busy", lang), classes=["coprod-busy"])
+        elif away:
+            solara.Warning(t("classroom.idle", lang, minutes=f"{LIMITS.idle_minutes:g}"), dense=True)
+        else:
+            if finished:
+                solara.Success(t("finished", lang, month=town.month), dense=True,
+                               classes=["coprod-finished"])
+            solara.Text(status(town.model, town.applied, base, lang), classes=["coprod-status"])
+            solara.Text(lesson(town, lang), classes=["coprod-lesson"])
+        for key, fields in notices:
+            fields = {k: count(v, lang) if isinstance(v, int) else v for k, v in fields.items()}
+            solara.Text(t(key, lang, **fields), classes=["coprod-notice"])
+        if is_teacher(headers):
+            TeacherPanel(lang)

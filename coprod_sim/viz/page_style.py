@@ -20,13 +20,14 @@ html, body { overflow: hidden !important; }
   .coprod-page, .coprod-page.levers-open { grid-template-columns: 340px minmax(0, 1fr); }
   .coprod-levers-button { display: none !important; }
 }
-.coprod-bar { grid-column: 1 / 3; display: flex; flex-wrap: wrap; gap: 6px; align-items: center;
+.coprod-live { display: contents; }
+.coprod-bar { grid-column: 1 / 3; grid-row: 1; display: flex; flex-wrap: wrap; gap: 6px; align-items: center;
   padding: 4px 10px; border-bottom: 1px solid #ddd; }
 .coprod-bar .v-btn { font-size: 16px !important; text-transform: none !important; }
 .coprod-title { font-weight: 700; font-size: 17px; margin-right: 10px; }
 @media (max-width: 1599px) { .coprod-title { display: none; } }
 .coprod-speed { max-width: 130px; }
-.coprod-status-row { grid-column: 1 / 3; padding: 2px 10px; font-size: 16px; line-height: 1.3; }
+.coprod-status-row { grid-column: 1 / 3; grid-row: 2; padding: 2px 10px; font-size: 16px; line-height: 1.3; }
 .coprod-status { font-weight: 600; display: block; }
 .coprod-lesson, .coprod-notice { display: block; font-size: 15px; color: #333; }
 .coprod-notice { color: #8a4b00; }

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection
-from matplotlib.colors import ListedColormap, Normalize
+from matplotlib.colors import ListedColormap, Normalize, to_rgba_array
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
@@ -169,6 +170,8 @@ def participation_classes(model: CoproductionModel) -> np.ndarray:
 
 
 PARTICIPATION_CMAP = ListedColormap([NOT_TAKING_PART, TOOK_PART_THIS_YEAR, *MODE_COLOURS])
+EFFICACY_LUT = (colormaps[EFFICACY_CMAP](np.linspace(0, 1, 256)) * 255).round().astype(np.uint8)
+PARTICIPATION_LUT = (to_rgba_array(PARTICIPATION_CMAP.colors) * 255).round().astype(np.uint8)
 
 # Geometry of the figure, in inches at 96 dpi: the square map on top, the key below it.
 # Drawn at about the size a 1366x768 screen shows it, so 11 pt text is 14-15 px on screen.
@@ -234,9 +237,12 @@ class TownView:
         for a in range(len(admins)):
             ax.scatter(*lay.admin_xy[a], marker="s", s=160, color=admin_colour[a], edgecolor="black",
                        linewidth=0.8, zorder=3)
-        # Moving layer: citizens, the administrations' caution, the month.
-        size = float(np.clip(9000 / state.citizens.n, 4, 40))
-        self.points = ax.scatter(*lay.xy.T, c=np.zeros(len(lay.xy)), s=size, linewidths=0, zorder=2)
+        # Moving layer: citizens (painted as pixels, see _paint_citizens), the administrations'
+        # caution, the month.
+        size = float(np.clip(9000 / state.citizens.n, 4, 40))  # marker area in points^2
+        self.dot_radius = max(1.5, np.sqrt(size) * dpi / 72 / 2)
+        self.xy, self.ax = lay.xy, ax
+        self.dots: tuple[np.ndarray, np.ndarray] | None = None
         self.admin_labels = [ax.text(
             lay.admin_xy[a][0], lay.admin_xy[a][1] - 0.1 * lay.hood_radius.max(), "",
             ha="center", va="top", fontsize=FONT, zorder=3,
@@ -255,7 +261,7 @@ class TownView:
         self.legend = fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=2,
                                  fontsize=FONT, frameon=False, handletextpad=0.2, columnspacing=1.0)
         self.blitter = Blitter(fig, dpi, fmt="jpeg")  # a thousand dots: JPEG encodes them fastest
-        self.blitter.moving = [self.points, *self.admin_labels, self.title]
+        self.blitter.moving = [*self.admin_labels, self.title]
 
     def bind(self, model: CoproductionModel) -> bool:
         """Draw ``model`` from now on; False if its town differs (then make a new view)."""
@@ -282,13 +288,10 @@ class TownView:
         state = model.state
         with self.blitter.lock:
             if colour_by == "self-efficacy":
-                self.points.set_cmap(EFFICACY_CMAP)
-                self.points.set_clim(0, 1)
-                self.points.set_array(state.citizens.self_efficacy.copy())
+                lut, index = EFFICACY_LUT, np.clip(state.citizens.self_efficacy * 255, 0, 255).astype(np.intp)
             else:
-                self.points.set_cmap(PARTICIPATION_CMAP)
-                self.points.set_clim(-0.5, len(PARTICIPATION_CMAP.colors) - 0.5)
-                self.points.set_array(participation_classes(model).astype(float))
+                lut, index = PARTICIPATION_LUT, participation_classes(model)
+            colours = lut[index]
             self.cbar_ax.set_visible(colour_by == "self-efficacy")
             self.legend.set_visible(colour_by != "self-efficacy")
             for a, text in enumerate(self.admin_labels):
@@ -298,4 +301,18 @@ class TownView:
             areas = t("town.areas.one", lang) if k == 1 else t("town.areas.many", lang, k=k)
             self.title.set_text(t("town.title", lang, month=state.step, n=count(state.citizens.n, lang),
                                   areas=areas))
-            return self.blitter.frame(colour_by)
+            return self.blitter.frame(colour_by, paint=lambda pixels: self._paint_citizens(pixels, colours))
+
+    def _paint_citizens(self, pixels: np.ndarray, colours: np.ndarray) -> None:
+        """Each citizen as a small disc of its colour, straight into the frame's pixels."""
+        if self.dots is None:  # where the dots go, known once the axes have their final box
+            height, width = pixels.shape[:2]
+            px = self.ax.transData.transform(self.xy)
+            r = int(np.ceil(self.dot_radius))
+            dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+            disc = dy ** 2 + dx ** 2 <= (self.dot_radius + 0.5) ** 2
+            rows = np.rint(height - px[:, 1]).astype(np.intp)[:, None] + dy[disc][None, :]
+            cols = np.rint(px[:, 0]).astype(np.intp)[:, None] + dx[disc][None, :]
+            self.dots = (np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1))
+        rows, cols = self.dots
+        pixels[rows, cols] = colours[:, None, :3]
