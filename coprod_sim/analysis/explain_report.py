@@ -132,7 +132,7 @@ def waterfall(table: pd.DataFrame, path: Path, title: str) -> Path:
                     textcoords="offset points", va="center", fontsize=8)
     ax.axvline(ref, color="black", lw=0.8)
     ax.set_yticks(y, labels)
-    ax.set_xlabel(f"{label(measure)} ({OUTCOMES[measure].reads})")
+    ax.set_xlabel(f"{label(measure)}\n({OUTCOMES[measure].reads})")
     ax.set_title(title, fontsize=10, loc="left")
     ax.grid(axis="x", alpha=0.3)
     fig.text(0.01, 0.01, "red: raises the bias; blue: lowers it; pale: not distinguishable from 0;"
