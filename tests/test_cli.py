@@ -167,6 +167,13 @@ def test_params_csv_and_json_hold_the_same_rows_as_the_tree():
         (["rules", "check", "logistic_choice", "--examples", "0"], "--examples"),
         (["validate", "scenarios/baseline.toml", "--workers", "-5"], "--workers -5"),
         (["sweep", "scenarios/baseline.toml", "--workers", "0"], "--workers 0"),
+        (["explain", "--workers", "-1"], "--workers -1"),
+        (["optimise", "scenarios/optimise_budget.toml", "--workers", "0"], "--workers 0"),
+        (["facts", "--workers", "0"], "--workers 0"),
+        (["facts", "--replications", "0"], "--replications 0"),
+        (["facts", "--citizens", "0"], "population.n_citizens"),
+        (["calibrate-defaults", "--points", "0"], "--points 0"),
+        (["calibrate-defaults", "--accept", "1.5"], "--accept 1.5"),
     ],
 )
 def test_impossible_option_values_exit_2_with_a_message_and_write_nothing(args, fragment, tmp_path):
@@ -176,7 +183,7 @@ def test_impossible_option_values_exit_2_with_a_message_and_write_nothing(args, 
 
     root = Path(__file__).resolve().parents[1]
     args = [str(root / a) if a.endswith(".toml") else a for a in args]
-    if args[0] == "sweep":
+    if args[0] in ("sweep", "explain", "optimise", "facts", "calibrate-defaults"):
         args += ["--out", str(tmp_path / "out")]
     result = CliRunner(env=NARROW).invoke(build(), args)
     assert result.exit_code == 2, (args, result.output)

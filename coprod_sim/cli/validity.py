@@ -9,7 +9,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the commands to ``app`` (called once by coprod_sim.cli.app)."""
-    from coprod_sim.cli.errors import console, user_errors
+    from coprod_sim.cli.errors import check_positive, console, user_errors
     from coprod_sim.cli.options import SetOption
 
     @app.command()
@@ -31,7 +31,13 @@ def register(app: typer.Typer) -> None:
         Exit 0 when every fact passes, 1 when one fails, 2 on a mistake in the options."""
         import dataclasses
 
+        from coprod_sim.params import spec
         from coprod_sim.rules.registry import parse_assignments
+
+        check_positive("--workers", workers)
+        check_positive("--replications", replications)
+        if citizens is not None:  # the tree's bounds on a town's size
+            spec("population.n_citizens").coerce("population.n_citizens", citizens)
         from coprod_sim.validation import facts as F
         from coprod_sim.validation import record
         from coprod_sim.validation.runs import FULL, REDUCED
@@ -74,6 +80,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Calibrate the free parameters to the calibration targets of docs/facts.md (F1, F11) by
         approximate Bayesian computation; write the ensemble of good fits and what it identifies."""
+        check_positive("--points", points)
+        check_positive("--replications", replications)
+        check_positive("--workers", workers)
+        if not 0 < accept <= 1:
+            from coprod_sim.cli.errors import UserError
+            raise UserError(f"--accept {accept} is not allowed: a share in (0, 1].")
         from coprod_sim.validation import calibration as C
 
         out = out or C.RESULTS
