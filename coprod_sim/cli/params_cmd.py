@@ -30,7 +30,7 @@ class Format(StrEnum):
 
 
 def register(app: typer.Typer) -> None:
-    app.command(short_help="List the parameters: key, default, unit, allowed, meaning.")(params)
+    app.command(short_help="List every parameter: default, unit, allowed values, meaning.")(params)
 
 
 @user_errors
