@@ -13,11 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coprod_sim.model import CoproductionModel
-from coprod_sim.month import jit
 from coprod_sim.month.kernel import Kernel, tie_share
 from coprod_sim.outcomes.record import observe, record
 from coprod_sim.params import Parameters
-from coprod_sim.rules import alternatives, defaults
+from coprod_sim.rules import alternatives, defaults, jit
 from coprod_sim.run import run_seed
 from coprod_sim.town.streams import Streams
 from tests.helpers import make_state
@@ -256,3 +255,19 @@ def test_one_coefficient_changed_changes_both_paths_alike(key, value):
     after, _ = assert_same_months(base.replace({key: value}), 11, months=12)
     a, b = state_arrays(before), state_arrays(after)
     assert any(not np.array_equal(a[name], b[name]) for name in a), f"{key} changed nothing"
+
+
+@given(seed=st.integers(0, 2**16), n=st.integers(10, 300))
+def test_the_participation_rule_is_the_same_with_and_without_compiled_loops(seed, n):
+    """logistic_choice (what researchers call) evaluates its equation in a compiled loop when
+    compiled code is on and with NumPy when it is off: the same bits."""
+    state = make_state(seed=seed, n=n)
+    params = Parameters({"citizens.efficacy_weight": 20.0, "citizens.base_individual": 9.0})
+    results = []
+    for flag in ("0", "1"):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("COPROD_ACCELERATE", flag)
+            results.append((defaults.propensity_utilities(state, params),
+                             defaults.logistic_choice(state, params)))
+    for a, b in zip(*results, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)

@@ -3,7 +3,7 @@
 Why: with the default rules a month is some sixty passes of NumPy over arrays of a million
 citizens, each allocating a temporary; most of the work concerns the few percent who offer
 to take part. Here the same equations (:mod:`coprod_sim.rules.equations`, compiled by
-:mod:`coprod_sim.month.jit`) run in a few loops: utilities for everyone, screening and
+:mod:`coprod_sim.rules.jit`) run in a few loops: utilities for everyone, screening and
 outcomes only for those who offer, shares of ties by scattering from the (few) active.
 
 Identical results: the equations are the ones the NumPy rules evaluate on arrays, and the
@@ -23,9 +23,9 @@ import math
 
 import numpy as np
 
-from coprod_sim.month.jit import jit
 from coprod_sim.names import N_MODES, RESULT_FAILURE, RESULT_NONE, RESULT_REJECTED, RESULT_SUCCESS
 from coprod_sim.rules import equations as eq
+from coprod_sim.rules.jit import jit
 
 POWER_MIN = -1080
 POWERS = 3.5 * np.ldexp(1.0, np.arange(POWER_MIN, 80))

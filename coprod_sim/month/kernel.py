@@ -13,7 +13,6 @@ from time import perf_counter
 import numpy as np
 import scipy.sparse as sp
 
-from coprod_sim.month import jit
 from coprod_sim.names import (
     MODES,
     NO_MODE,
@@ -23,7 +22,7 @@ from coprod_sim.names import (
     RESULT_SUCCESS,
 )
 from coprod_sim.params import ParameterError, Parameters
-from coprod_sim.rules import defaults
+from coprod_sim.rules import defaults, jit
 from coprod_sim.rules import equations as eq
 from coprod_sim.rules.base import RuleOutputError, State, check_output, output_shapes
 from coprod_sim.rules.registry import rule_label, selected, what_went_wrong

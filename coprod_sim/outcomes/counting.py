@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from coprod_sim.month.jit import jit
 from coprod_sim.names import N_QUINTILES, RESULT_FAILURE, RESULT_REJECTED, RESULT_SUCCESS
+from coprod_sim.rules.jit import jit
 
 
 @jit

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from coprod_sim.month import jit
 from coprod_sim.names import (
     MODES,
     N_QUINTILES,
@@ -23,6 +22,7 @@ from coprod_sim.names import (
 )
 from coprod_sim.outcomes import bias as metrics
 from coprod_sim.params import Parameters
+from coprod_sim.rules import jit
 from coprod_sim.rules.base import State
 
 

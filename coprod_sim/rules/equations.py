@@ -62,9 +62,18 @@ _RECORDS = {"population": PopulationRecord, "citizens": CitizensRecord,
 
 def coefficients(params: Parameters) -> Coefficients:
     """The named records of ``params`` the equations read (by key, never by position)."""
-    return Coefficients(**{
+    global _last
+    last = _last  # one read: another thread may replace it meanwhile
+    if last is not None and last[0] is params:  # Parameters are immutable: reuse
+        return last[1]
+    k = Coefficients(**{
         group: record(*(float(params[f"{group}.{name}"]) for name in record._fields))
         for group, record in _RECORDS.items()})
+    _last = (params, k)
+    return k
+
+
+_last: tuple[Parameters, Coefficients] | None = None
 
 
 # --- Branches that read the same on numbers and arrays (scalar forms: month/compiled.py) ---

@@ -1,4 +1,4 @@
-"""Numba for the compiled month: the decorator, and the equations made compilable.
+"""Numba for compiled code: the decorator, and the equations made compilable.
 
 The equations of the default rules (:mod:`coprod_sim.rules.equations`) are plain Python
 functions over numbers or arrays. Here they are registered with Numba, so that compiled loops
@@ -83,7 +83,8 @@ def _prepare() -> None:
 # --- The disk cache of compiled loops also depends on the equations' source ---------------
 
 _DEPENDS_ON = (Path(eq.__file__).resolve(),)
-_MONTH_DIR = Path(__file__).resolve().parent
+_COMPILED_DIRS = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "month")
+"""Folders whose compiled functions call the equations (rules/, month/)."""
 
 
 def _stamp(py_file: str) -> str:
@@ -94,12 +95,12 @@ def _stamp(py_file: str) -> str:
 
 
 def _with_equations(locator: type) -> type:
-    """A Numba cache locator for the month's files whose source stamp covers the equations."""
+    """A Numba cache locator for rules/ and month/ whose source stamp covers the equations."""
 
     class Locator(locator):
         @classmethod
         def from_function(cls, py_func, py_file):
-            if Path(py_file).resolve().parent != _MONTH_DIR:
+            if Path(py_file).resolve().parent not in _COMPILED_DIRS:
                 return None
             return super().from_function(py_func, py_file)
 
