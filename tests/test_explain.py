@@ -107,3 +107,17 @@ declare_channel(Channel("crowding", "crowding out by invitations", {"crowdex.str
         assert not np.array_equal(d.values[0b01], d.values[0b00])  # the channel changes the runs
     finally:
         CHANNELS.pop("crowding", None)
+
+
+def test_a_policy_and_a_design_point_of_a_sweep_can_be_explained():
+    from coprod_sim.analysis.explain import starting_values
+    from coprod_sim.scenario.loader import load_scenario
+
+    scenario = load_scenario("scenarios/discovery_lhs.toml")
+    start = starting_values(scenario, "targeted_outreach", 7)
+    assert start["policy.outreach"] == "targeted_efficacy"
+    assert start["policy.capacity_scale"] == scenario.design.points[7]["policy.capacity_scale"]
+    with pytest.raises(ExplainError, match="design point 200 does not exist"):
+        starting_values(scenario, "baseline", 200)
+    with pytest.raises(ExplainError, match="no policy 'nosuch'"):
+        starting_values(scenario, "nosuch")

@@ -116,14 +116,26 @@ def subset_name(channels: Sequence[Channel], subset: int) -> str:
 
 
 # ============================================================================ the runs
-def counterfactual_scenario(scenario: Scenario, policy: str, channels: Sequence[Channel],
-                            subsets: Sequence[int]) -> Scenario:
-    """A scenario whose policies are the channel subsets: one ordinary sweep runs them all."""
+def starting_values(scenario: Scenario, policy: str = BASELINE, design_point: int | None = None
+                    ) -> dict[str, Any]:
+    """The values explained: the base, a policy's changes and, if given, a design point's levers."""
     chosen = {p.name: p for p in scenario.policies}
     if policy not in chosen:
         raise ExplainError("--policy", f"{scenario.path}: no policy {policy!r}; policies:"
                            f" {', '.join(chosen)}.")
-    start = {**scenario.base, **chosen[policy].changes}
+    levers: dict[str, Any] = {}
+    if design_point is not None:
+        n = len(scenario.design.points)
+        if not 0 <= design_point < n:
+            raise ExplainError("--design-point", f"{scenario.path}: design point {design_point} does"
+                               f" not exist: allowed 0 to {n - 1}.")
+        levers = dict(scenario.design.points[design_point])
+    return {**scenario.base, **chosen[policy].changes, **levers}
+
+
+def counterfactual_scenario(scenario: Scenario, start: dict[str, Any], label: str,
+                            channels: Sequence[Channel], subsets: Sequence[int]) -> Scenario:
+    """A scenario whose policies are the channel subsets: one ordinary sweep runs them all."""
     policies, points = [], []
     for i, s in enumerate(subsets):
         changes = off_overrides(channels, s)
@@ -133,8 +145,7 @@ def counterfactual_scenario(scenario: Scenario, policy: str, channels: Sequence[
         policies.append(Policy(name, f"subset {s}", changes))
         points.append(Point(i, name, 0, {}, overrides))
     design = Design("none", (), None, scenario.seed, ({},))
-    where = "" if policy == BASELINE else f", policy {policy}"
-    return Scenario(path=scenario.path, name=f"{scenario.name} (explain{where})",
+    return Scenario(path=scenario.path, name=f"{scenario.name} (explain{label})",
                     description=f"Channel decomposition of {scenario.name}", seed=scenario.seed,
                     replications=scenario.replications, base=start, policies=tuple(policies),
                     design=design, _points=tuple(points))
@@ -159,23 +170,31 @@ def explain(scenario: Scenario, out: str | Path, *, policy: str = BASELINE,
             channels: Sequence[str] | None = None, measures: Sequence[str] = MEASURES,
             max_exact: int = 7, permutations: int | None = None, workers: int | None = None,
             scheduler: str | None = None, resume: bool = False, overwrite: bool = False,
-            progress: bool = True, note: Callable[[str], None] | None = None) -> ExplainResult:
-    """Run the counterfactuals of ``scenario`` (through the sweep engine) and decompose its bias."""
+            progress: bool = True, note: Callable[[str], None] | None = None,
+            design_point: int | None = None) -> ExplainResult:
+    """Run the counterfactuals of ``scenario`` (through the sweep engine) and decompose its bias.
+
+    What is explained: the scenario's base values with ``policy``'s changes and, with
+    ``design_point``, that point of its sweep.
+    """
     from coprod_sim.sweep.engine import sweep
 
     out = Path(out)
     for m in measures:
         if m not in MEASURES:
             raise ExplainError("--measure", f"--measure {m!r}: allowed {', '.join(MEASURES)}.")
-    base = {p.name: p for p in scenario.policies}.get(policy)
-    values = dict(Parameters({**scenario.base, **(base.changes if base else {})}))
-    chosen, already = choose_channels(values, channels)
+    start = starting_values(scenario, policy, design_point)
+    chosen, already = choose_channels(dict(Parameters(start)), channels)
     subsets, orders = shapley.plan_subsets(len(chosen), max_exact, permutations, scenario.seed)
-    derived = counterfactual_scenario(scenario, policy, chosen, subsets)
+    label = ("" if policy == BASELINE else f", policy {policy}") + (
+        "" if design_point is None else f", design point {design_point}")
+    derived = counterfactual_scenario(scenario, start, label, chosen, subsets)
     sweep(derived, out / "runs", workers=workers, scheduler=scheduler, resume=resume,
           overwrite=overwrite, progress=progress, note=note)
     runs = pd.read_parquet(out / "runs" / "runs.parquet")
-    result = ExplainResult(out, scenario.name, policy, chosen, {}, already, question=scenario.description)
+    result = ExplainResult(out, scenario.name, policy + ("" if design_point is None else
+                                                        f", design point {design_point}"),
+                           chosen, {}, already, question=scenario.description)
     for m in measures:
         v = read_values(runs, chosen, subsets, scenario.replications, m)
         result.decompositions[m] = Decomposition(m, chosen, v, shapley.decompose(v, len(chosen), orders),

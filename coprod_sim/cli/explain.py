@@ -22,6 +22,9 @@ def explain(
     file: Annotated[Path | None, typer.Argument(
         help="Scenario file (TOML); default: the built-in default town.", show_default=False)] = None,
     policy: Annotated[str, typer.Option(help="The scenario's policy to explain.")] = "baseline",
+    design_point: Annotated[int | None, typer.Option(
+        "--design-point", help="With a [sweep]: explain this design point (numbered as in the"
+                               " sweep's runs.parquet); default: the base values.")] = None,
     channels: Annotated[str | None, typer.Option(
         help="Comma-separated channels (default: every declared channel that applies).")] = None,
     replications: Annotated[int | None, typer.Option(
@@ -62,9 +65,9 @@ def explain(
         console.print(f"{escape(scenario.name)} has {scenario.replications} replication: using 10"
                       " (--replications to choose).", highlight=False)
         scenario = dataclasses.replace(scenario, replications=10)
-    if scenario.design.levers:
+    if scenario.design.levers and design_point is None:
         console.print("The scenario's [sweep] is not explained: the decomposition is of its base"
-                      " values (with --policy); set a point's values with --set.", highlight=False)
+                      " values (with --policy); choose a point with --design-point.", highlight=False)
     out = out or Path("out") / f"{_folder_name(scenario.name)}_explain"
     names = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
     console.print(f"[bold]{escape(scenario.name)}[/]: explaining policy {escape(policy)} over"
@@ -72,7 +75,7 @@ def explain(
     try:
         result = decompose(scenario, out, policy=policy, channels=names, permutations=permutations,
                            workers=workers, scheduler=scheduler, resume=resume, overwrite=overwrite,
-                           progress=progress)
+                           progress=progress, design_point=design_point)
     except SweepInterrupted as exc:
         again = f"coprod explain {file or ''} --out {out} --resume".replace("  ", " ")
         err_console.print(f"Interrupted: {exc.done} of {exc.total} runs are saved. To complete: {again}",
