@@ -82,6 +82,17 @@ def main() -> None:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         sys.exit(130)
+    except SystemExit as exc:
+        # Ctrl+C while Typer parses or calls a command: Typer exits 130 without a word
+        if exc.code == 130 and not _reported():
+            print("Interrupted.", file=sys.stderr)
+        raise
+
+
+def _reported() -> bool:
+    from coprod_sim.cli.errors import interruption_reported
+
+    return interruption_reported()
 
 
 if __name__ == "__main__":

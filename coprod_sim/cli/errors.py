@@ -33,10 +33,19 @@ def fail(message: str) -> None:
     err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+_said: list[bool] = []  # whether the interruption was already reported
+
+
 def interrupted(note: str = "") -> typer.Exit:
     """Say that Ctrl+C stopped the command; the caller raises the returned Exit(130)."""
     err_console.print(f"Interrupted{': ' + note if note else '.'}", highlight=False, soft_wrap=True)
+    _said.append(True)
     return typer.Exit(INTERRUPTED)
+
+
+def interruption_reported() -> bool:
+    """Whether :func:`interrupted` already told the user (Typer exits 130 silently itself)."""
+    return bool(_said)
 
 
 def user_errors(fn: Callable) -> Callable:
