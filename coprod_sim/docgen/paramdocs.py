@@ -16,7 +16,10 @@ def format_value(v: object) -> str:
         return f'"{v}"'
     if isinstance(v, bool):
         return str(v).lower()
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        short = f"{v:g}"
+        return short if float(short) == v else repr(v)  # never a rounded default: copies must work
+    return str(v)
 
 
 def parameters_markdown() -> str:
