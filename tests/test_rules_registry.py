@@ -291,3 +291,38 @@ def test_coprod_run_reports_a_broken_rule_in_one_paragraph_with_exit_2(custom, a
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert fragment in result.output and "Rule '" in result.output
+
+
+def test_an_installed_package_provides_rules_through_its_entry_point(custom, tmp_path, monkeypatch):
+    from coprod_sim.rules import sources
+
+    mod = custom('''
+        import numpy as np
+        from coprod_sim.params import Param
+        from coprod_sim.rules import rule
+
+        @rule("outcome", "packaged_outcome", group="packaged",
+              params={"chance": Param(0.4, "Chance of success", "share", 0.0, 1.0)})
+        def packaged(state, params):
+            """A rule shipped by an installed package."""
+            return np.full(state.n, params.packaged.chance)
+    ''')
+    dist = tmp_path / "packaged_rules-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: packaged-rules\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[coprod_sim.rules]\npackaged = {mod}\n")
+    monkeypatch.setattr(sources, "_entry_points_loaded", False)
+    assert mod not in sys.modules
+    p = Parameters({**SMALL, "rules.outcome": "packaged_outcome", "packaged.chance": 0.7})
+    assert p.packaged.chance == 0.7 and mod in sys.modules
+    assert len(run(p).timeseries) == SMALL["simulation.steps"] + 1
+    (dist / "entry_points.txt").write_text("[coprod_sim.rules]\nbroken = no_such_module_ep\n")
+    monkeypatch.setattr(sources, "_entry_points_loaded", False)
+    with pytest.raises(RuleError, match=r"packaged-rules.*declares it as a coprod_sim\.rules entry point"):
+        Parameters({"rules.outcome": "not_there_either"})
+
+
+def test_the_environment_names_trusted_modules(custom, monkeypatch):
+    mod = custom(crowding_source("crowding_env", "crowdenv"))
+    monkeypatch.setenv("COPROD_RULES_MODULES", mod)
+    assert Parameters({"rules.participation": "crowding_env"}).crowdenv.strength == 2.0

@@ -356,3 +356,167 @@ def test_coprod_run_point_errors_exit_2(scenario_file):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert fragment in " ".join(result.output.split())
+
+
+# ====================================================================== faults
+FAULTS = '''
+import os
+import time
+
+from coprod_sim.rules import rule
+
+
+@rule("outcome")
+def exits(state, params):
+    """Ends the process as a script would."""
+    raise SystemExit(3)
+
+
+@rule("outcome")
+def interrupts(state, params):
+    """Raises what Ctrl+C raises."""
+    raise KeyboardInterrupt
+
+
+@rule("outcome")
+def dies(state, params):
+    """Kills its process at once."""
+    os._exit(1)
+
+
+@rule("outcome")
+def hangs(state, params):
+    """Never returns."""
+    time.sleep(3600)
+'''
+
+FAULTY = """\
+name = "faults"
+steps = 3
+seed = 5
+[parameters]
+population.n_citizens = 120
+population.n_neighbourhoods = 4
+[policies.exits]
+rules.outcome = "exits"
+[policies.interrupts]
+rules.outcome = "interrupts"
+[policies.dies]
+rules.outcome = "dies"
+[policies.hangs]
+rules.outcome = "hangs"
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_every_kind_of_run_failure_is_recorded_and_the_sweep_goes_on(tmp_path, workers):
+    (tmp_path / "faulty.py").write_text(FAULTS)
+    (tmp_path / "faults.toml").write_text(FAULTY)
+    proc = subprocess.run([*COPROD, "sweep", "faults.toml", "--rules-module", "faulty", "--out", "out",
+                           "--workers", workers, "--run-timeout", "8"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "4 run(s) failed of 5" in proc.stderr
+    runs = pd.read_parquet(tmp_path / "out" / "runs.parquet").set_index("policy")
+    assert runs.loc["baseline", "status"] == "done"
+    causes = {"exits": "SystemExit: 3", "interrupts": "KeyboardInterrupt",
+              "dies": "worker process running it died", "hangs": "longer than the --run-timeout of 8 s"}
+    for policy, cause in causes.items():
+        assert runs.loc[policy, "status"] == "failed" and cause in runs.loc[policy, "error"], policy
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"] == {"done": 1, "failed": 4, "pending": 0}
+
+
+def test_a_second_sweep_into_a_busy_folder_is_refused_and_a_dead_holder_is_taken_over(
+        scenario_file, tmp_path):
+    out = tmp_path / "busy"
+    first = start(scenario_file, out, "--replications", "100")  # long enough to be still running
+    wait_for_parts(out, 1, first)
+    second = subprocess.run([*COPROD, "sweep", str(scenario_file), "--out", str(out), "--overwrite"],
+                            capture_output=True, text=True, timeout=120)
+    assert first.poll() is None, "the first sweep ended too soon"
+    assert second.returncode == 2 and f"is in use by process {first.pid}" in second.stderr
+    assert "Traceback" not in second.stderr
+    first.kill()  # kill -9: the lock file still names it, but nobody holds the lock any more
+    first.communicate(timeout=60)
+    third = subprocess.run([*COPROD, "sweep", str(scenario_file), "--out", str(out), "--overwrite",
+                            "--replications", "1", "--quiet"], capture_output=True, text=True,
+                           timeout=600)
+    assert third.returncode == 0, third.stderr
+    assert f"took over the lock of {out} left by process {first.pid}" in " ".join(third.stderr.split())
+
+
+def test_overwrite_removes_only_the_sweeps_own_files(reference, scenario_file, tmp_path):
+    out = tmp_path / "mine"
+    sweep(load_scenario(scenario_file), out, workers=2, progress=False)
+    (out / "notes.md").write_text("my notes")
+    (out / "runs" / "README.txt").write_text("what these runs are")
+    result = sweep(load_scenario(scenario_file), out, workers=2, overwrite=True, progress=False)
+    assert result.ok and result.resumed == 0
+    assert (out / "notes.md").read_text() == "my notes"
+    assert (out / "runs" / "README.txt").read_text() == "what these runs are"
+    assert_same_tables(reference, out)
+
+
+def test_resume_across_a_code_change_is_refused_unless_allowed_and_the_mix_is_recorded(
+        scenario_file, tmp_path):
+    from coprod_sim.sweep.errors import SweepError
+    from coprod_sim.sweep.manifest import code_fingerprint
+
+    out = tmp_path / "old_code"
+    sweep(load_scenario(scenario_file), out, workers=2, progress=False)
+    path = out / "manifest.json"
+    doc = json.loads(path.read_text())
+    doc["code"] = "0ld0ld0ld0ld0ld0"
+    for entry in doc["runs"][:5]:
+        entry["code"] = "0ld0ld0ld0ld0ld0"
+    path.write_text(json.dumps(doc))
+    for part in list(Store(out).parts.glob("*.arrow"))[:3]:  # some runs to redo with the new code
+        part.unlink()
+    before = sorted(p.name for p in out.rglob("*"))
+    with pytest.raises(SweepError, match="computed by another version of coprod-sim's code"):
+        sweep(load_scenario(scenario_file), out, workers=2, resume=True, progress=False)
+    assert sorted(p.name for p in out.rglob("*")) == before
+    result = sweep(load_scenario(scenario_file), out, workers=2, resume=True, progress=False,
+                   allow_code_change=True)
+    assert result.ok
+    doc = json.loads(path.read_text())
+    assert doc["codes"] == sorted({"0ld0ld0ld0ld0ld0", code_fingerprint()})
+    assert all(entry["code"] in doc["codes"] for entry in doc["runs"])
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_result_files_follow_the_umask(scenario_file, tmp_path, umask):
+    from coprod_sim.scenario.loader import load_scenario as load
+
+    old = os.umask(umask)
+    try:
+        out = tmp_path / "files"
+        small = load(scenario_file, replications=1)
+        sweep(small, out, workers=1, progress=False)
+    finally:
+        os.umask(old)
+    for path in [out / "manifest.json", out / "runs.parquet", out / "timeseries.parquet",
+                 *Store(out).parts.glob("*.arrow")]:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+
+
+def test_command_line_changes_are_part_of_the_plan(scenario_file, tmp_path):
+    out = tmp_path / "options"
+    args = [*COPROD, "sweep", str(scenario_file), "--out", str(out), "--replications", "1",
+            "--steps", "5", "--citizens", "150", "--set", "policy.outreach_rate=0.1"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    # not a terminal: plain progress lines, one per line, readable in a log
+    assert "sweep: 8 of 8 runs done, 0 failed" in proc.stderr and "\r" not in proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenario"]["options"] == {
+        "replications": 1, "set": {"policy.outreach_rate": 0.1, "population.n_citizens": 150,
+                                   "simulation.steps": 5}}
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 8 and (runs["population.n_citizens"] == 150).all()
+    other = subprocess.run([*args[:-1], "policy.outreach_rate=0.2", "--resume"],
+                           capture_output=True, text=True, timeout=120)
+    assert other.returncode == 2 and "different plan" in other.stderr
+    same = subprocess.run([*args, "--resume", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert same.returncode == 0 and same.stdout == "" and same.stderr == "", same.stderr

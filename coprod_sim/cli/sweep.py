@@ -16,13 +16,33 @@ from coprod_sim.cli.errors import (
     interrupted,
     user_errors,
 )
-from coprod_sim.cli.options import WorkersOption, duration, plural
+from coprod_sim.cli.options import SetOption, WorkersOption, duration, overrides_from_options, plural
 
 RulesModuleOption = Annotated[list[str] | None, typer.Option(
     "--rules-module", metavar="MODULE",
     help="Load your module of @rule functions (MODULE.py in this folder, on PYTHONPATH or"
          " installed) so the scenario can name its rules (repeatable). A scenario file never"
          " imports code itself.")]
+
+
+ReplicationsOption = Annotated[int | None, typer.Option(
+    "--replications", "-r", metavar="N", help="Replications of every point, instead of the file's.")]
+CitizensOption = Annotated[int | None, typer.Option(
+    "--citizens", metavar="N", help="Citizens of the town (population.n_citizens), instead of the file's.")]
+StepsOption = Annotated[int | None, typer.Option(
+    "--steps", metavar="N", help="Months of every run (simulation.steps), instead of the file's.")]
+
+
+def load_with_options(file: Path, rules_modules: list[str] | None, replications: int | None,
+                      citizens: int | None, steps: int | None, sets: list[str] | None):
+    """The scenario with the command line's changes (recorded in its plan, so resume checks them)."""
+    from coprod_sim.rules.registry import use_modules
+    from coprod_sim.scenario.loader import load_scenario
+
+    use_modules(rules_modules or [])
+    overrides = overrides_from_options(sets, **{"population.n_citizens": citizens,
+                                                "simulation.steps": steps})
+    return load_scenario(file, replications=replications, overrides=overrides)
 
 
 def register(app: typer.Typer) -> None:
@@ -37,18 +57,19 @@ def validate(
                                          show_default=False)],
     workers: WorkersOption = None,
     rules_modules: RulesModuleOption = None,
+    replications: ReplicationsOption = None,
+    citizens: CitizensOption = None,
+    steps: StepsOption = None,
+    sets: SetOption = None,
 ) -> None:
     """Check a scenario file and print its plan: points x replications = runs, and a time estimate."""
     check_positive("--workers", workers)
     from rich.table import Table
 
-    from coprod_sim.rules.registry import use_modules
-    from coprod_sim.scenario.loader import load_scenario
     from coprod_sim.sweep.estimate import estimate_seconds
     from coprod_sim.sweep.executors import default_workers
 
-    use_modules(rules_modules or [])
-    scenario = load_scenario(file)
+    scenario = load_with_options(file, rules_modules, replications, citizens, steps, sets)
     d = scenario.design
     console.print(f"[bold]{escape(scenario.name)}[/] ({escape(str(file))}): valid.", highlight=False)
     if scenario.description:
@@ -102,47 +123,69 @@ def sweep(
         metavar="ADDRESS",
         help="Address of a Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) to run on its"
              " workers instead of local processes.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: Annotated[bool, typer.Option(
+        help="Show progress: a bar on a terminal, plain lines in a log or a pipe.")] = True,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print only errors and the failed runs (no plan, progress or summary).")
+                     ] = False,
     rules_modules: RulesModuleOption = None,
+    replications: ReplicationsOption = None,
+    citizens: CitizensOption = None,
+    steps: StepsOption = None,
+    sets: SetOption = None,
+    run_timeout: Annotated[float | None, typer.Option(
+        "--run-timeout", metavar="SECONDS",
+        help="Stop a run that takes longer and record it as failed (default: no limit).")] = None,
+    allow_code_change: Annotated[bool, typer.Option(
+        "--allow-code-change",
+        help="With --resume: accept runs computed by another version of coprod-sim's code (the"
+             " manifest records the code of every run).")] = False,
 ) -> None:
     """Run every run of a scenario (policies x design points x replications), saving each at once.
 
     Writes manifest.json, runs.parquet and timeseries.parquet into --out. Ctrl-C or a kill
     loses at most the runs in flight; run again with --resume to complete the sweep.
-    Exits 1 (naming them) if some runs failed, 130 if interrupted.
+    A run that fails in any way (an error in a rule, its process dying, longer than
+    --run-timeout) is recorded with its cause and the others go on; the tables are written,
+    then the command exits 1 naming the failed runs. Exits 2 (writing nothing) on a mistake
+    in the file or the options, or if another command is using --out; 130 if interrupted.
     """
     check_positive("--workers", workers)
     if resume and overwrite:
         raise UserError("--resume keeps the runs already in --out and --overwrite discards them:"
                         " choose one.")
-    from coprod_sim.rules.registry import use_modules
-    from coprod_sim.scenario.loader import load_scenario
+    if run_timeout is not None and not 0 < run_timeout < float("inf"):
+        raise UserError(f"--run-timeout {run_timeout:g} is not allowed: a number of seconds above 0.")
     from coprod_sim.sweep.engine import sweep as run_sweep
     from coprod_sim.sweep.errors import SweepInterrupted
 
-    use_modules(rules_modules or [])
-    scenario = load_scenario(file)
+    scenario = load_with_options(file, rules_modules, replications, citizens, steps, sets)
     out = out or Path("out") / _folder_name(scenario.name)
-    console.print(f"[bold]{escape(scenario.name)}[/]: {scenario.n_runs:,} runs ({scenario.n_points} points x"
-                  f" {scenario.replications} replications) into {escape(str(out))}/", highlight=False)
+    if not quiet:
+        console.print(f"[bold]{escape(scenario.name)}[/]: {scenario.n_runs:,} runs ({scenario.n_points}"
+                      f" points x {scenario.replications} replications) into {escape(str(out))}/",
+                      highlight=False)
     try:
         result = run_sweep(scenario, out, workers=workers, scheduler=scheduler, resume=resume,
-                           overwrite=overwrite, progress=progress)
+                           overwrite=overwrite, progress=progress and not quiet,
+                           run_timeout=run_timeout, allow_code_change=allow_code_change)
     except SweepInterrupted as exc:
         raise interrupted(f"{exc.done} of {exc.total} runs are saved in {exc.out}/."
                           f" To complete the sweep: coprod sweep {file} --out {exc.out} --resume"
                           ) from None
     kept = f" ({result.resumed} were already done)" if result.resumed else ""
-    console.print(f"Done: {result.done} of {result.total} runs{kept} on {result.executor} in"
-                  f" {duration(result.seconds)}. Wrote manifest.json, runs.parquet,"
-                  f" timeseries.parquet to {escape(str(out))}/. Next: coprod report {escape(str(out))}",
-                  highlight=False)
+    if not quiet:
+        console.print(f"Done: {result.done} of {result.total} runs{kept} on {result.executor} in"
+                      f" {duration(result.seconds)}. Wrote manifest.json, runs.parquet,"
+                      f" timeseries.parquet to {escape(str(out))}/. Next: coprod report"
+                      f" {escape(str(out))}", highlight=False)
     if result.failed:
         listed = list(result.failed.items())
         lines = "\n".join(f"  run {i}: {escape(err)}" for i, err in listed[:20])
         more = f"\n  ... and {len(listed) - 20} more (see manifest.json)" if len(listed) > 20 else ""
-        err_console.print(f"[bold red]{len(listed)} run(s) failed[/] (errors and tracebacks in"
-                          f" {escape(str(out))}/runs/*.failed.json; the others are saved):\n{lines}{more}\n"
+        err_console.print(f"[bold red]{len(listed)} run(s) failed[/] of {result.total} (errors and"
+                          f" tracebacks in {escape(str(out))}/runs/*.failed.json; the others are"
+                          f" saved):\n{lines}{more}\n"
                           f"After a fix, rerun them with: coprod sweep {escape(str(file))} --out"
                           f" {escape(str(out))} --resume", highlight=False, soft_wrap=True)
         raise typer.Exit(1)

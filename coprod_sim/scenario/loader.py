@@ -9,6 +9,7 @@ says). The format is documented, with a full example, in ``docs/scenarios.md``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,21 +25,34 @@ from coprod_sim.scenario.entries import (
     policy_entries,
     sweep_entries,
 )
-from coprod_sim.scenario.errors import Problems, did_you_mean
+from coprod_sim.scenario.errors import Problems, ScenarioError, did_you_mean
 from coprod_sim.scenario.plan import BASELINE, Design, Point, Policy, Scenario
 from coprod_sim.scenario.reading import read_toml
 
 TOP_LEVEL = ("name", "description", "steps", "seed", "replications", "parameters", "sweep", "policies",
              "optimise")  # [optimise]: read by coprod_sim/scenario/optimise.py (coprod optimise)
+POLICY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A policy name: 1 to 64 letters, digits, '_', '.', '-', starting with a letter or digit (it
+names rows, figures and files, so it never holds a path, a space or a control character)."""
 MAX_RUNS = 1_000_000
 MAX_REPLICATIONS = 100_000
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; ScenarioError (exit 2) names the file and each key."""
+def load_scenario(path: str | Path, replications: int | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Read and validate a scenario file; ScenarioError (exit 2) names the file and each key.
+
+    ``replications`` and ``overrides`` (base values by dotted key) are changes given on the
+    command line (``coprod sweep --replications --set``): they replace the file's and are
+    recorded in the plan (``Scenario.options``), so that a resume with other ones is refused.
+    """
     path = Path(path)
     data = read_toml(path)
-    return _Loader(path).load(data)
+    if not data:
+        raise ScenarioError(path, [("file", "is empty (or holds only comments): a scenario needs at"
+                                            " least a name, and usually [parameters], [policies.NAME]"
+                                            " or [sweep] tables; see docs/scenarios.md.")])
+    return _Loader(path).load(data, replications, dict(overrides or {}))
 
 
 class _Loader:
@@ -55,7 +69,8 @@ class _Loader:
         self.problems.check()
 
     # -------------------------------------------------------------- the whole file
-    def load(self, data: dict[str, Any]) -> Scenario:
+    def load(self, data: dict[str, Any], replications_option: int | None = None,
+             overrides: dict[str, Any] | None = None) -> Scenario:
         # Rules first: a custom rule may declare parameters (even a group of its own) that
         # other keys use, so every rule the file names is found (by name: nothing is imported)
         # before anything else is checked against the tree (params.select_rules).
@@ -71,6 +86,11 @@ class _Loader:
                                      " the scenario answers).")
             description = ""
         replications = self._integer(data, "replications", 1, 1, MAX_REPLICATIONS)
+        options: dict[str, Any] = {}
+        if replications_option is not None:
+            replications = self._integer({"replications": replications_option}, "replications", 1,
+                                         1, MAX_REPLICATIONS, "--replications")
+            options["replications"] = replications
 
         raw_base = base_entries(self.problems, data)
         raw_policies = policy_entries(self.problems, data.get("policies"))
@@ -81,6 +101,8 @@ class _Loader:
         levers = designs.levers(self.problems, kind, raw_sweep)
         self.check()
         self._consistency(policies, levers)
+        if overrides:
+            options["set"] = self._overrides(base, overrides, policies, levers)
         self.check()
 
         seed = int(Parameters(base).simulation.seed) if not self._base_broken(base) else 0
@@ -97,7 +119,7 @@ class _Loader:
         self.check()
         return Scenario(path=self.path, name=name.strip(), description=description.strip(),
                         seed=seed, replications=replications, base=base, policies=tuple(policies),
-                        design=design, _points=tuple(points))
+                        design=design, _points=tuple(points), options=options)
 
     def _top_level(self, data: Mapping[str, Any]) -> None:
         groups = list(TREE)
@@ -120,16 +142,38 @@ class _Loader:
                     base[key] = value
         return base
 
-    def _integer(self, data: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    def _integer(self, data: Mapping[str, Any], key: str, default: int, low: int, high: int,
+                 label: str | None = None) -> int:
         value = data.get(key, default)
+        said = f"{label} {value!r}" if label else f"{key} = {value!r}"
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"{key} = {value!r} has the wrong type: expected an integer in"
-                           f" [{low}, {high}].")
+            self.fail(key, f"{said} has the wrong type: expected an integer in [{low}, {high}].")
             return default
         if not low <= value <= high:
-            self.fail(key, f"{key} = {value!r} is out of bounds: allowed an integer in [{low}, {high}].")
+            self.fail(key, f"{said} is out of bounds: allowed an integer in [{low}, {high}].")
             return default
         return value
+
+    def _overrides(self, base: dict[str, Any], overrides: Mapping[str, Any], policies: list[Policy],
+                   levers: list[tuple[str, Any]]) -> dict[str, Any]:
+        """Apply command-line base values (``--set``, ``--citizens``, ``--steps``) over the file's."""
+        swept = {k for k, _ in levers}
+        applied: dict[str, Any] = {}
+        for key, value in overrides.items():
+            v = coerce(self.problems, key, key, value, "--set ")
+            if v is None:
+                continue
+            if key in swept:
+                self.fail(key, f"--set {key}: the scenario's [sweep] varies {key}; change its values"
+                               " in the file instead.")
+                continue
+            setters = [p.name for p in policies if key in p.changes]
+            if setters:
+                self.fail(key, f"--set {key}: policy {setters[0]!r} sets {key}; a command-line value"
+                               " would be overridden there. Change the file instead.")
+                continue
+            base[key] = applied[key] = v
+        return applied
 
     def _load_rules(self, data: Mapping[str, Any]) -> None:
         """Find every rule the file selects anywhere (a loose scan: other checks come later)."""
@@ -186,6 +230,12 @@ class _Loader:
         seen_changes: dict[str, str] = {}
         for name, (description, entries) in raw.items():
             where = f"[policies.{name}]"
+            if not POLICY_NAME.fullmatch(str(name)):
+                self.fail(f"policies.{name!r}", f"[policies.{name!r}]: {name!r} is not a policy name:"
+                                                " allowed 1 to 64 letters, digits, '_', '.' and '-',"
+                                                " starting with a letter or digit (e.g. 'universal',"
+                                                " 'cut_25').")
+                continue
             changes = checked_values(self.problems, entries)
             for key in changes:
                 if key in FIXED_ONCE:

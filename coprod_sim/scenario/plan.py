@@ -101,6 +101,7 @@ class Scenario:
     policies: tuple[Policy, ...]  # the baseline first
     design: Design
     _points: tuple[Point, ...] = field(default=(), repr=False)
+    options: dict[str, Any] = field(default_factory=dict)  # command-line changes to the file
 
     # ------------------------------------------------------------------ the plan
     def base_parameters(self) -> Parameters:
@@ -182,6 +183,7 @@ class Scenario:
             "design": self.design.to_dict(),
             "n_points": self.n_points,
             "n_runs": self.n_runs,
+            "options": self.options,
             "fingerprint": self.fingerprint(),
         }
 
@@ -195,6 +197,8 @@ class Scenario:
             "design": [self.design.kind, [lv.to_dict() for lv in self.design.levers],
                        self.design.samples, self.design.seed, list(self.design.points)],
         }
+        if self.options:  # command-line changes are part of the plan (and old plans unchanged)
+            plan["options"] = self.options
         text = json.dumps(plan, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

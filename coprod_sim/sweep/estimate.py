@@ -13,15 +13,17 @@ from typing import Any
 
 from coprod_sim.scenario.plan import Scenario
 
-_CALIBRATION: float | None = None
+_CALIBRATION: tuple[float, float] | None = None
+START_SECONDS = 3.0  # starting the worker processes (imports, compiled code from its cache)
+WRITE_SECONDS = 0.02  # writing one run's file
 CACHE_DAYS = 7
 """A measured speed is reused this long on the same machine and code, then measured again."""
 
 
-def seconds_per_citizen_month() -> float:
-    """Measured on this machine: one small run after a warm-up (for time estimates).
+def calibration() -> tuple[float, float]:
+    """(seconds per citizen to build a town, seconds per citizen-month), measured on this machine.
 
-    The figure is kept in the user's cache folder, keyed by this machine and the source of
+    The figures are kept in the user's cache folder, keyed by this machine and the source of
     the code that runs a month, so that ``coprod validate`` neither imports the simulation
     (Numba, pandas) nor runs it each time, and gives the same estimate for the same file.
     """
@@ -31,31 +33,48 @@ def seconds_per_citizen_month() -> float:
     return _CALIBRATION
 
 
-def _measure() -> float:
-    from coprod_sim.params import Parameters
+def seconds_per_citizen_month() -> float:
+    """Measured on this machine (for time estimates)."""
+    return calibration()[1]
+
+
+def _timed(params, seed: int) -> float:
     from coprod_sim.run import run as simulate
 
-    params = Parameters({"population.n_citizens": 2000, "simulation.steps": 24})
-    simulate(params, 0, record_neighbourhoods=False)
     t = time.perf_counter()
-    simulate(params, 1, record_neighbourhoods=False)
-    seconds = (time.perf_counter() - t) / (2000 * 24)
+    simulate(params, seed, record_neighbourhoods=False)
+    return time.perf_counter() - t
+
+
+def _measure() -> tuple[float, float]:
+    """Two run lengths separate the cost of building the town from that of a month; each is
+    the faster of two timings, so that a moment of load on a shared machine counts less."""
+    from coprod_sim.params import Parameters
+
+    n, short, long = 2000, 4, 28
+    small = Parameters({"population.n_citizens": n, "simulation.steps": short})
+    large = Parameters({"population.n_citizens": n, "simulation.steps": long})
+    _timed(small, 0)  # warm-up: imports, compiled code
+    t_short = min(_timed(small, 1), _timed(small, 2))
+    t_long = min(_timed(large, 1), _timed(large, 2))
+    per_month = max(t_long - t_short, 1e-9) / (n * (long - short))
+    per_build = max(t_short - per_month * n * short, 0.0) / n
     try:
         path = _cache_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"key": _cache_key(), "seconds_per_citizen_month": seconds,
-                                    "measured": time.time()}))
+        path.write_text(json.dumps({"key": _cache_key(), "seconds_per_citizen_build": per_build,
+                                    "seconds_per_citizen_month": per_month, "measured": time.time()}))
     except OSError:  # a read-only home: measure again next time
         pass
-    return seconds
+    return per_build, per_month
 
 
-def _cached() -> float | None:
+def _cached() -> tuple[float, float] | None:
     try:
         data = json.loads(_cache_path().read_text())
         fresh = time.time() - float(data["measured"]) < CACHE_DAYS * 86400
         if data["key"] == _cache_key() and fresh:
-            return float(data["seconds_per_citizen_month"])
+            return float(data["seconds_per_citizen_build"]), float(data["seconds_per_citizen_month"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
@@ -79,15 +98,21 @@ def _cache_key() -> str:
 
 
 def estimate_seconds(scenario: Scenario, workers: int = 1) -> float:
-    """Rough wall time of the whole sweep on ``workers`` local processes."""
-    per = seconds_per_citizen_month()
+    """Wall time of the whole sweep on ``workers`` local processes, from a calibration here."""
+    from coprod_sim.params import spec
+    from coprod_sim.sweep.executors import default_workers
+
+    per_build, per_month = calibration()
+    n_default = spec("population.n_citizens").default
+    steps_default = spec("simulation.steps").default
     work = 0.0
     for p in scenario.points():
-        n = p.overrides.get("population.n_citizens", 1000)
-        steps = p.overrides.get("simulation.steps", 120)
-        work += per * n * (steps + 10)  # + building the town, about ten months' worth
-    work = (work + 0.02 * scenario.n_points) * scenario.replications  # + writing each run
-    return work / max(1, min(workers, scenario.n_runs)) + (3.0 if workers > 1 else 1.0)  # + start
+        n = p.overrides.get("population.n_citizens", n_default)
+        steps = p.overrides.get("simulation.steps", steps_default)
+        work += n * (per_build + per_month * steps) + WRITE_SECONDS
+    work *= scenario.replications
+    parallel = max(1, min(workers, default_workers(), scenario.n_runs))
+    return work / parallel + START_SECONDS
 
 
 def measure_throughput(runs: int = 100, citizens: int = 10_000, steps: int = 120, workers: int = 2,

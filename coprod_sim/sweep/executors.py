@@ -13,25 +13,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from coprod_sim.sweep.errors import SweepError
-
-
-class InlineExecutor(Executor):
-    """Runs each task in this process when submitted (one worker, no pool to start)."""
-
-    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as exc:
-            future.set_exception(exc)
-        return future
 
 
 def _worker_init(sweep_pid: int) -> None:
@@ -79,6 +66,7 @@ class ExecutorPlan:
     label: str
     restart: Callable[[], Executor] | None = None
     close: Callable[[], None] = lambda: None
+    local: bool = False  # local processes: a run past its time limit can be stopped
 
 
 def default_workers() -> int:
@@ -90,7 +78,7 @@ def default_workers() -> int:
 
 @contextmanager
 def open_executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[ExecutorPlan]:
-    """Local processes (``workers``; 1 means in this process), or a Dask cluster at ``scheduler``."""
+    """Local worker processes (``workers``, default one per CPU), or a Dask cluster at ``scheduler``."""
     if scheduler:
         plan = _dask_plan(scheduler)
         try:
@@ -101,11 +89,11 @@ def open_executor(workers: int | None = None, scheduler: str | None = None) -> I
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise SweepError(f"--workers {workers}: allowed an integer of at least 1.", "--workers")
-    if workers == 1:
-        yield ExecutorPlan(InlineExecutor(), 1, "1 worker (this process)")
-        return
-    plan = ExecutorPlan(process_pool(workers), 2 * workers, f"{workers} local worker processes",
-                        restart=lambda: process_pool(workers))
+    # One worker is a worker process too, as with N: a rule that exits, kills its process or
+    # hangs then fails only its own run, whatever the number of workers.
+    label = "1 local worker process" if workers == 1 else f"{workers} local worker processes"
+    plan = ExecutorPlan(process_pool(workers), 2 * workers, label,
+                        restart=lambda: process_pool(workers), local=True)
     try:
         yield plan
     finally:

@@ -36,13 +36,14 @@ class Manifest:
     """manifest.json, rewritten atomically at the start, every few seconds, and at the end."""
 
     def __init__(self, store: Store, scenario: Scenario, executor: str, status: dict[int, str],
-                 errors: dict[int, str]):
+                 errors: dict[int, str], codes: dict[int, str] | None = None):
         from coprod_sim import __version__
 
         self.store, self.scenario, self.status, self.errors = store, scenario, status, errors
         self.executor = executor
         self.version = __version__
         self.code = code_fingerprint()
+        self.codes = dict(codes or {})  # the code version of each run done (resumed runs: theirs)
         old = store.read_manifest() or {}
         self.created = old.get("created") or now()
         self.last = 0.0
@@ -64,6 +65,8 @@ class Manifest:
                          "replication": r, "seed": sc.seed, "spawn_key": [r], "status": st}
                 if st == FAILED:
                     entry["error"] = self.errors.get(i) or self.store.read_failure(i)
+                if st == DONE:
+                    entry["code"] = self.codes.get(i, self.code)
                 runs.append(entry)
         counts = {s: sum(1 for e in runs if e["status"] == s) for s in (DONE, FAILED, PENDING)}
         doc = {
@@ -74,6 +77,7 @@ class Manifest:
             "updated": now(),
             "executor": self.executor,
             "code": self.code,
+            "codes": sorted({e["code"] for e in runs if "code" in e}),  # more than one: a mix
             "seeding": SEEDING,
             "scenario": sc.to_dict(),
             "counts": counts,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,26 @@ import pyarrow as pa
 from coprod_sim.sweep.errors import SweepError
 from coprod_sim.sweep.task import Outcome, read_ipc
 
+OWN_FILE = re.compile(r"^\d{7}\.(arrow|failed\.json)$")
+"""A run's file in runs/: what --overwrite removes there (a user's own files stay)."""
+
+def file_mode() -> int:
+    """The mode a new file gets under the user's umask (temporary files are created 0600)."""
+    umask = os.umask(0o022)  # reading the umask means setting it: set it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def temporary_beside(path: Path) -> tuple[int, str]:
+    """A temporary file in ``path``'s folder, with the mode the finished file will have."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, file_mode())
+    return fd, tmp
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path`` then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temporary_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -91,18 +108,25 @@ class Store:
             return "failed"
 
     def read_manifest(self) -> dict[str, Any] | None:
+        """The manifest, None if there is none; SweepError (exit 2) if it is damaged."""
         try:
-            return json.loads(self.manifest.read_text())
+            doc = json.loads(self.manifest.read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
             raise SweepError(f"{self.manifest} cannot be read ({exc}); this folder does not hold a"
                              " usable sweep: choose another --out, or --overwrite.") from None
+        scenario = doc.get("scenario") if isinstance(doc, dict) else None
+        if not isinstance(scenario, dict) or not isinstance(doc.get("runs", []), list):
+            raise SweepError(f"{self.manifest} is damaged (no scenario table): this folder does not"
+                             " hold a usable sweep: choose another --out, or --overwrite.")
+        return doc
 
     def clear(self) -> None:
+        """Remove the sweep's own files (--overwrite); a user's other files stay."""
         for path in (self.manifest, self.runs_table, self.timeseries_table):
             path.unlink(missing_ok=True)
         if self.parts.is_dir():
             for p in self.parts.iterdir():
-                if p.is_file():
+                if OWN_FILE.match(p.name) and p.is_file():
                     p.unlink()

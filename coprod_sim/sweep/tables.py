@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from coprod_sim.names import OUTCOMES
 from coprod_sim.params import spec
 from coprod_sim.run import summarise
 from coprod_sim.scenario.plan import Point, Scenario
-from coprod_sim.sweep.store import Store
+from coprod_sim.sweep.store import Store, temporary_beside
 from coprod_sim.sweep.task import DONE, FAILED, LABELS, PENDING
 
 
@@ -87,7 +86,7 @@ class _StreamedTable:
 
     def __init__(self, path: Path):
         self.path = path
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = temporary_beside(path)
         os.close(fd)
         self.tmp = Path(tmp)
         self.writer: pq.ParquetWriter | None = None

@@ -64,6 +64,13 @@ def run_task(run: Run) -> Outcome:
             ts.insert(i, name, value)
         table = to_ipc(pa.Table.from_pandas(ts, preserve_index=False))
         return Outcome(run.index, DONE, table, seconds=time.perf_counter() - start)
-    except Exception as exc:  # the run's own failure, recorded; the sweep goes on
-        return Outcome(run.index, FAILED, error=f"{type(exc).__name__}: {exc}",
+    except BaseException as exc:  # the run's own failure, recorded; the sweep goes on
+        # SystemExit or KeyboardInterrupt raised by a rule are that run's failure too: a worker
+        # ignores Ctrl+C (the sweep's process handles it), so neither comes from the user here.
+        return Outcome(run.index, FAILED, error=failure_text(exc),
                        traceback=traceback.format_exc(), seconds=time.perf_counter() - start)
+
+
+def failure_text(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
