@@ -101,8 +101,9 @@ def _point_label(points: pd.DataFrame, dp: int) -> str:
 
 def figure_point_differences(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
     """Policies crossed with points: each policy's paired difference from the baseline, per point."""
-    if not sw.others or sw.n_points < 2 or sw.baseline not in sw.policies:
-        return
+    if (not sw.others or sw.n_points < 2 or sw.baseline not in sw.policies
+            or sw.kind in ("latin_hypercube", "sobol") or sw.n_points > 40):
+        return  # sampled points are answered by indices; beyond 40 points, see effects.csv
     points = point_levers(sw)
     col = colours(sw.policies, sw.baseline)
     fig, axes = plt.subplots(1, len(HEAT), figsize=(11, 2.0 + 0.28 * len(points) * len(sw.others)),

@@ -104,6 +104,26 @@ def point_rows(sw: Sweep, measures: Iterable[Measure]) -> list[dict[str, Any]]:
     return rows
 
 
+def point_mean_rows(sw: Sweep, measures: Iterable[Measure]) -> list[dict[str, Any]]:
+    """Sampled designs (Latin hypercube, Sobol): each point's mean over replications, no interval.
+
+    Their answer is the indices over all points (PRCC, Sobol); a point is one draw of every
+    parameter at once, so its own interval would answer no question.
+    """
+    rows = []
+    levers = [k for k in sw.levers if k in sw.runs]
+    for m in measures:
+        col = column(m)
+        if col not in sw.runs:
+            continue
+        g = sw.runs.groupby(["policy", "design_point"])
+        means, counts, where = g[col].mean(), g[col].count(), g[levers].first()
+        for (pol, dp), v in means.items():
+            rows.append(row("point", m, str(pol), design_point=int(dp), value=float(v),
+                            n=int(counts[(pol, dp)]), method="mean", **where.loc[(pol, dp)].to_dict()))
+    return rows
+
+
 def contrast(sw: Sweep, policy: str, m: Measure, weights: pd.Series) -> stats.Estimate:
     """A paired contrast over design points, sum_p w_p y_p, per replication, with its t interval.
 

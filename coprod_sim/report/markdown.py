@@ -211,6 +211,10 @@ def point_table(sw: Sweep, rows: Rows, figures: set[str]) -> list[str]:
     if sw.n_points < 2:
         return []
     points = sw.runs.groupby("design_point")[[k for k in sw.levers if k in sw.runs]].first()
+    if sw.kind in ("latin_hypercube", "sobol"):
+        return ["## Each design point", "", f"{len(points)} sampled design points, each a draw of every"
+                " swept parameter at once: the indices above answer which parameters matter. Each"
+                " point's mean outcomes are in `effects.csv` (scope 'point').", ""]
     if len(points) > 60:
         return ["## Each design point", "", f"{len(points)} design points: see `effects.csv` (scope"
                 " 'point') for each point's outcomes with intervals.", ""]

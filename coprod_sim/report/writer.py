@@ -101,7 +101,9 @@ def effects_table(sw: Sweep, answers: dict[str, designs.Answer]) -> pd.DataFrame
     """Every number of the report, one row each (see effects.py for the columns)."""
     rows = (effects.run_facts(sw) + effects.setting_rows(sw) + effects.reference_rows()
             + effects.policy_rows(sw))
-    if sw.n_points > 1:
+    if sw.n_points > 1 and sw.kind in ("latin_hypercube", "sobol"):
+        rows += effects.point_mean_rows(sw, designs.SENSITIVITY_MEASURES)
+    elif sw.n_points > 1:
         rows += effects.point_rows(sw, designs.DESIGN_MEASURES)
     for ans in answers.values():
         rows += ans.rows
