@@ -26,7 +26,7 @@ def record() -> dict:
 
 
 def test_every_calibrated_default_is_the_adopted_value(record):
-    assert set(record["adopted"]) == set(C.FREE)
+    assert set(record["adopted"]) == set(C.free())
     wrong = {k: (spec(k).default, v) for k, v in record["adopted"].items() if spec(k).default != v}
     assert not wrong, f"defaults (tree, calibration) differ: {wrong}; rerun coprod calibrate-defaults"
 
@@ -47,7 +47,7 @@ def test_the_held_out_patterns_hold_across_the_ensemble(record):
 
 
 def test_the_record_says_what_the_targets_identify(record):
-    assert set(record["identified"]) | set(record["not_identified"]) == set(C.FREE)
+    assert set(record["identified"]) | set(record["not_identified"]) == set(C.free())
     assert record["settings"]["points"] >= 200 and record["accepted"] >= 10
 
 
@@ -62,17 +62,19 @@ def test_distance_is_zero_on_the_targets():
 def test_identification_separates_a_pinned_parameter_from_a_free_one():
     rng = np.random.default_rng(1)
     n = 400
-    data = {k: rng.uniform(low, high, n) for k, (low, high, _) in C.FREE.items()}
-    low, high, _ = C.FREE["citizens.base_individual"]
+    ranges = C.free()
+    data = {k: rng.uniform(low, high, n) for k, (low, high) in ranges.items()}
+    low, high = ranges["citizens.base_individual"]
     data["citizens.base_individual"] = rng.normal((low + high) / 2, 0.02 * (high - low), n)
-    ident = C.identification(pd.DataFrame(data)).set_index("parameter")
+    ident = C.identification(pd.DataFrame(data), ranges).set_index("parameter")
     assert ident.loc["citizens.base_individual", "identified"]
     assert not ident.loc["citizens.effort_weight", "identified"]
     assert math.isclose(ident.loc["citizens.effort_weight", "iqr_ratio"], 1.0, abs_tol=0.15)
 
 
-def test_prior_sample_stays_inside_the_prior():
-    sample = pd.DataFrame(C.prior_sample(64))
-    for key, (low, high, _) in C.FREE.items():
+def test_the_prior_is_a_scenario_file_whose_draws_stay_inside_their_ranges():
+    sample = pd.DataFrame([dict(p) for p in C.prior().design.points])
+    assert len(sample) >= 200
+    for key, (low, high) in C.free().items():
         assert sample[key].between(low, high).all()
         spec(key)  # every calibrated key exists in the tree

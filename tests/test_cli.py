@@ -172,7 +172,8 @@ def test_params_csv_and_json_hold_the_same_rows_as_the_tree():
         (["facts", "--workers", "0"], "--workers 0"),
         (["facts", "--replications", "0"], "--replications 0"),
         (["facts", "--citizens", "0"], "population.n_citizens"),
-        (["calibrate-defaults", "--points", "0"], "--points 0"),
+        (["calibrate-defaults", "--replications", "0"], "--replications 0"),
+        (["calibrate-defaults", "--scenario", "scenarios/baseline.toml"], "needs a sampled design"),
         (["calibrate-defaults", "--accept", "1.5"], "--accept 1.5"),
     ],
 )

@@ -72,9 +72,10 @@ def facts(
 
 @user_errors
 def calibrate_defaults(
-    points: Annotated[int, typer.Option(help="Latin-hypercube points drawn from the prior.")] = 256,
-    accept: Annotated[float, typer.Option(help="Share of points kept as the posterior ensemble.")] = 0.1,
-    replications: Annotated[int, typer.Option(help="Reruns of each kept point, fresh seeds.")] = 3,
+    scenario: Annotated[Path | None, typer.Option(help="The prior, a scenario file with a sampled design"
+                                                  " (default: scenarios/calibration.toml).")] = None,
+    accept: Annotated[float, typer.Option(help="Share of draws kept as the posterior ensemble.")] = 0.05,
+    replications: Annotated[int, typer.Option(help="Reruns of each kept draw, fresh seeds.")] = 2,
     workers: Annotated[int, typer.Option(help="Worker processes (at most 2).")] = 2,
     reuse: Annotated[bool, typer.Option("--reuse", help="Keep the saved screening runs; redo only"
                                         " the analysis of the ensemble.")] = False,
@@ -83,7 +84,6 @@ def calibrate_defaults(
 ) -> None:
     """Calibrate the free parameters to the calibration targets of docs/facts.md (F1, F11) by
     approximate Bayesian computation; write the ensemble of good fits and what it identifies."""
-    check_positive("--points", points)
     check_positive("--replications", replications)
     check_positive("--workers", workers)
     if not 0 < accept <= 1:
@@ -92,14 +92,19 @@ def calibrate_defaults(
     from coprod_sim.validation import calibration as C
 
     out = out or C.RESULTS
+    path = (scenario or C.PRIOR).resolve()
+    if C.prior(path).design.kind not in ("latin_hypercube", "sobol"):  # a mistake: exit 2 before any run
+        from coprod_sim.cli.errors import UserError
+        raise UserError(f"{path}: the prior needs a sampled design: [sweep] design = \"latin_hypercube\""
+                        " with a range { low, high } for each free parameter.")
     started = time.time()
     if reuse:
         import json
 
         settings = json.loads((out / "calibration.json").read_text())["settings"]
-        summary = C.finish(out, settings, workers, _progress(console, started))
+        summary = C.finish(out, settings, workers, _progress(console, started), path=path)
     else:
-        summary = C.calibrate(points, accept, replications, workers, out, _progress(console, started))
+        summary = C.calibrate(path, accept, replications, workers, out, _progress(console, started))
     console.print(C.describe(summary), markup=False, highlight=False, soft_wrap=True)
     console.print(f"Wrote {out}/ in {time.time() - started:.0f} s.", highlight=False)
 
