@@ -49,7 +49,6 @@ def explain(
     same seeds; the contributions add up to the full model minus all channels off. Writes
     explain.md, contributions.csv and waterfall figures into --out.
     """
-    check_positive("--workers", workers)  # before anything is written
     from coprod_sim.analysis.explain import explain as decompose
     from coprod_sim.analysis.explain_report import write_report
     from coprod_sim.analysis.scenarios import analysis_scenario

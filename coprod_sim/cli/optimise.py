@@ -50,7 +50,6 @@ def optimise(
     then re-run the front on fresh seeds. Writes optimise.md, front.csv, trials.csv, pareto.png
     and the resumable study (study.db) into --out. Exits 130 if interrupted: run again with
     --resume to continue."""
-    check_positive("--workers", workers)  # before anything is written
     import dataclasses
 
     from coprod_sim.analysis.optimise import OptimiseInterrupted
