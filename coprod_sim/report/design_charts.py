@@ -36,8 +36,9 @@ def figure_heatmaps(sw: Sweep, table: pd.DataFrame, save: Save) -> list[str]:
     names = []
     pairs = list(combinations(sw.levers, 2))[:3]
     for a, b in pairs:
-        fig, axes = plt.subplots(len(sw.policies), 2 * len(HEAT), squeeze=False, constrained_layout=True,
-                                 figsize=(4.4 * 2 * len(HEAT), 3.5 * len(sw.policies) + 1.0))
+        # one row per policy and measure: its means, then their half-widths (readable when printed)
+        fig, axes = plt.subplots(len(sw.policies) * len(HEAT), 2, squeeze=False, constrained_layout=True,
+                                 figsize=(11, 3.9 * len(sw.policies) * len(HEAT) + 0.8))
         for i, pol in enumerate(sw.policies):
             for j, m in enumerate(HEAT):
                 t = _point_table(table, pol, m)
@@ -47,10 +48,10 @@ def figure_heatmaps(sw: Sweep, table: pd.DataFrame, save: Save) -> list[str]:
                 mean = t.pivot_table(index=b, columns=a, values="value", aggfunc="mean") * m.factor
                 half = (t.pivot_table(index=b, columns=a, values="half", aggfunc="mean", dropna=False)
                         .reindex(index=mean.index, columns=mean.columns) * m.factor)
-                _heat(axes[i, 2 * j], mean, half, a, b, "viridis" if m.percent else "RdBu_r",
+                r = i * len(HEAT) + j
+                _heat(axes[r, 0], mean, half, a, b, "viridis" if m.percent else "RdBu_r",
                       f"{m.label}{' (%)' if m.percent else ''} - {pol}", m.digits, m.neutral)
-                _heat(axes[i, 2 * j + 1], half, None, a, b, "Greys", f"± 95% CI half-width - {pol}",
-                      m.digits)
+                _heat(axes[r, 1], half, None, a, b, "Greys", f"± 95% CI half-width - {pol}", m.digits)
         over = " and over the other swept parameters" if len(sw.levers) > 2 else ""
         footnote(fig, f"Each cell: mean over replications{over}, with ± its 95% CI half-width. Grey"
                  " panels: the half-widths alone, from 0 (white); darker = less certain. A difference"

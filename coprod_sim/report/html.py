@@ -21,7 +21,8 @@ table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; vertical-align: top; text-align: left; }
 th { background: #f3f3f3; }
 img { max-width: 100%; height: auto; display: block; margin: 0.5rem 0 1.2rem; }
-code { font-size: 0.85em; background: #f5f5f5; padding: 0 0.2em; }
+code { font-size: 0.85em; background: #f5f5f5; padding: 0 0.2em; overflow-wrap: anywhere; }
+table { max-width: 100%; } th, td { overflow-wrap: break-word; }
 @media print {
   body { max-width: none; margin: 0; font-size: 10pt; }
   h2 { break-after: avoid; } table, img, li { break-inside: avoid; }

@@ -223,7 +223,7 @@ def point_table(sw: Sweep, rows: Rows, figures: set[str]) -> list[str]:
              + ("; for other policies, the paired difference from the baseline at the same point" if
                 sw.others else "") + ".", ""]
     for pol in sw.policies:
-        lines += [f"### {pol}", "", "| " + " | ".join(f"`{k}`" for k in points.columns) + " | "
+        lines += [f"### {pol}", "", "| " + " | ".join(k.split(".")[-1] for k in points.columns) + " | "
                   + " | ".join(m.label for m in shown) + " |", "|---" * (len(points.columns) + len(shown))
                   + "|"]
         for dp, vals in points.iterrows():
