@@ -129,6 +129,8 @@ def contrast(sw: Sweep, policy: str, m: Measure, weights: pd.Series) -> stats.Es
 
     Runs of one replication share their draws, so a contrast within a replication cancels the
     noise they share (main effects: high minus low; interactions: a difference of differences).
+    A main effect of a ratio or a correlation is taken on that measure's scale (log, Fisher z);
+    an interaction is a plain difference of differences with a t interval.
     """
     col = column(m)
     d = sw.runs[(sw.runs["policy"] == policy) & sw.runs["design_point"].isin(weights.index)]
@@ -136,7 +138,13 @@ def contrast(sw: Sweep, policy: str, m: Measure, weights: pd.Series) -> stats.Es
     wide = wide.reindex(columns=weights.index).dropna()
     if wide.empty:
         return stats.NO_ESTIMATE
-    values = wide.to_numpy() @ weights.to_numpy()
+    w = weights.to_numpy()
+    if m.scale != "mean" and (w > 0).sum() and (w < 0).sum() and \
+            np.isclose(w[w > 0].sum(), 1) and np.isclose(w[w < 0].sum(), -1):
+        # high minus low of a ratio or a correlation: paired on its own scale (log, Fisher z)
+        hi, lo = wide.to_numpy()[:, w > 0] @ w[w > 0], wide.to_numpy()[:, w < 0] @ -w[w < 0]
+        return stats.paired_difference(hi, lo, m.scale)
+    values = wide.to_numpy() @ w
     # identical runs (a parameter a policy ignores) give 0 up to rounding of the weights: say 0
     values[abs(values) < 1e-12] = 0.0
     # a contrast of shares whose weights sum to s+ and s- lies within the widest it can reach
