@@ -82,10 +82,9 @@ PAGE_CHECK = """
 import os, sys
 os.environ["COPROD_VIZ_SCENARIO"] = os.path.abspath(sys.argv[1])
 os.environ["COPROD_VIZ_CITIZENS"] = sys.argv[2]
-from coprod_sim.viz import app
-fixed = {k: v for k, v in app.MODEL_PARAMS.items() if not (isinstance(v, dict) and "type" in v)}
-chosen = {k: v["value"] for k, v in app.MODEL_PARAMS.items() if isinstance(v, dict) and "type" in v}
-model = app.TownModel(**fixed, **chosen)  # what the page builds on load and on Reset
+from coprod_sim.viz import app, session
+# what a browser tab's town builds on load and on Reset (viz/session.py Town.reset)
+model = session.TownModel(**session.model_kwargs(app.BASE, session.initial_levers(app.BASE)))
 for _ in range(4):
     model.step()
 rule = model.kernel.rules["participation"]

@@ -54,11 +54,16 @@ def test_the_tree_is_whole_on_import_without_importing_any_rule():
 
 
 def test_a_custom_rules_parameters_join_the_tree_when_it_is_selected_not_on_import(custom):
+    import importlib
+
     mod = custom(crowding_source("crowding_e", "crowde"))
-    use_modules([mod])
+    importlib.import_module(mod)  # registers the rule, and changes nothing in the tree
     with pytest.raises(ParameterError, match=r"Unknown parameter 'crowde\.strength'"):
         Parameters({"crowde.strength": 3.0})
     assert Parameters({"rules.participation": "crowding_e", "crowde.strength": 3.0}).crowde.strength == 3.0
+    other = custom(crowding_source("crowding_f", "crowdf"))
+    use_modules([other])  # asked for by the user (--rules-module): its rules' parameters are known
+    assert Parameters({"crowdf.strength": 3.0})["crowdf.strength"] == 3.0
 
 
 def test_custom_rule_from_a_loaded_module_runs_and_its_parameter_is_validated(custom):

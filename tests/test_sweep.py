@@ -417,6 +417,8 @@ def test_every_kind_of_run_failure_is_recorded_and_the_sweep_goes_on(tmp_path, w
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "4 run(s) failed of 5" in proc.stderr
+    # the command to resume names the same module (the plan refuses other options)
+    assert "coprod sweep faults.toml --out out --resume --rules-module faulty" in proc.stderr
     runs = pd.read_parquet(tmp_path / "out" / "runs.parquet").set_index("policy")
     assert runs.loc["baseline", "status"] == "done"
     causes = {"exits": "SystemExit: 3", "interrupts": "KeyboardInterrupt",

@@ -161,6 +161,7 @@ def sweep(
 
     scenario = load_with_options(file, rules_modules, replications, citizens, steps, sets)
     out = out or Path("out") / _folder_name(scenario.name)
+    again = _resume_command(file, out, rules_modules, replications, citizens, steps, sets)
     if not quiet:
         console.print(f"[bold]{escape(scenario.name)}[/]: {scenario.n_runs:,} runs ({scenario.n_points}"
                       f" points x {scenario.replications} replications) into {escape(str(out))}/",
@@ -171,7 +172,7 @@ def sweep(
                            run_timeout=run_timeout, allow_code_change=allow_code_change)
     except SweepInterrupted as exc:
         raise interrupted(f"{exc.done} of {exc.total} runs are saved in {exc.out}/."
-                          f" To complete the sweep: coprod sweep {file} --out {exc.out} --resume"
+                          f" To complete the sweep: {again}"
                           ) from None
     kept = f" ({result.resumed} were already done)" if result.resumed else ""
     if not quiet:
@@ -186,9 +187,24 @@ def sweep(
         err_console.print(f"[bold red]{len(listed)} run(s) failed[/] of {result.total} (errors and"
                           f" tracebacks in {escape(str(out))}/runs/*.failed.json; the others are"
                           f" saved):\n{lines}{more}\n"
-                          f"After a fix, rerun them with: coprod sweep {escape(str(file))} --out"
-                          f" {escape(str(out))} --resume", highlight=False, soft_wrap=True)
+                          f"After a fix, rerun them with: {escape(again)}", highlight=False,
+                          soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _resume_command(file: Path, out: Path, rules_modules: list[str] | None, replications: int | None,
+                    citizens: int | None, steps: int | None, sets: list[str] | None) -> str:
+    """The command that resumes this sweep: the same plan, so the same options."""
+    import shlex
+
+    words = ["coprod", "sweep", str(file), "--out", str(out), "--resume"]
+    words += [w for m in rules_modules or [] for w in ("--rules-module", m)]
+    for option, value in (("--replications", replications), ("--citizens", citizens),
+                          ("--steps", steps)):
+        if value is not None:
+            words += [option, str(value)]
+    words += [w for a in sets or [] for w in ("--set", a)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _folder_name(name: str) -> str:
@@ -201,11 +217,14 @@ def _folder_name(name: str) -> str:
 def report(
     folder: Annotated[Path, typer.Argument(
         metavar="FOLDER", help="Folder of a finished sweep (coprod sweep --out).", show_default=False)],
+    rules_modules: RulesModuleOption = None,
 ) -> None:
     """Write report.md and figures (PNG and SVG) for a sweep: policy effects on participation and
     bias with 95% confidence intervals, SES quintiles, self-efficacy, heat maps, Sobol indices."""
     from coprod_sim.report.writer import write_report
+    from coprod_sim.rules.registry import use_modules
 
+    use_modules(rules_modules or [])  # the parameters of the sweep's custom rules
     result = write_report(folder)
     console.print(f"Wrote {escape(str(result.report))}, {result.html.name} and {len(result.figures)}"
                   f" figures in {escape(str(result.figures_dir))}/.", highlight=False)

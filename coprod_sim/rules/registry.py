@@ -223,8 +223,17 @@ def import_module(module_name: str):
 
 
 def use_modules(names: Iterable[str]) -> None:
-    """Load the modules of rules named with ``--rules-module`` (RuleError if one fails)."""
+    """Load the modules of rules named with ``--rules-module`` (RuleError if one fails).
+
+    The user asked for these rules by name, so their parameters join the tree now, for a
+    command that reads them without selecting the rule (``coprod report`` of a sweep).
+    """
+    names = list(names)
     sources.use_modules(names)
+    for rules in _REGISTRY.values():
+        for fn in rules.values():
+            if getattr(fn, "__module__", None) in names:
+                _declare(fn)
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
