@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from coprod_sim.names import QUINTILE_LABELS
-from coprod_sim.params import spec
+from coprod_sim.params import ParameterError, spec
 from coprod_sim.report.designs import Answer
 from coprod_sim.report.load import Sweep
 from coprod_sim.report.measures import (
@@ -73,6 +73,15 @@ def setting_words(key: str, value: Any) -> str:
     return f"`{key}` = {value}" + (f" ({desc[0].lower() + desc[1:]})" if desc else "")
 
 
+def _default(key: str) -> Any:
+    """The tree's default of ``key``; None for a custom rule's parameter, which joins the tree
+    only when its rule is selected (the report never imports a rule's module)."""
+    try:
+        return spec(key).default
+    except ParameterError:
+        return None
+
+
 def what_was_run(sw: Sweep, rows: Rows) -> list[str]:
     f, sc = rows.fact, sw.scenario
     lines = ["## What was run", "",
@@ -89,8 +98,8 @@ def what_was_run(sw: Sweep, rows: Rows) -> list[str]:
     changed = sorted({k for p in sw.policies_declared for k in p.changes})
     base = sw.policy(sw.baseline) if any(p.name == sw.baseline for p in sw.policies_declared) else None
     if base is not None:
-        said = [setting_words(k, sc.get("base", {}).get(k, spec(k).default)) for k in changed
-                if k not in base.changes]
+        values = {k: sc.get("base", {}).get(k, _default(k)) for k in changed if k not in base.changes}
+        said = [setting_words(k, v) for k, v in values.items() if v is not None]  # None: unused
         lines.append(f"- **The baseline** ('{sw.baseline}'): {base.description or 'the base values'}"
                      + (f" That is: {'; '.join(said)}." if said else ""))
     for p in sw.policies_declared:
