@@ -164,6 +164,39 @@ OUTCOMES: dict[str, Outcome] = _outcomes(
             "resident-weighted mean local service quality"),
     Outcome("service_quality_gini", "inequality of service quality (Gini)", "index",
             "0 = equal across residents", "Gini of local service quality across residents", 0.0),
+    *[Outcome(f"participation_year_{lv}", f"participation, {lv} level", "share",
+              "share of citizens; a citizen active at several levels counts in each",
+              f"share of citizens active at the {lv} level in the past year") for lv in LEVELS],
+    *[Outcome(f"top_bottom_ratio_{lv}", f"top/bottom ratio, {lv} level", "ratio", "1 = no bias",
+              f"top/bottom SES quintile ratio of participation at the {lv} level (past year)", 1.0)
+      for lv in LEVELS],
+    *[Outcome(f"concentration_index_{lv}", f"concentration index, {lv} level", "index",
+              "0 = equal, >0 favours the advantaged",
+              f"concentration index over SES rank of participation at the {lv} level (past year)",
+              0.0) for lv in LEVELS],
+    *[Outcome(f"participation_year_{m}_{lv}", f"participation, {m} mode, {lv} level", "share",
+              "share of citizens",
+              f"share of citizens active in {m} mode at the {lv} level in the past year")
+      for m in MODES for lv in LEVELS],
+    *[Outcome(f"top_bottom_ratio_{m}_{lv}", f"top/bottom ratio, {m} mode, {lv} level", "ratio",
+              "1 = no bias",
+              f"top/bottom SES quintile ratio in {m} mode at the {lv} level (past year)", 1.0)
+      for m in MODES for lv in LEVELS],
+    Outcome("high_level_share", "designer and initiator episodes", "share",
+            "of this month's episodes",
+            "share of this month's episodes at the designer or initiator level"),
+    Outcome("advantaged_high_level_share", "designer and initiator episodes of the advantaged half",
+            "share", "50% = even",
+            "share of this month's designer and initiator episodes taken by the advantaged half"
+            " (SES rank >= 1/2)", 0.5),
+    *[Outcome(f"seat_share_q{q}", f"co-design seats held, SES quintile {q}", "share",
+              "of this month's seats, 20% = even",
+              f"share of this month's co-design seats held by SES quintile {q} (1 poorest)", 0.2)
+      for q in range(1, N_QUINTILES + 1)],
+    *[Outcome(f"seat_acceptance_q{q}", f"co-design seats accepted, SES quintile {q}", "share",
+              "of those asked",
+              f"share of SES quintile {q}'s residents asked for a co-design seat this month who"
+              " accepted") for q in range(1, N_QUINTILES + 1)],
 )
 """Every time-series column a run records, in order, with its words."""
 

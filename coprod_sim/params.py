@@ -180,7 +180,7 @@ TREE: dict[str, dict[str, Param]] = {
         "age_individual_effect": _p(0.015, "Effect of each year of age above the mean on individual coproduction (older do more)", "logit/year", -1.0, 1.0),
         "age_collective_effect": _p(-0.005, "Effect of each year of age on group and collective coproduction (weakly negative)", "logit/year", -1.0, 1.0),
         "female_individual_effect": _p(0.4, "Effect of being a woman on individual coproduction (no effect in group or collective modes)", "logit", -5.0, 5.0),
-        "urban_individual_effect": _p(0.3, "Effect of living in an urban neighbourhood on individual coproduction (no effect in group or collective modes; Parrado et al. 2013)", "logit", -5.0, 5.0),
+        "urban_individual_effect": _p(0.15, "Urban-rural contrast in individual coproduction: half added for urban residents, half taken for rural ones (no effect in group or collective modes; Parrado et al. 2013)", "logit", -5.0, 5.0),
         "information_weight": _p(0.12, "Effect of a full-intensity information campaign (small: Andersen et al. 2020)", "logit", 0.0, 5.0),
         "feedback_strength": _p(1.0, "Multiplier of every self-efficacy feedback: 0 switches the virtuous cycle off", "x", 0.0, 3.0, slider=True),
         "mastery_gain": _p(0.53, "Share of the gap to full self-efficacy closed by a successful episode (mastery)", "share", 0.0, 1.0),

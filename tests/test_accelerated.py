@@ -33,7 +33,7 @@ def state_arrays(kernel: Kernel) -> dict[str, np.ndarray]:
                 for f in fields(s.administrations)})
     out["service_quality"] = s.neighbourhoods.service_quality
     for name in ("peer_active_share", "coparticipant_share", "tie_success_share",
-                 "output_per_resident"):
+                 "output_per_resident", "seat_counts"):
         out[name] = getattr(s, name)
     return out
 
@@ -67,6 +67,12 @@ def test_every_month_is_identical_for_any_valid_parameters(params, seed, n, hood
     {"citizens.base_individual": 2.0, "citizens.base_group": 1.0},  # most citizens offer
     {"policy.outreach": "universal", "policy.outreach_rate": 0.5, "policy.resource_transfer": 0.4,
      "policy.community_organisers": 30.0, "population.n_administrations": 5},
+    # Levels: co-design opened, initiatives supported, seats by sortition, tasks online.
+    {"policy.codesign_openness": 0.7, "policy.initiative_support": 1.0,
+     "policy.codesign_seats": 10.0, "policy.seat_selection": "sortition",
+     "policy.digital_share": 1.0, "levels.base_designer": 0.0, "levels.base_initiator": -1.0},
+    {"policy.codesign_seats": 40.0, "policy.seat_selection": "open_call",
+     "population.n_administrations": 3},
 ])
 def test_a_town_of_twenty_thousand_is_identical_over_two_years(overrides):
     params = Parameters({"population.n_citizens": 20_000, "population.n_neighbourhoods": 24,

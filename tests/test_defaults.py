@@ -13,7 +13,7 @@ from coprod_sim.rules.registry import available, selected
 from tests.helpers import make_state
 
 BEHAVIOUR_KEYS = [k for k in P.iter_keys()
-                  if k.split(".")[0] in ("citizens", "administration", "policy")
+                  if k.split(".")[0] in ("citizens", "administration", "policy", "levels")
                   and P.spec(k).kind in (int, float)
                   and not k.startswith("administration.risk_aversion_m")]
 

@@ -9,6 +9,7 @@ from coprod_sim.month.kernel import Kernel, RuleOutputError, within_capacity
 from coprod_sim.names import NO_MODE
 from coprod_sim.params import Parameters
 from coprod_sim.rules.registry import selected
+from coprod_sim.rules.seats import SEAT_MODE, seats_per_administration
 from coprod_sim.town.streams import Streams
 from tests.test_defaults import valid_params
 
@@ -64,10 +65,12 @@ def test_state_stays_within_bounds_over_months(params, seed):
         active = c.mode != NO_MODE
         assert np.all(c.offered[active] == c.mode[active])
         assert np.all((c.result == 0) == (c.offered == NO_MODE))
-        # Capacity is never exceeded.
+        # Capacity is never exceeded (co-design seats are places of their own, in group mode).
+        seats = seats_per_administration(a.residents, kernel.params.policy.codesign_seats)
         for admin in range(len(a)):
             for m in range(3):
-                assert ((c.administration == admin) & (c.mode == m)).sum() <= a.capacity[admin, m]
+                extra = seats[admin] if m == SEAT_MODE else 0
+                assert ((c.administration == admin) & (c.mode == m)).sum() <= a.capacity[admin, m] + extra
     assert np.all(c.successes <= c.episodes)
     assert np.all(np.bitwise_count(c.activity) <= c.episodes)
 

@@ -10,15 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coprod_sim.params import Parameters
+from coprod_sim.rules import equations as eq
 from coprod_sim.rules import levels as L
 from coprod_sim.rules import seats as S
+from coprod_sim.town.population import digital_access_probability
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 scores = st.lists(unit, min_size=1, max_size=50)
 
 
-def constants(**overrides) -> L.LevelConstants:
-    return L.level_constants(Parameters(overrides))
+def constants(**overrides) -> eq.Coefficients:
+    return eq.coefficients(Parameters(overrides))
 
 
 @given(e=unit, c=unit, r=unit, a=unit, openness=unit, support=unit,
@@ -26,7 +28,7 @@ def constants(**overrides) -> L.LevelConstants:
 def test_level_probabilities_are_a_distribution(e, c, r, a, openness, support, base1, base2):
     k = constants(**{"policy.codesign_openness": openness, "policy.initiative_support": support,
                      "levels.base_designer": base1, "levels.base_initiator": base2})
-    p = L.level_probabilities(L.resource_index(np.array([e]), c, r), np.array([a]), k)
+    p = L.level_probabilities(eq.resource_index(np.array([e]), c, r), np.array([a]), k)
     assert p.shape == (1, 3)
     assert np.all(p >= 0) and np.all(p <= 1)
     assert p.sum() == pytest.approx(1.0)
@@ -58,7 +60,7 @@ def test_initiatives_rise_with_active_ties_and_support_and_designs_with_openness
 
 @given(e1=st.floats(0.0, 1e6), e2=st.floats(0.0, 1e6), u=unit)
 def test_choose_level_follows_the_cumulative_probabilities(e1, e2, u):
-    level = L.choose_level(e1, e2, u)
+    level = eq.chosen_level(e1, e2, u)
     d = 1.0 + e1 + e2
     assert level in (0, 1, 2)
     expected = 0 if u < 1 / d else (1 if u < 1 / d + e1 / d else 2)
@@ -70,9 +72,9 @@ def test_choose_level_follows_the_cumulative_probabilities(e1, e2, u):
 def test_choose_level_gives_the_same_answer_for_arrays_and_scalars():
     rng = np.random.default_rng(3)
     e1, e2, u = rng.exponential(size=200), rng.exponential(size=200), rng.random(200)
-    vector = L.choose_level(e1, e2, u)
-    assert [L.choose_level(a, b, c) for a, b, c in zip(e1, e2, u, strict=True)] == list(vector)
-    frequencies = np.bincount(L.choose_level(np.full(200_000, 1.0), np.full(200_000, 2.0),
+    vector = eq.chosen_level(e1, e2, u)
+    assert [eq.chosen_level(a, b, c) for a, b, c in zip(e1, e2, u, strict=True)] == list(vector)
+    frequencies = np.bincount(eq.chosen_level(np.full(200_000, 1.0), np.full(200_000, 2.0),
                                              rng.random(200_000)), minlength=3) / 200_000
     assert frequencies == pytest.approx([0.25, 0.25, 0.5], abs=0.005)
 
@@ -81,11 +83,11 @@ def test_choose_level_gives_the_same_answer_for_arrays_and_scalars():
 def test_control_screen_spares_executors_and_openness_waives_it(rho, openness):
     k = constants(**{"policy.codesign_openness": openness})
     levels = np.array([0, 1, 2])
-    accept = L.control_acceptance(levels, np.full(3, rho), k)
+    accept = eq.control_acceptance(levels, np.full(3, rho), k)
     assert accept[0] == 1.0
     assert np.all((accept >= 0) & (accept <= 1))
     assert accept[2] <= accept[1] <= accept[0]  # backing an initiative risks the most control
-    closed = L.control_acceptance(levels, np.full(3, rho), constants())
+    closed = eq.control_acceptance(levels, np.full(3, rho), constants())
     assert np.all(accept >= closed - 1e-15)
     if openness == 1.0:
         assert np.all(accept == 1.0)
@@ -94,31 +96,49 @@ def test_control_screen_spares_executors_and_openness_waives_it(rho, openness):
 @given(rho=st.floats(0.0, 0.99), step=st.floats(0.01, 0.01))
 def test_more_risk_aversion_screens_the_higher_levels_harder(rho, step):
     k = constants()
-    lo, hi = (L.control_acceptance(np.array([1, 2]), np.full(2, x), k) for x in (rho, rho + step))
+    lo, hi = (eq.control_acceptance(np.array([1, 2]), np.full(2, x), k) for x in (rho, rho + step))
     assert np.all(hi < lo)
 
 
 @given(x=unit, support=unit)
 def test_success_shift_by_level(x, support):
     k = constants(**{"policy.initiative_support": support})
+    lv = k.levels
     levels, modes = np.array([0, 1, 2, 2, 2]), np.array([0, 0, 0, 1, 2])
-    shift = L.success_shift(levels, modes, np.full(5, x), k)
-    assert shift[0] == 0.0  # executor: the mode's own rule decides
-    assert shift[1] == -k.difficulty[1] < 0
+    shift = eq.level_success_shift(levels, modes, np.full(5, x), k)
+    support_term = lv.support_weight * support
+    assert shift[0] == 0.0  # executor: the mode's own terms decide
+    assert shift[1] == -lv.difficulty_designer < 0
     # An initiator alone counts co-participants as group modes do; in group modes they are
-    # counted by the outcome rule already, not twice.
-    assert shift[2] == pytest.approx(k.coparticipant_weight * x + k.support_term - k.difficulty[2])
-    assert shift[3] == shift[4] == pytest.approx(k.support_term - k.difficulty[2])
+    # counted by the outcome equation already, not twice.
+    assert shift[2] == pytest.approx(k.citizens.success_coparticipant_weight * x + support_term
+                                     - lv.difficulty_initiator)
+    assert shift[3] == shift[4] == pytest.approx(support_term - lv.difficulty_initiator)
 
 
-def test_level_tables_grow_with_control():
+def test_more_control_is_harder_teaches_more_and_changes_the_service_more():
     k = constants()
-    assert k.difficulty[0] == 0 and np.all(np.diff(k.difficulty) >= 0)
-    assert np.all(np.diff(k.mastery_gain) >= 0) and np.all(k.mastery_gain <= 1)
-    assert np.all(np.diff(k.output) >= 0) and k.output[0] == 1.0
-    assert k.control[0] == 0.0 and k.base[0] == 0.0 and k.demand[0] == 0.0
+    levels = np.array([0, 1, 2])
+    shift = eq.level_success_shift(levels, np.full(3, 1), np.zeros(3), k)
+    assert shift[0] == 0 and np.all(np.diff(shift) < 0)
+    gain = eq.mastery_gain_at(levels, k)
+    assert gain[0] == min(1.0, k.citizens.mastery_gain) and np.all(np.diff(gain) >= 0)
+    output = eq.episode_output(np.zeros(3, int), levels, k)
+    assert output[0] == k.administration.output_individual and np.all(np.diff(output) > 0)
     capped = constants(**{"citizens.feedback_strength": 3.0})
-    assert np.all(capped.mastery_gain <= 1.0)
+    assert np.all(eq.mastery_gain_at(levels, capped) <= 1.0)
+
+
+def test_levels_raise_success_efficacy_and_output_only_through_their_terms():
+    """Level 0 (executor) leaves the default equations as they were without levels."""
+    k = constants()
+    c, mode, x, col = 0.6, np.array([0, 1, 2]), 0.3, 0.1
+    executor = eq.success_log_odds(c, mode, x, col, np.zeros(3, int), k)
+    cp = k.citizens
+    expected = (cp.success_base + cp.success_competence_weight * (c - 0.5)
+                + cp.success_collaboration_weight * col + cp.success_coparticipant_weight * x * (mode >= 1)
+                - np.array([0.0, cp.difficulty_group, cp.difficulty_collective]))
+    np.testing.assert_allclose(executor, expected)
 
 
 @given(urban=st.lists(st.booleans(), min_size=1, max_size=30), data=st.data())
@@ -128,33 +148,35 @@ def test_individual_mode_shift_is_zero_without_urban_effect_and_digital_channel(
     r = np.array(data.draw(st.lists(unit, min_size=n, max_size=n)))
     urban = np.array(urban)
     off = constants(**{"citizens.urban_individual_effect": 0.0})
-    assert np.all(L.individual_mode_shift(urban, access, r, off) == 0.0)
+    assert np.all(eq.individual_mode_shift(urban, access, r, off) == 0.0)
     k = constants(**{"policy.digital_share": 1.0})
-    shift = L.individual_mode_shift(urban, access, r, k)
-    rural_offline = ~urban & ~access
-    assert np.all(shift[rural_offline] == 0.0)
+    b = k.citizens.urban_individual_effect
+    shift = eq.individual_mode_shift(urban, access, r, k)
+    offline = ~access
+    # The urban-rural contrast is b, centred: +b/2 urban, -b/2 rural, for those offline.
+    assert np.all(shift[offline & urban] == pytest.approx(b / 2))
+    assert np.all(shift[offline & ~urban] == pytest.approx(-b / 2))
     # Online tasks help those with access, most where spare resources are lacking.
-    assert np.all(shift[access & ~urban] >= 0)
-    assert np.all(shift[urban & ~access] == pytest.approx(k.urban_effect))
+    assert np.all(shift[access & urban] >= b / 2 - 1e-12)
+    assert np.all(shift[access & ~urban] >= -b / 2 - 1e-12)
 
 
 def test_digital_effort_saving_is_the_effort_term_shrunk():
     p = Parameters({"policy.digital_share": 0.4, "policy.digital_effort_saving": 0.5,
                     "citizens.urban_individual_effect": 0.0})
-    k = L.level_constants(p)
     r = np.array([0.2])
     before = p.citizens.effort_weight * p.policy.effort_individual * (1 - r)
     after = before * (1 - 0.4 * 0.5)
-    assert L.individual_mode_shift(np.array([False]), np.array([True]), r, k) == \
-        pytest.approx(before - after)
+    shift = eq.individual_mode_shift(np.array([False]), np.array([True]), r, eq.coefficients(p))
+    assert shift == pytest.approx(before - after)
 
 
 @given(age=st.floats(18, 95), ses=st.floats(0.01, 0.99), d=st.floats(1, 20), s=st.floats(0.01, 0.3))
 def test_digital_access_falls_with_age_and_rises_with_status(age, ses, d, s):
     p = Parameters()
-    base = L.digital_access_probability(age, ses, p)
-    assert L.digital_access_probability(age + d, ses, p) < base
-    assert L.digital_access_probability(age, min(ses + s, 0.999), p) > base
+    base = digital_access_probability(age, ses, p)
+    assert digital_access_probability(age + d, ses, p) < base
+    assert digital_access_probability(age, min(ses + s, 0.999), p) > base
 
 
 def test_digital_access_matches_the_documented_divide():
@@ -163,7 +185,7 @@ def test_digital_access_matches_the_documented_divide():
     p = Parameters()
     age = np.clip(p.population.age_mean + p.population.age_spread * rng.standard_normal(200_000), 18, 95)
     ses = rng.random(200_000)
-    access = L.draw_digital_access(age, ses, p, rng)
+    access = rng.random(len(age)) < digital_access_probability(age, ses, p)
     assert 0.10 < 1 - access.mean() < 0.22
     assert 1 - access[age >= 75].mean() > 0.5
     assert 1 - access[age < 25].mean() < 0.05

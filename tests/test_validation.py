@@ -25,7 +25,7 @@ def reduced(tmp_path_factory) -> dict:
 
 
 def test_every_fact_has_a_scenario_and_a_class():
-    assert [f.id for f in FACTS] == [f"F{i}" for i in range(1, 13)]
+    assert [f.id for f in FACTS] == [f"F{i}" for i in range(1, 16)]
     for f in FACTS:
         assert f.load().n_points >= 1
         assert f.klass in ("input", "calibrated", "emergent")

@@ -9,7 +9,7 @@ import typer
 
 from coprod_sim.cli.errors import UserError, check_positive, console, user_errors
 from coprod_sim.cli.options import SetOption, overrides_from_options
-from coprod_sim.names import MODES, OUTCOMES, QUINTILE_COLUMNS, QUINTILE_LABELS
+from coprod_sim.names import LEVELS, MODES, OUTCOMES, QUINTILE_COLUMNS, QUINTILE_LABELS
 
 SUMMARY_MEASURES = (
     "top_bottom_ratio", "top_bottom_ratio_individual", "top_bottom_ratio_collective",
@@ -124,6 +124,30 @@ def print_summary(result) -> None:
         o = OUTCOMES[col]
         b.add_row(o.label, _pct(mean[col]) if o.unit == "share" else _num(mean[col]), o.reads)
     console.print(b)
+    print_levels(mean)
+
+
+def print_levels(mean: dict[str, float]) -> None:
+    """Participation and bias by level of involvement; who holds co-design seats, if any."""
+    from rich.table import Table
+
+    t = Table(title="Levels of involvement (past year; episodes this month)", title_justify="left")
+    t.add_column("level")
+    t.add_column("participation", justify="right")
+    t.add_column("top/bottom ratio", justify="right")
+    t.add_column("concentration index", justify="right")
+    for lv in LEVELS:
+        t.add_row(lv, _pct(mean[f"participation_year_{lv}"]), _num(mean[f"top_bottom_ratio_{lv}"]),
+                  _num(mean[f"concentration_index_{lv}"]))
+    console.print(t)
+    console.print(
+        f"Designer and initiator episodes: {_pct(mean['high_level_share'])} of episodes,"
+        f" {_pct(mean['advantaged_high_level_share'])} of them by the advantaged half.",
+        highlight=False)
+    seats = [mean[f"seat_share_q{q}"] for q in range(1, len(QUINTILE_LABELS) + 1)]
+    if any(x == x for x in seats):  # seats were open
+        held = ", ".join(f"{label} {_pct(x)}" for label, x in zip(QUINTILE_LABELS, seats, strict=True))
+        console.print(f"Co-design seats held: {held}.", highlight=False)
 
 
 def _pct(x: float) -> str:

@@ -85,7 +85,8 @@ def peer_active_share(indptr, indices, degree, mode, members, counts, out):
 
 @jit
 def utilities(efficacy, competence, peer, trust, invited, admin, hood, age, female, resources,
-              staff_incentives, service_quality, k, decision, offered, who, u_who, v):
+              urban, digital_access, staff_incentives, service_quality, k, decision, offered,
+              who, u_who, v):
     """Capped utilities (``logistic_choice``) of the citizens who might offer.
 
     Each citizen's uniform is drawn from the ``decision`` generator here, in citizen order,
@@ -102,7 +103,7 @@ def utilities(efficacy, competence, peer, trust, invited, admin, hood, age, fema
         x0, x1, x2 = eq.mode_utilities(
             efficacy[i], competence[i], peer[i], trust[i], invited[i],
             staff_incentives[admin[i]], service_quality[hood[i]], age[i], female[i],
-            resources[i], k)
+            resources[i], urban[hood[i]], digital_access[i], k)
         x0, x1, x2 = eq.capped(x0), eq.capped(x1), eq.capped(x2)
         top = max(x0, max(x1, x2))
         b = math.ceil(top * 1.4426950408889634 + 0.001) - POWER_MIN
@@ -137,6 +138,35 @@ def choose_offers(who, ev, u_who, offered, offerers):
             offerers[count] = i
             count += 1
     return count
+
+
+@jit
+def level_utilities(offerers, efficacy, competence, resources, peer, k, u):
+    """``level_utilities`` of each offerer (capped), into ``u`` (offerers x 2)."""
+    for a in range(offerers.shape[0]):
+        i = offerers[a]
+        index = eq.resource_index(efficacy[i], competence[i], resources[i])
+        u[a, 0], u[a, 1] = eq.level_utilities(index, peer[i], k)
+
+
+@jit
+def choose_levels(offerers, ev, u_level, admin, rho_eff, k, level):
+    """Each offerer's level: ``chosen_level`` from exp of its level utilities and
+    ``u_level[0]``, then ``screened_level`` with ``u_level[1]``; NO_LEVEL for everyone else."""
+    level[:] = -1
+    for a in range(offerers.shape[0]):
+        i = offerers[a]
+        chosen = eq.chosen_level(ev[a, 0], ev[a, 1], u_level[0, i])
+        level[i] = eq.screened_level(chosen, u_level[1, i], rho_eff[admin[i]], k)
+
+
+@jit
+def clear_levels(offerers, mode, level):
+    """NO_LEVEL for the offers that did not get a place."""
+    for a in range(offerers.shape[0]):
+        i = offerers[a]
+        if mode[i] < 0:
+            level[i] = -1
 
 
 @jit
@@ -242,7 +272,8 @@ def coparticipant_shares(admitted, mode, indptr, indices, degree, members, count
 
 
 @jit
-def success_logits(admitted, mode, competence, admin, collaboration, coparticipant, k, logit):
+def success_logits(admitted, mode, competence, admin, collaboration, coparticipant, level, k,
+                   logit):
     """``competence_collaboration``'s log-odds of each admitted episode.
 
     collaboration[a] = sigma_a - rho_a of administration a.
@@ -250,11 +281,11 @@ def success_logits(admitted, mode, competence, admin, collaboration, coparticipa
     for a in range(admitted.shape[0]):
         i = admitted[a]
         logit[a] = eq.success_log_odds(competence[i], mode[i], coparticipant[i],
-                                       collaboration[admin[i]], k)
+                                       collaboration[admin[i]], level[i], k)
 
 
 @jit
-def draw_outcomes(admitted, p_success, outcome, mode, admin, hood, k, success, members,
+def draw_outcomes(admitted, p_success, outcome, mode, level, admin, hood, k, success, members,
                   admin_successes, admin_failures, output):
     """Which admitted episodes succeed (u < p, u from the ``outcome`` generator drawn for all
     citizens in order); the administrations' counts and each neighbourhood's coproduced
@@ -273,7 +304,7 @@ def draw_outcomes(admitted, p_success, outcome, mode, admin, hood, k, success, m
             members[count] = i
             count += 1
             admin_successes[admin[i]] += 1
-            output[hood[i]] += eq.episode_output(mode[i], k)
+            output[hood[i]] += eq.episode_output(mode[i], level[i], k)
         else:
             admin_failures[admin[i]] += 1
     skip(outcome, mode.shape[0] - last - 1)
@@ -281,9 +312,9 @@ def draw_outcomes(admitted, p_success, outcome, mode, admin, hood, k, success, m
 
 
 @jit
-def settle(count, members, success, offered, mode, indptr, indices, degree, counts, result,
-           episodes, successes, rejections, activity, activity_by_mode, tie_success, efficacy,
-           efficacy_baseline, trust, trust_baseline, k, feedback):
+def settle(count, members, success, offered, mode, level, indptr, indices, degree, counts, result,
+           episodes, successes, rejections, activity, activity_by_mode, activity_by_level,
+           tie_success, efficacy, efficacy_baseline, trust, trust_baseline, k, feedback):
     """Results, bookkeeping, the shares of ties that succeeded and, with ``feedback``,
     ``mastery_vicarious``; the ``count`` successes are ``members[:count]``. ``success`` is
     left all False."""
@@ -314,9 +345,13 @@ def settle(count, members, success, offered, mode, indptr, indices, degree, coun
         activity_by_mode[0, i] = (activity_by_mode[0, i] << 1) | (1 if m == 0 else 0)
         activity_by_mode[1, i] = (activity_by_mode[1, i] << 1) | (1 if m == 1 else 0)
         activity_by_mode[2, i] = (activity_by_mode[2, i] << 1) | (1 if m == 2 else 0)
+        lv = level[i]
+        activity_by_level[0, i] = (activity_by_level[0, i] << 1) | (1 if lv == 0 else 0)
+        activity_by_level[1, i] = (activity_by_level[1, i] << 1) | (1 if lv == 1 else 0)
+        activity_by_level[2, i] = (activity_by_level[2, i] << 1) | (1 if lv == 2 else 0)
         if feedback:
             efficacy[i] = eq.self_efficacy_after(efficacy[i], efficacy_baseline[i], s, f, rej,
-                                                 tie_success[i], k)
+                                                 tie_success[i], lv if lv > 0 else 0, k)
             trust[i] = eq.trust_after(trust[i], trust_baseline[i], s, f, rej, k)
     for a in range(count):
         success[members[a]] = False

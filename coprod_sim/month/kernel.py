@@ -14,7 +14,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from coprod_sim.names import (
+    LEVELS,
     MODES,
+    NO_LEVEL,
     NO_MODE,
     RESULT_FAILURE,
     RESULT_NONE,
@@ -25,7 +27,15 @@ from coprod_sim.params import ParameterError, Parameters
 from coprod_sim.rules import defaults, jit
 from coprod_sim.rules import equations as eq
 from coprod_sim.rules.base import RuleOutputError, State, check_output, output_shapes
+from coprod_sim.rules.levels import offer_levels
 from coprod_sim.rules.registry import rule_label, selected, what_went_wrong
+from coprod_sim.rules.seats import (
+    SEAT_LEVEL,
+    SEAT_MODE,
+    fill_seats,
+    seat_acceptance,
+    seats_per_administration,
+)
 from coprod_sim.town.build import build_state
 from coprod_sim.town.streams import Streams
 
@@ -143,6 +153,13 @@ class Kernel:
         # 2. Propensity and choice: one uniform per citizen picks a mode or none.
         probs = self.call("participation")
         c.offered[:] = choose(probs, rs.decision.random(n))
+        # The level of each offer, after its mode, and whether the administration shares that
+        # much control: two uniforms per citizen from a stream of their own.
+        rho = eq.effective_risk_aversion(admins.risk_aversion, admins.staff_incentives,
+                                         self.coefficients)
+        c.level[:] = offer_levels(c.self_efficacy, c.civic_competence, c.spare_resources,
+                                  s.peer_active_share, c.offered, rho[c.administration],
+                                  rs.level.random((2, n)), self.coefficients)
         self.lap("participation")
         # 3. Screening, then capacity: the highest priority offers get the places.
         screening = self.call("screening")
@@ -151,6 +168,8 @@ class Kernel:
         accepted = within_capacity(passed, c.administration, c.offered, screening.priority,
                                    admins.capacity)
         c.mode[:] = np.where(accepted, c.offered, NO_MODE)
+        c.level[~accepted] = NO_LEVEL
+        accepted = self.fill_seats(accepted)
         self.lap("screening")
         # 4. Outcome of each accepted episode.
         s.coparticipant_share[:] = tie_share(s.network, s.degree, c.mode >= 1, symmetric)
@@ -187,12 +206,42 @@ class Kernel:
         c.activity_by_mode <<= 1
         for m in range(len(MODES)):
             c.activity_by_mode[m] |= c.mode == m
+        c.activity_by_level <<= 1
+        for level in range(len(LEVELS)):
+            c.activity_by_level[level] |= c.level == level
         s.tie_success_share[:] = tie_share(s.network, s.degree, success, symmetric)
         admins.successes[:] = np.bincount(c.administration[success], minlength=len(admins))
         admins.failures[:] = np.bincount(c.administration[failure], minlength=len(admins))
         output = np.bincount(c.neighbourhood[success], minlength=len(hoods),
-                             weights=eq.episode_output(c.mode[success], self.coefficients))
+                             weights=eq.episode_output(c.mode[success], c.level[success],
+                                                       self.coefficients))
         s.output_per_resident[:] = output / np.maximum(hoods.size, 1)
+
+    def fill_seats(self, accepted: np.ndarray) -> np.ndarray:
+        """Co-design seats (``policy.codesign_seats``), after capacity: ``accepted`` plus the
+        seat holders, who sit this month in group mode at the designer level.
+
+        The same NumPy code on both paths, drawing from the ``sortition`` stream only when
+        seats are open (:mod:`coprod_sim.rules.seats`).
+        """
+        s, pol = self.state, self.params.policy
+        s.seat_counts[:] = 0
+        if pol.codesign_seats == 0.0:
+            return accepted
+        c = s.citizens
+        n = c.n
+        seats = seats_per_administration(s.administrations.residents, pol.codesign_seats)
+        index = eq.resource_index(c.self_efficacy, c.civic_competence, c.spare_resources)
+        p_accept = seat_acceptance(index, self.params, personal=pol.seat_selection == "sortition")
+        keys = self.streams.sortition.random(n)
+        fill = fill_seats(~accepted, c.administration, c.quintile, seats, pol.seat_selection,
+                          p_accept, keys, self.streams.sortition.random(n), pol.seat_redraws)
+        # A resident who takes a seat offers to sit (whatever they offered before, if anything).
+        c.offered[fill.holders] = SEAT_MODE
+        c.mode[fill.holders] = SEAT_MODE
+        c.level[fill.holders] = SEAT_LEVEL
+        s.seat_counts[:] = (fill.asked, fill.accepted)
+        return accepted | fill.holders
 
     def call(self, stage: str, trusted: bool = False):
         """The output of ``stage``'s rule on the current state, checked against its contract

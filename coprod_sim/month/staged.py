@@ -19,7 +19,7 @@ from scipy.special import expit
 
 from coprod_sim.month import compiled as fast
 from coprod_sim.month.kernel import Kernel, choose
-from coprod_sim.names import MODES, NO_MODE
+from coprod_sim.names import LEVELS, MODES, NO_MODE
 from coprod_sim.rules import defaults
 from coprod_sim.rules import equations as eq
 
@@ -39,8 +39,10 @@ class CompiledMonth:
         self.peers_and_outreach()
         kernel.lap("outreach")
         offerers = self.participation()
+        self.levels(offerers)
         kernel.lap("participation")
         admitted = self.screening(offerers)
+        admitted = self.seats(offerers, admitted)
         kernel.lap("screening")
         p_success = self.outcome(admitted)
         kernel.lap("outcome")
@@ -67,6 +69,7 @@ class CompiledMonth:
             priority=np.empty(n), group=np.empty(n, np.int64), v=np.empty((n, len(MODES))),
             admitted=np.empty(n, np.int32), logit=np.empty(n), success=np.zeros(n, bool),
             u_decision=np.empty(n),
+            u_level=np.empty((2, n)), level_utilities=np.empty((n, len(LEVELS) - 1)),
             output=np.zeros(n_hoods))
 
     def peers_and_outreach(self) -> None:
@@ -96,11 +99,32 @@ class CompiledMonth:
         count = fast.utilities(
             c.self_efficacy, c.civic_competence, s.peer_active_share, c.trust, c.invited,
             c.administration, c.neighbourhood, c.age, c.female, c.spare_resources,
-            admins.staff_incentives, hoods.service_quality, kernel.coefficients,
-            kernel.streams.decision, c.offered, w["who"], w["u_who"], w["v"])
+            hoods.urban, c.digital_access, admins.staff_incentives, hoods.service_quality,
+            kernel.coefficients, kernel.streams.decision, c.offered, w["who"], w["u_who"], w["v"])
         ev = np.exp(w["v"][:count])
         count = fast.choose_offers(w["who"][:count], ev, w["u_who"], c.offered, w["offerers"])
         return w["offerers"][:count]
+
+    def levels(self, offerers: np.ndarray) -> None:
+        """The level of each offer (``level_utilities``, ``chosen_level``, ``screened_level``);
+        exp in NumPy."""
+        kernel, s, w = self.kernel, self.kernel.state, self.w
+        c, admins, k = s.citizens, s.administrations, kernel.coefficients
+        u_level = kernel.streams.level.random(out=w["u_level"])
+        u = w["level_utilities"][:len(offerers)]
+        fast.level_utilities(offerers, c.self_efficacy, c.civic_competence, c.spare_resources,
+                             s.peer_active_share, k, u)
+        rho = eq.effective_risk_aversion(admins.risk_aversion, admins.staff_incentives, k)
+        fast.choose_levels(offerers, np.exp(u), u_level, c.administration, rho, k, c.level)
+
+    def seats(self, offerers: np.ndarray, admitted: np.ndarray) -> np.ndarray:
+        """Offers without a place lose their level; co-design seats join the admitted."""
+        kernel, c = self.kernel, self.kernel.state.citizens
+        fast.clear_levels(offerers, c.mode, c.level)
+        if kernel.params.policy.codesign_seats == 0.0:
+            return admitted
+        accepted = kernel.fill_seats(c.mode >= 0)
+        return np.flatnonzero(accepted).astype(np.int32)
 
     def screening(self, offerers: np.ndarray) -> np.ndarray:
         """Screening and capacity; sets ``mode`` for everyone; returns the admitted, ascending."""
@@ -139,7 +163,7 @@ class CompiledMonth:
         logit = w["logit"][:len(admitted)]
         fast.success_logits(admitted, c.mode, c.civic_competence, c.administration,
                             admins.staff_incentives - admins.risk_aversion,
-                            s.coparticipant_share, kernel.coefficients, logit)
+                            s.coparticipant_share, c.level, kernel.coefficients, logit)
         return expit(logit)
 
     def settle(self, admitted: np.ndarray, p_success: np.ndarray) -> None:
@@ -147,14 +171,15 @@ class CompiledMonth:
         kernel, s, w = self.kernel, self.kernel.state, self.w
         c, admins, hoods = s.citizens, s.administrations, s.neighbourhoods
         k = kernel.coefficients
-        count = fast.draw_outcomes(admitted, p_success, kernel.streams.outcome, c.mode,
+        count = fast.draw_outcomes(admitted, p_success, kernel.streams.outcome, c.mode, c.level,
                                    c.administration, c.neighbourhood, k, w["success"],
                                    w["members"], admins.successes, admins.failures, w["output"])
         s.output_per_resident[:] = w["output"] / np.maximum(hoods.size, 1)
         fused = "efficacy_feedback" in self.fused
-        fast.settle(count, w["members"], w["success"], c.offered, c.mode, s.network.indptr,
-                    s.network.indices, s.degree, w["counts"], c.result, c.episodes, c.successes,
-                    c.rejections, c.activity, c.activity_by_mode, s.tie_success_share,
+        fast.settle(count, w["members"], w["success"], c.offered, c.mode, c.level,
+                    s.network.indptr, s.network.indices, s.degree, w["counts"], c.result,
+                    c.episodes, c.successes, c.rejections, c.activity, c.activity_by_mode,
+                    c.activity_by_level, s.tie_success_share,
                     c.self_efficacy, c.efficacy_baseline, c.trust, c.trust_baseline, k, fused)
         if not fused:
             feedback = kernel.call("efficacy_feedback")

@@ -21,6 +21,7 @@ from coprod_sim.names import (
     RESULT_SUCCESS,
 )
 from coprod_sim.outcomes import bias as metrics
+from coprod_sim.outcomes.levels import level_outcomes
 from coprod_sim.params import Parameters
 from coprod_sim.rules import jit
 from coprod_sim.rules.base import State
@@ -98,6 +99,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     row["advantaged_output_share"] = metrics.advantaged_output_share(
         state.output_per_resident * hoods.size, hoods.advantage, hoods.size)
     row.update(_means(state, e_year, base_year, e_others))
+    row.update(level_outcomes(c, per_quintile, mask, state.seat_counts, accelerate=compiled))
     row = {k: float(v) for k, v in row.items()}
     if not neighbourhoods:
         return row, None

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from coprod_sim.names import (
+    LEVELS,
     N_MODES,
     N_QUINTILES,
     RESULT_FAILURE,
@@ -250,6 +251,9 @@ def cases(base: Parameters | None = None, vary_params: bool = True):
             successes=(episodes * rs.random(n)).astype(np.int32),
             rejections=rs.integers(0, 500, n).astype(np.int32),
             activity=by_mode[0] | by_mode[1] | by_mode[2], activity_by_mode=by_mode,
+            digital_access=flags(n),
+            level=np.where(offered >= 0, rs.integers(0, len(LEVELS), n), -1).astype(np.int8),
+            activity_by_level=by_mode.copy(),  # a month's level bits, as many as its mode's
         )
         neighbourhoods = Neighbourhoods(
             advantage=np.sort(scores(k)), urban=flags(k),
@@ -274,6 +278,7 @@ def cases(base: Parameters | None = None, vary_params: bool = True):
             coparticipant_share=_tie_share(network, degree, mode >= 1),
             tie_success_share=_tie_share(network, degree, result == RESULT_SUCCESS),
             output_per_resident=rs.uniform(0.0, 4.0, k) * draw(output),
+            seat_counts=np.zeros((2, N_QUINTILES), np.int64),
         )
         how = draw(param_ways, label="parameters")
         overrides = _draw_params(base, ranges, how, rs)

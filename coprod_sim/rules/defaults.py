@@ -58,12 +58,13 @@ def propensity_utilities(state: State, params: Parameters) -> np.ndarray:
         vectorised.mode_utilities(
             c.self_efficacy, c.civic_competence, state.peer_active_share, c.trust, c.invited,
             c.administration, c.neighbourhood, c.age, c.female, c.spare_resources,
-            admins.staff_incentives, hoods.service_quality, k, v)
+            hoods.urban, c.digital_access, admins.staff_incentives, hoods.service_quality, k, v)
         return v
     return np.stack(eq.mode_utilities(
         c.self_efficacy, c.civic_competence, state.peer_active_share, c.trust, c.invited,
         admins.staff_incentives[c.administration], hoods.service_quality[c.neighbourhood],
-        c.age, c.female, c.spare_resources, k), axis=1)
+        c.age, c.female, c.spare_resources, hoods.urban[c.neighbourhood], c.digital_access,
+        k), axis=1)
 
 
 @rule("participation")
@@ -74,10 +75,13 @@ def logistic_choice(state: State, params: Parameters) -> np.ndarray:
     v_m = beta_m + w_e (e - 1/2) + w_c (c - 1/2) + w_p a + w_t (t - 1/2) + w_i I + w_s sigma
           + w_info kappa - w_eff effort_m (1 - r) - w_q (q - 1/2) + demography_m,
     a the share of ties active last month, I an invitation, kappa the information campaign.
-    demography_0 = b_age,ind (age - mean) + b_female; demography_{1,2} = b_age,coll (age - mean).
+    demography_0 = b_age,ind (age - mean) + b_female + b_urban (1[urban] - 1/2)
+    + w_eff effort_0 s_dig psi 1[digital access] (1 - r); demography_{1,2} = b_age,coll (age - mean).
     Self-efficacy weighs most (Parrado et al. 2013; Bovaird et al. 2015); effort against
     resources (Jakobsen 2013); shortfall (Parrado et al. 2013); older people and women do
-    more individual coproduction only (F3). Because w_e is common to all modes, every p_m
+    more individual coproduction only (F3), and so do urban residents (Parrado et al. 2013,
+    F14); online individual tasks save effort for those with digital access (Clark, Brudney
+    & Jang 2013 on Boston's Citizens Connect). Because w_e is common to all modes, every p_m
     rises with e, and so does the total propensity sum_m p_m. Utilities are capped at 50
     against overflow (staying out then has a probability below e^-50); where a cap binds,
     the total still rises with e but the split between modes may shift.
@@ -106,8 +110,9 @@ def risk_screening(state: State, params: Parameters) -> Screening:
     accept = 1 if invited, else 1 - rho_eff * k_m * (1 - reliability), k_m the mode's
     screening share; priority = invited + rho_eff * reliability + (1 - rho_eff) u, u ~ U(0, 1):
     when offers exceed capacity, the invited come first, then a cautious administration
-    takes the reliable-looking. Source: staff scepticism of citizens' reliability (Voorberg,
-    Bekkers & Tummers 2015).
+    takes the reliable-looking. (Whether an offer keeps its level of involvement is the
+    kernel's control screen, before this one: ``equations.control_acceptance``.) Source:
+    staff scepticism of citizens' reliability (Voorberg, Bekkers & Tummers 2015).
     """
     c, admins = state.citizens, state.administrations
     k = eq.coefficients(params)
@@ -124,7 +129,9 @@ def competence_collaboration(state: State, params: Parameters) -> np.ndarray:
 
     p = sigmoid(beta + w_c (c - 1/2) + w_col (sigma - rho) + w_co x 1[m >= 1] - d_m),
     x the share of one's ties also active in group or collective mode this month,
-    d_m the mode's difficulty. Sources: OECD 2011 (Together for Better Public Services) on staff
+    d_m the mode's difficulty; designer and initiator episodes are harder (- d_l), an
+    initiative counts co-participants in any mode, and support for initiatives helps them
+    (+ w_sup sigma; Voorberg et al. 2015). Sources: OECD 2011 (Together for Better Public Services) on staff
     incentives; Voorberg et al. 2015
     on risk aversion; Bovaird et al. 2015 on collective modes.
     """
@@ -132,17 +139,18 @@ def competence_collaboration(state: State, params: Parameters) -> np.ndarray:
     collaboration = (admins.staff_incentives - admins.risk_aversion)[c.administration]
     return expit(eq.success_log_odds(c.civic_competence, np.maximum(c.mode, 0),
                                      state.coparticipant_share, collaboration,
-                                     eq.coefficients(params)))
+                                     np.maximum(c.level, 0), eq.coefficients(params)))
 
 
 @rule("efficacy_feedback")
 def mastery_vicarious(state: State, params: Parameters) -> Feedback:
     """Mastery, failure, rejection and vicarious experience move self-efficacy; it drifts back.
 
-    e' = e + f [g_s S (1 - e) - g_f F e - g_r R e + g_v v (1 - e)] + d (e0 - e),
+    e' = e + f [g_s m_l S (1 - e) - g_f F e - g_r R e + g_v v (1 - e)] + d (e0 - e),
     t' = t + g_t S (1 - t) - l_t (F + R) t + d_t (t0 - t),
     S, F, R indicators of success, failure, rejection this month, v the share of ties that
-    succeeded, f the feedback strength (0: no virtuous cycle), each f g capped at 1.
+    succeeded, f the feedback strength (0: no virtuous cycle), each f g capped at 1, m_l the
+    mastery multiplier of the episode's level (1 executor; more where one had more control).
     Sources: Bandura 1977 (mastery and vicarious experience); Finkel 1985; Johnson,
     Carlson & Reynolds 2023 (participation raises later participation).
     """
@@ -160,7 +168,7 @@ def efficacy_update(state: State, params: Parameters, vicarious: bool = True,
     failure = (c.result == RESULT_FAILURE) if failure_hurts else np.zeros(c.n, dtype=bool)
     return Feedback(
         eq.self_efficacy_after(c.self_efficacy, c.efficacy_baseline, success, failure, rejected,
-                               state.tie_success_share, k),
+                               state.tie_success_share, np.maximum(c.level, 0), k),
         eq.trust_after(c.trust, c.trust_baseline, success, failure, rejected, k))
 
 
@@ -182,7 +190,8 @@ def coproduced_output(state: State, params: Parameters) -> np.ndarray:
     """Local service quality moves toward its baseline plus what was coproduced.
 
     q' = q + r (min(1, q0 + g y) - q), y the coproduced output per resident this month
-    (successful episodes weighted by mode: 1, 2, 4 by default). Source: coproduction
+    (successful episodes weighted by mode, 1, 2, 4 by default, times 1, 1.5, 2 by level).
+    Source: coproduction
     improves services (Loeffler & Bovaird 2016).
     """
     h = state.neighbourhoods

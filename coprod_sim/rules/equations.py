@@ -45,6 +45,7 @@ PopulationRecord = _record_type("population", "PopulationRecord")
 CitizensRecord = _record_type("citizens", "CitizensRecord")
 AdministrationRecord = _record_type("administration", "AdministrationRecord")
 PolicyRecord = _record_type("policy", "PolicyRecord")
+LevelsRecord = _record_type("levels", "LevelsRecord")
 
 
 class Coefficients(NamedTuple):
@@ -54,10 +55,12 @@ class Coefficients(NamedTuple):
     citizens: Any
     administration: Any
     policy: Any
+    levels: Any
 
 
 _RECORDS = {"population": PopulationRecord, "citizens": CitizensRecord,
-            "administration": AdministrationRecord, "policy": PolicyRecord}
+            "administration": AdministrationRecord, "policy": PolicyRecord,
+            "levels": LevelsRecord}
 
 
 def coefficients(params: Parameters) -> Coefficients:
@@ -96,11 +99,12 @@ def clip(x, low, high):
 # --- participation: logistic_choice -------------------------------------------------------
 
 def mode_utilities(efficacy, competence, peer_share, trust, invited, staff_incentives,
-                   service_quality, age, female, resources, k):
+                   service_quality, age, female, resources, urban, digital_access, k):
     """Utilities (v_individual, v_group, v_collective) of taking part in each mode.
 
     v_m = beta_m + w_e (e - 1/2) + w_c (c - 1/2) + w_p a + w_t (t - 1/2) + w_i I + w_s sigma
-          + w_info kappa - w_q (q - 1/2) - w_eff effort_m (1 - r) + demography_m.
+          + w_info kappa - w_q (q - 1/2) - w_eff effort_m (1 - r) + demography_m,
+    the individual mode also + :func:`individual_mode_shift` (urban residents, digital channel).
     """
     cp, pol = k.citizens, k.policy
     common = cp.efficacy_weight * (efficacy - 0.5)
@@ -115,6 +119,7 @@ def mode_utilities(efficacy, competence, peer_share, trust, invited, staff_incen
     lack = 1.0 - resources
     individual = (common + cp.base_individual - cp.effort_weight * pol.effort_individual * lack
                   + cp.age_individual_effect * years + cp.female_individual_effect * female)
+    individual = individual + individual_mode_shift(urban, digital_access, resources, k)
     collective_demography = cp.age_collective_effect * years
     group = (common + cp.base_group - cp.effort_weight * pol.effort_group * lack
              + collective_demography)
@@ -161,27 +166,31 @@ def priority(invited, rho_eff, reliability_, uniform):
 
 # --- outcome: competence_collaboration ----------------------------------------------------
 
-def success_log_odds(competence, mode, coparticipant_share, collaboration, k):
-    """beta + w_c (c - 1/2) + w_col (sigma - rho) + w_co x 1[m >= 1] - d_m."""
+def success_log_odds(competence, mode, coparticipant_share, collaboration, level, k):
+    """beta + w_c (c - 1/2) + w_col (sigma - rho) + w_co x 1[m >= 1] - d_m + Delta_l,
+    Delta_l the level's :func:`level_success_shift`."""
     cp = k.citizens
     together = (mode >= 1) * coparticipant_share
     x = cp.success_base + cp.success_competence_weight * (competence - 0.5)
     x = x + cp.success_collaboration_weight * collaboration
     x = x + cp.success_coparticipant_weight * together
     # Difficulty relative to an individual episode (which has none).
-    return x - by_mode(mode, 0.0, cp.difficulty_group, cp.difficulty_collective)
+    x = x - by_mode(mode, 0.0, cp.difficulty_group, cp.difficulty_collective)
+    return x + level_success_shift(level, mode, coparticipant_share, k)
 
 
 # --- efficacy_feedback: mastery_vicarious -------------------------------------------------
 
-def self_efficacy_after(efficacy, baseline, success, failure, rejected, vicarious_share, k):
-    """e + f [g_s S (1 - e) - g_f F e - g_r R e + g_v v (1 - e)] + d (e0 - e), in [0, 1].
+def self_efficacy_after(efficacy, baseline, success, failure, rejected, vicarious_share, level,
+                        k):
+    """e + f [g_s m_l S (1 - e) - g_f F e - g_r R e + g_v v (1 - e)] + d (e0 - e), in [0, 1].
 
-    Each f g is capped at 1.
+    Each f g is capped at 1; m_l the mastery multiplier of the episode's level
+    (:func:`mastery_gain_at`).
     """
     cp = k.citizens
     f = cp.feedback_strength
-    gain = min(1.0, f * cp.mastery_gain)
+    gain = mastery_gain_at(level, k)
     loss = min(1.0, f * cp.failure_loss)
     reject = min(1.0, f * cp.rejection_loss)
     vicarious = min(1.0, f * cp.vicarious_gain)
@@ -198,10 +207,12 @@ def trust_after(trust, baseline, success, failure, rejected, k):
     return clip(x, 0.0, 1.0)
 
 
-def episode_output(mode, k):
-    """Coproduced output of a successful episode in ``mode``."""
-    ap = k.administration
-    return by_mode(mode, ap.output_individual, ap.output_group, ap.output_collective)
+def episode_output(mode, level, k):
+    """Coproduced output of a successful episode in ``mode`` at ``level``: w_m h_l."""
+    ap, lv = k.administration, k.levels
+    weight = by_mode(mode, ap.output_individual, ap.output_group, ap.output_collective)
+    # Design changes what the service is: designer and initiator episodes weigh more.
+    return weight * by_mode(level, 1.0, lv.output_designer, lv.output_initiator)
 
 
 # --- admin_learning: anchored_learning ----------------------------------------------------
@@ -223,6 +234,124 @@ def service_quality_after(quality, baseline, output_per_resident, k):
     ap = k.administration
     target = np.minimum(1.0, baseline + ap.quality_gain * output_per_resident)
     return clip(quality + ap.quality_rate * (target - quality), 0.0, 1.0)
+
+
+# --- levels of involvement, urban residents, the digital channel ------------------------
+# Each accepted episode has a level as well as a mode: executor (0: co-implementing a
+# service), designer (1: co-designing it) or initiator (2: the idea comes from citizens and
+# the administration backs it) -- the typology of Voorberg, Bekkers & Tummers (2015, Public
+# Management Review 17(9)). Level indices are those of coprod_sim.names.LEVELS.
+
+def individual_mode_shift(urban, digital_access, resources, k):
+    """What urban living and the digital channel add to the individual mode's utility.
+
+    Delta v_0 = b_urban (1[urban] - 1/2) + w_eff effort_0 s_dig psi 1[access] (1 - r).
+    Urban residents do more individual coproduction, with no difference in group and
+    collective modes (Parrado, Van Ryzin, Bovaird & Loeffler 2013, International Public
+    Management Journal 16(1)); b_urban is the urban-rural contrast, centred like the other
+    attributes (at 1/2) so that the calibrated base rate stays the town's. The source gives a
+    direction, not a size: b_urban is set at about a third of the female effect, the least a
+    survey of 1,000 residents detects; larger values flatten the town's status gradient (any
+    heterogeneity unrelated to status does, in a logit) below what fact F5 asks.
+    Online individual tasks (Boston's Citizens Connect and StreetBump: reporting a problem
+    from a phone; Clark, Brudney & Jang 2013,
+    Public Administration Review 73(5)) save a share psi of the effort of the share s_dig of
+    individual tasks offered online, for those with digital access: the effort term
+    w_eff effort_0 (1 - r) of the mode choice shrinks by the factor (1 - s_dig psi).
+    """
+    cp, pol = k.citizens, k.policy
+    saving = cp.effort_weight * pol.effort_individual * pol.digital_share * pol.digital_effort_saving
+    return cp.urban_individual_effect * (urban - 0.5) + saving * digital_access * (1.0 - resources)
+
+
+def resource_index(efficacy, competence, resources):
+    """D = (e - 1/2) + (c - 1/2) + (r - 1/2): the resources a demanding act draws on.
+
+    Verba, Schlozman & Brady (1995, Voice and Equality, Harvard University Press) name three
+    resources of civic activity: psychological engagement (here self-efficacy), civic skills
+    (civic competence) and time (spare resources). They give no weights; the three are
+    weighted equally here, a stated assumption.
+    """
+    return (efficacy - 0.5) + (competence - 0.5) + (resources - 0.5)
+
+
+def level_utilities(index, peer_share, k):
+    """Utilities of the designer and initiator levels against the executor level (0), capped.
+
+    u_1 = beta_1 + delta_1 D + w_open o,   u_2 = beta_2 + delta_2 D + w_org a + w_sup sigma.
+    The demand slopes delta_l make the more demanding levels draw more on resources, so their
+    status gradient is steeper (Verba, Schlozman & Brady 1995: the more demanding the act,
+    the larger the socio-economic gap); an initiative needs people to organise, so it rises
+    with the share a of one's ties active last month (Voorberg et al. 2015: citizen
+    initiatives grow out of community networks); an administration open to co-design
+    (o = policy.codesign_openness) invites it, and support for initiatives (sigma =
+    policy.initiative_support: grants, facilitators) makes them more appealing.
+    """
+    lv, pol = k.levels, k.policy
+    designer = lv.base_designer + lv.demand_designer * index
+    designer = designer + lv.openness_weight * pol.codesign_openness
+    initiator = lv.base_initiator + lv.demand_initiator * index
+    initiator = initiator + lv.organising_weight * peer_share
+    initiator = initiator + lv.support_weight * pol.initiative_support
+    return capped(designer), capped(initiator)
+
+
+def chosen_level(exp_designer, exp_initiator, uniform):
+    """The level a uniform picks from p = (1, exp u_1, exp u_2) / (1 + exp u_1 + exp u_2).
+
+    Level 0 if u < p_0, 1 if p_0 <= u < p_0 + p_1, else 2: a multinomial logit with the
+    executor level as reference, chosen by those who offer, after their mode.
+    """
+    d = 1.0 + (exp_designer + exp_initiator)
+    executor = 1.0 / d
+    designer = executor + exp_designer / d
+    return (uniform >= executor) * 1 + (uniform >= designer) * 1
+
+
+def control_acceptance(level, rho_eff, k):
+    """The control screen: the chance an offer keeps its level, 1 - rho_eff z_l (1 - o), z_0 = 0.
+
+    Sharing control is the risk a risk-averse administration avoids, so it keeps citizens as
+    executors (Voorberg et al. 2015: risk-averse administrative cultures are a main barrier
+    to co-design and co-initiation): an offer that fails this screen is taken on at the
+    executor level (see :func:`screened_level`), not turned away. Openness o waives part of
+    the screen. It applies to the invited too: outreach invites people to take part, not to
+    control the service.
+    """
+    lv = k.levels
+    share = by_mode(level, 0.0, lv.control_designer, lv.control_initiator)
+    return 1.0 - rho_eff * share * (1.0 - k.policy.codesign_openness)
+
+
+def screened_level(level, uniform, rho_eff, k):
+    """The level an offer is taken on at: its own if uniform < :func:`control_acceptance`,
+    else the executor level (0)."""
+    return where(uniform < control_acceptance(level, rho_eff, k), level, 0)
+
+
+def level_success_shift(level, mode, coparticipant_share, k):
+    """What the level adds to the success log-odds: -d_l + 1[l = 2] (w_co x 1[m = 0] + w_sup sigma).
+
+    More control is harder to exercise well (d_l); an initiative is a joint effort whatever
+    its mode, so an initiator working individually also counts co-participants among their
+    ties (group and collective modes count them already); support (facilitators) helps an
+    initiative succeed (Voorberg et al. 2015).
+    """
+    lv, cp = k.levels, k.citizens
+    organising = where(mode == 0, cp.success_coparticipant_weight * coparticipant_share, 0.0)
+    support = lv.support_weight * k.policy.initiative_support
+    difficulty = by_mode(level, 0.0, lv.difficulty_designer, lv.difficulty_initiator)
+    return where(level == 2, organising + support, 0.0) - difficulty
+
+
+def mastery_gain_at(level, k):
+    """min(1, f g_s m_l): a success teaches more where the citizen had more control (Bandura
+    1997: mastery experiences are the strongest source of efficacy, the more so the more the
+    success is one's own); m_0 = 1."""
+    cp, lv = k.citizens, k.levels
+    g = cp.feedback_strength * cp.mastery_gain
+    return by_mode(level, min(1.0, g), min(1.0, g * lv.gain_designer),
+                   min(1.0, g * lv.gain_initiator))
 
 
 EQUATIONS = tuple(fn for name, fn in list(globals().items())

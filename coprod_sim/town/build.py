@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from coprod_sim.names import MODES
+from coprod_sim.names import MODES, N_QUINTILES
 from coprod_sim.params import Parameters
 from coprod_sim.town.network import build_network
-from coprod_sim.town.population import build_citizens, build_neighbourhoods
+from coprod_sim.town.population import build_citizens, build_neighbourhoods, draw_digital_access
 from coprod_sim.town.state import Administrations, State
 from coprod_sim.town.streams import Streams
 
@@ -40,6 +40,7 @@ def build_state(params: Parameters, streams: Streams) -> State:
     """The town at month 0."""
     hoods = build_neighbourhoods(params, streams.population)
     citizens = build_citizens(params, hoods, streams.population)
+    citizens.digital_access[:] = draw_digital_access(citizens, params, streams.digital)
     network = build_network(params, citizens, hoods, streams.network, streams.organisers)
     residents = np.bincount(citizens.administration, minlength=params.population.n_administrations)
     n = citizens.n
@@ -53,5 +54,6 @@ def build_state(params: Parameters, streams: Streams) -> State:
         coparticipant_share=np.zeros(n),
         tie_success_share=np.zeros(n),
         output_per_resident=np.zeros(len(hoods)),
+        seat_counts=np.zeros((2, N_QUINTILES), dtype=np.int64),
         rng=streams.rules,
     )

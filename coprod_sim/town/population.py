@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.special import expit, logit, ndtr, ndtri
 
-from coprod_sim.names import N_QUINTILES, NO_MODE
+from coprod_sim.names import LEVELS, N_QUINTILES, NO_LEVEL, NO_MODE
 from coprod_sim.params import ParameterError, Parameters
 
 
@@ -47,6 +47,7 @@ class Citizens:
     age: np.ndarray  # years
     female: np.ndarray  # bool
     disposition: np.ndarray  # standard normal idiosyncrasy, used by alternative rules
+    digital_access: np.ndarray  # bool, uses the internet with basic skills (drawn at build)
     # Dynamic state, updated every month.
     self_efficacy: np.ndarray
     trust: np.ndarray  # trust in the administration
@@ -59,6 +60,8 @@ class Citizens:
     rejections: np.ndarray  # int32
     activity: np.ndarray  # uint16 bit t set if active t months ago (bit 0: this month)
     activity_by_mode: np.ndarray  # uint16 (3, n), the same per mode
+    level: np.ndarray  # int8 level of this month's offer, then of its episode; NO_LEVEL if none
+    activity_by_level: np.ndarray  # uint16 (3, n), activity per level of involvement
 
     def __len__(self) -> int:
         return len(self.ses)
@@ -149,6 +152,7 @@ def build_citizens(params: Parameters, hoods: Neighbourhoods, rng: np.random.Gen
         age=age,
         female=female,
         disposition=disposition,
+        digital_access=np.zeros(n, dtype=bool),  # drawn by build_state, from a stream of its own
         self_efficacy=efficacy.copy(),
         trust=trust.copy(),
         invited=np.zeros(n, dtype=bool),
@@ -160,6 +164,8 @@ def build_citizens(params: Parameters, hoods: Neighbourhoods, rng: np.random.Gen
         rejections=np.zeros(n, dtype=np.int32),
         activity=np.zeros(n, dtype=np.uint16),
         activity_by_mode=np.zeros((3, n), dtype=np.uint16),
+        level=np.full(n, NO_LEVEL, dtype=np.int8),
+        activity_by_level=np.zeros((len(LEVELS), n), dtype=np.uint16),
     )
 
 
@@ -177,3 +183,24 @@ def resource_transfer(params: Parameters, ses_rank_order: np.ndarray) -> np.ndar
     if pol.transfer_target == "universal":
         return np.full(n, pol.resource_transfer * pol.transfer_share)
     return np.where(ses_rank_order < round(pol.transfer_share * n), pol.resource_transfer, 0.0)
+
+
+def digital_access_probability(age, ses, params: Parameters):
+    """P(access) = sigmoid(b_0 + b_age (age - mean age) + b_ses (s - 1/2)).
+
+    Digital access means using the internet with basic skills. It falls with age and rises
+    with status (the digital divide): in France in 2019, 17% of people aged 15 or more lacked
+    it, 64% of those aged 75 or more had not used the internet in the year, and the less
+    educated and lower-income were more often offline (Legleye & Rolland 2019, Insee Premiere
+    1780). The defaults give about 15% offline, most people aged 75 or more offline, almost
+    nobody under 25, and a status gap.
+    """
+    pop = params.population
+    z = (pop.digital_access_base + pop.digital_access_age_effect * (age - pop.age_mean)
+         + pop.digital_access_ses_effect * (ses - 0.5))
+    return expit(z)
+
+
+def draw_digital_access(citizens: Citizens, params: Parameters, rng: np.random.Generator) -> np.ndarray:
+    """Who has digital access (bool): one uniform per citizen from the ``digital`` stream."""
+    return rng.random(citizens.n) < digital_access_probability(citizens.age, citizens.ses, params)

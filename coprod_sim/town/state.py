@@ -44,6 +44,8 @@ class State:
     coparticipant_share: np.ndarray = field(default=None)
     tie_success_share: np.ndarray = field(default=None)  # share of ties that succeeded this month
     output_per_resident: np.ndarray = field(default=None)  # (K,) coproduced output this month
+    # (2, 5): residents asked for a co-design seat this month, and those who accepted, by quintile
+    seat_counts: np.ndarray = field(default=None)
     rng: np.random.Generator = field(default=None, repr=False)
 
     @property
@@ -63,6 +65,7 @@ class State:
             coparticipant_share=_frozen(self.coparticipant_share),
             tie_success_share=_frozen(self.tie_success_share),
             output_per_resident=_frozen(self.output_per_resident),
+            seat_counts=_frozen(self.seat_counts),
             rng=self.rng,
         )
 

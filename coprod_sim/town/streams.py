@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 STREAMS = ("population", "network", "organisers", "outreach", "decision", "screening",
-           "outcome", "rules")
+           "outcome", "rules", "level", "sortition", "digital")
+"""New streams are appended: each stream's seed depends on its position, so appending leaves
+every existing stream's draws as they were."""
 
 
 @dataclass
@@ -26,6 +28,9 @@ class Streams:
     screening: np.random.Generator
     outcome: np.random.Generator
     rules: np.random.Generator
+    level: np.random.Generator  # the level of each offer
+    sortition: np.random.Generator  # co-design seats: order keys and acceptance draws
+    digital: np.random.Generator  # digital access, drawn once
 
     @classmethod
     def from_seed(cls, seed: int | np.random.SeedSequence) -> Streams:

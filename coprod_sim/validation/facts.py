@@ -20,7 +20,7 @@ from typing import Any
 
 from coprod_sim.scenario.loader import load_scenario
 from coprod_sim.scenario.plan import Scenario
-from coprod_sim.validation import levers, survey
+from coprod_sim.validation import levels, levers, survey
 from coprod_sim.validation.conditions import Condition, Context
 from coprod_sim.validation.runs import Settings, execute, plan
 
@@ -122,6 +122,27 @@ FACTS: tuple[Fact, ...] = (
          EMERGENT, HELD_OUT,
          "with the threshold rule, participation tips from near none to most over a narrow range of"
          " threshold spread, near 0.10-0.12", requires_rule="participation:granovetter_threshold"),
+    Fact("F13", "the more demanding the level, the steeper its status gradient",
+         "facts/F13_level_gradient.toml", levels.level_gradient, INPUT, VERIFICATION,
+         "concentration index over SES rank: designer > executor and initiator > designer;"
+         " top/bottom ratio: designer > executor",
+         control={"levels.demand_designer": 0.0, "levels.demand_initiator": 0.0},
+         control_why="without the levels' demand on resources the initiator gradient is no"
+                     " steeper than the designer one (part of the designer-executor gap remains:"
+                     " frequent participants, who are advantaged, reach every level more often)"),
+    Fact("F14", "urban residents do more individual coproduction, not more organised",
+         "facts/F14_urban_by_mode.toml", levels.urban_by_mode, INPUT, VERIFICATION,
+         "urban coefficient > 0 for individual; organised: too small for a survey to detect",
+         citizens=True, control={"citizens.urban_individual_effect": 0.0},
+         control_why="without the urban term the individual urban coefficient must vanish"),
+    Fact("F15", "risk-averse administrations keep citizens in executor roles",
+         "facts/F15_executor_shift.toml",
+         functools.partial(levels.executor_shift, min_fall=0.02), INPUT, VERIFICATION,
+         "share of designer and initiator episodes falls by more than 2 points as risk aversion"
+         " rises from 0.2 to 0.8",
+         control={"levels.control_designer": 0.0, "levels.control_initiator": 0.0},
+         control_why="without the control screen the share falls only through self-efficacy"
+                     " (about 1-2 points), less than the fact asks"),
 )
 """F12's thresholds are ours: "sharp" is 10% -> 90% of the rise within 0.06 of spread; the
 tipping window is Granovetter's 0.10-0.12 widened by 0.02 for a finite, networked crowd."""

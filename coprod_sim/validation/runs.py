@@ -133,6 +133,7 @@ def citizen_table(model: Any, start: Mapping[str, np.ndarray] | None) -> pd.Data
         "quintile": c.quintile.astype(int),
         "age": c.age,
         "female": c.female.astype(float),
+        "urban": s.neighbourhoods.urban[c.neighbourhood].astype(float),
         "ties": s.degree,
         "advantage": s.neighbourhoods.advantage[c.neighbourhood],
         "active_now": (c.mode != NO_MODE),
