@@ -122,7 +122,7 @@ def test_the_tutorial_runs_as_written_outside_the_repository(folder):
     assert (runs["status"] == "done").all() and set(runs["policy"]) == {"baseline", "crowding_out"}
     assert set(runs.loc[runs["policy"] == "crowding_out", "rules.participation"]) == {"crowding_out"}
     report = (folder / "out" / "crowding" / "report.md").read_text()
-    assert "crowding_out" in report and "crowding.strength = 2.0" in report
+    assert "crowding_out" in report and "crowding.strength = 2.0" in report.replace("`", "")
 
 
 def test_the_tutorials_python_block_runs(folder):
