@@ -13,15 +13,16 @@ from typing import Any
 
 from coprod_sim.scenario.plan import Scenario
 
-_CALIBRATION: tuple[float, float] | None = None
-START_SECONDS = 3.0  # starting the worker processes (imports, compiled code from its cache)
+_CALIBRATION: tuple[float, float, float, float] | None = None
+START_SECONDS = 4.0  # starting the worker processes (imports, compiled code from its cache)
 WRITE_SECONDS = 0.02  # writing one run's file
 CACHE_DAYS = 7
 """A measured speed is reused this long on the same machine and code, then measured again."""
 
 
-def calibration() -> tuple[float, float]:
-    """(seconds per citizen to build a town, seconds per citizen-month), measured on this machine.
+def calibration() -> tuple[float, float, float, float]:
+    """Seconds to build a town (fixed, per citizen) and for a month (fixed, per citizen),
+    measured on this machine.
 
     The figures are kept in the user's cache folder, keyed by this machine and the source of
     the code that runs a month, so that ``coprod validate`` neither imports the simulation
@@ -35,7 +36,13 @@ def calibration() -> tuple[float, float]:
 
 def seconds_per_citizen_month() -> float:
     """Measured on this machine (for time estimates)."""
-    return calibration()[1]
+    return calibration()[3]
+
+
+def run_seconds(citizens: int, steps: int) -> float:
+    """The measured time of one run of ``citizens`` x ``steps`` months on one core."""
+    build, build_per, month, month_per = calibration()
+    return build + build_per * citizens + steps * (month + month_per * citizens)
 
 
 def _timed(params, seed: int) -> float:
@@ -46,35 +53,45 @@ def _timed(params, seed: int) -> float:
     return time.perf_counter() - t
 
 
-def _measure() -> tuple[float, float]:
-    """Two run lengths separate the cost of building the town from that of a month; each is
-    the faster of two timings, so that a moment of load on a shared machine counts less."""
+def _measure() -> tuple[float, float, float, float]:
+    """Two town sizes and two run lengths separate what a run costs whatever its size from what
+    each citizen costs, for building the town and for a month; each time is the faster of two,
+    so that a moment of load on a shared machine counts less."""
     from coprod_sim.params import Parameters
 
-    n, short, long = 2000, 4, 28
-    small = Parameters({"population.n_citizens": n, "simulation.steps": short})
-    large = Parameters({"population.n_citizens": n, "simulation.steps": long})
-    _timed(small, 0)  # warm-up: imports, compiled code
-    t_short = min(_timed(small, 1), _timed(small, 2))
-    t_long = min(_timed(large, 1), _timed(large, 2))
-    per_month = max(t_long - t_short, 1e-9) / (n * (long - short))
-    per_build = max(t_short - per_month * n * short, 0.0) / n
+    short, long = 4, 28
+    sizes = (500, 3000)
+    month, build = {}, {}
+    _timed(Parameters({"population.n_citizens": 500, "simulation.steps": short}), 0)  # warm-up
+    for n in sizes:
+        times = {}
+        for steps in (short, long):
+            p = Parameters({"population.n_citizens": n, "simulation.steps": steps})
+            times[steps] = min(_timed(p, 1), _timed(p, 2))
+        month[n] = max(times[long] - times[short], 1e-9) / (long - short)
+        build[n] = max(times[short] - short * month[n], 0.0)
+    (n1, n2), span = sizes, sizes[1] - sizes[0]
+    month_per = max(month[n2] - month[n1], 0.0) / span
+    build_per = max(build[n2] - build[n1], 0.0) / span
+    result = (max(build[n1] - build_per * n1, 0.0), build_per,
+              max(month[n1] - month_per * n1, 0.0), month_per)
     try:
         path = _cache_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"key": _cache_key(), "seconds_per_citizen_build": per_build,
-                                    "seconds_per_citizen_month": per_month, "measured": time.time()}))
+        path.write_text(json.dumps({"key": _cache_key(), "calibration": result,
+                                    "measured": time.time()}))
     except OSError:  # a read-only home: measure again next time
         pass
-    return per_build, per_month
+    return result
 
 
-def _cached() -> tuple[float, float] | None:
+def _cached() -> tuple[float, float, float, float] | None:
     try:
         data = json.loads(_cache_path().read_text())
         fresh = time.time() - float(data["measured"]) < CACHE_DAYS * 86400
-        if data["key"] == _cache_key() and fresh:
-            return float(data["seconds_per_citizen_build"]), float(data["seconds_per_citizen_month"])
+        values = tuple(float(v) for v in data["calibration"])
+        if data["key"] == _cache_key() and fresh and len(values) == 4:
+            return values  # type: ignore[return-value]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
@@ -102,14 +119,13 @@ def estimate_seconds(scenario: Scenario, workers: int = 1) -> float:
     from coprod_sim.params import spec
     from coprod_sim.sweep.executors import default_workers
 
-    per_build, per_month = calibration()
     n_default = spec("population.n_citizens").default
     steps_default = spec("simulation.steps").default
     work = 0.0
     for p in scenario.points():
         n = p.overrides.get("population.n_citizens", n_default)
         steps = p.overrides.get("simulation.steps", steps_default)
-        work += n * (per_build + per_month * steps) + WRITE_SECONDS
+        work += run_seconds(n, steps) + WRITE_SECONDS
     work *= scenario.replications
     parallel = max(1, min(workers, default_workers(), scenario.n_runs))
     return work / parallel + START_SECONDS
