@@ -79,6 +79,10 @@ FACTS: tuple[Fact, ...] = (
          "participants' efficacy rises vs matched non-participants, failures' falls; feedback off"
          " lowers participation", citizens=True, control={"citizens.mastery_gain": 0.0},
          control_why="without mastery the cycle can only hurt"),
+    Fact("F4c", "a stronger feedback does not lower participation", "facts/F04c_feedback_strength.toml",
+         functools.partial(levers.monotone_in_lever, lever="citizens.feedback_strength",
+                           outcome="participation_year"), EMERGENT, HELD_OUT,
+         "past-year participation does not fall as the feedback strength rises 0 -> 0.5 -> 1 -> 2"),
     Fact("F5", "selection bias toward the advantaged", "facts/F05_selection_bias.toml",
          survey.selection_bias, EMERGENT, HELD_OUT,
          "top/bottom status quintile ratio well above 1; organised steeper than individual;"

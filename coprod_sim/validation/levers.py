@@ -7,7 +7,16 @@ import math
 import numpy as np
 
 from coprod_sim.names import N_QUINTILES, QUINTILE_COLUMNS, QUINTILE_LABELS
-from coprod_sim.validation.conditions import Context, above, bars, below, between, mean_ci, save
+from coprod_sim.validation.conditions import (
+    Condition,
+    Context,
+    above,
+    bars,
+    below,
+    between,
+    mean_ci,
+    save,
+)
 
 
 def lever_direction(ctx: Context, lever: str, direction: int, outcomes: tuple[str, ...]):
@@ -132,3 +141,29 @@ def threshold_tipping(ctx: Context, spread_key: str, outcome: str, min_total_ris
         ax.grid(alpha=0.3)
         save(fig, path)
     return conds, {"total_rise": total.mean, "width": w.mean, "tipping_point": mid.mean}
+
+
+def monotone_in_lever(ctx: Context, lever: str, outcome: str):
+    """F4c: the outcome does not fall as the lever rises: for each step between neighbouring
+    values, the paired difference must not be clearly negative (its interval reaches above 0)."""
+    arms = sorted(ctx.arms, key=lambda a: ctx.params(a)[lever])
+    x = [ctx.params(a)[lever] for a in arms]
+    conds, details = [], {}
+    for lo, hi, a, b in zip(x, x[1:], arms, arms[1:], strict=False):
+        diff = ctx.paired(outcome, b, a)
+        conds.append(Condition(f"{outcome}: {lever} {hi:g} - {lo:g}", diff, bool(diff.high > 0),
+                               "must not be clearly below 0: upper end > 0", "pp"))
+        details[f"{hi:g}-{lo:g}"] = diff.mean
+    if (path := ctx.figure_path()):
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(5.5, 3.6), constrained_layout=True)
+        est = [mean_ci(ctx.summary(a, outcome)) for a in arms]
+        ax.errorbar(x, [100 * e.mean for e in est],
+                    yerr=[[100 * (e.mean - e.low) for e in est], [100 * (e.high - e.mean) for e in est]],
+                    fmt="o-", color="#1b7837", lw=2, capsize=4)
+        ax.set_xlabel(lever)
+        ax.set_ylabel(f"% {outcome.replace('_', ' ')}")
+        ax.set_title(f"{ctx.id}: participation as the feedback strengthens (95% CI)", fontsize=10)
+        ax.grid(alpha=0.3)
+        save(fig, path)
+    return conds, details
