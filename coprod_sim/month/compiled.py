@@ -151,13 +151,12 @@ def level_utilities(offerers, efficacy, competence, resources, peer, k, u):
 
 @jit
 def choose_levels(offerers, ev, u_level, admin, rho_eff, k, level):
-    """Each offerer's level: ``chosen_level`` from exp of its level utilities and
-    ``u_level[0]``, then ``screened_level`` with ``u_level[1]``; NO_LEVEL for everyone else."""
+    """Each offerer's level (``offered_level``, from exp of its level utilities and its
+    uniform); NO_LEVEL for everyone else."""
     level[:] = -1
     for a in range(offerers.shape[0]):
         i = offerers[a]
-        chosen = eq.chosen_level(ev[a, 0], ev[a, 1], u_level[0, i])
-        level[i] = eq.screened_level(chosen, u_level[1, i], rho_eff[admin[i]], k)
+        level[i] = eq.offered_level(ev[a, 0], ev[a, 1], u_level[i], rho_eff[admin[i]], k)
 
 
 @jit

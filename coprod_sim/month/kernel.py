@@ -154,12 +154,12 @@ class Kernel:
         probs = self.call("participation")
         c.offered[:] = choose(probs, rs.decision.random(n))
         # The level of each offer, after its mode, and whether the administration shares that
-        # much control: two uniforms per citizen from a stream of their own.
+        # much control: one uniform per citizen from a stream of its own.
         rho = eq.effective_risk_aversion(admins.risk_aversion, admins.staff_incentives,
                                          self.coefficients)
         c.level[:] = offer_levels(c.self_efficacy, c.civic_competence, c.spare_resources,
                                   s.peer_active_share, c.offered, rho[c.administration],
-                                  rs.level.random((2, n)), self.coefficients)
+                                  rs.level.random(n), self.coefficients)
         self.lap("participation")
         # 3. Screening, then capacity: the highest priority offers get the places.
         screening = self.call("screening")

@@ -69,7 +69,7 @@ class CompiledMonth:
             priority=np.empty(n), group=np.empty(n, np.int64), v=np.empty((n, len(MODES))),
             admitted=np.empty(n, np.int32), logit=np.empty(n), success=np.zeros(n, bool),
             u_decision=np.empty(n),
-            u_level=np.empty((2, n)), level_utilities=np.empty((n, len(LEVELS) - 1)),
+            u_level=np.empty(n), level_utilities=np.empty((n, len(LEVELS) - 1)),
             output=np.zeros(n_hoods))
 
     def peers_and_outreach(self) -> None:
@@ -106,8 +106,7 @@ class CompiledMonth:
         return w["offerers"][:count]
 
     def levels(self, offerers: np.ndarray) -> None:
-        """The level of each offer (``level_utilities``, ``chosen_level``, ``screened_level``);
-        exp in NumPy."""
+        """The level of each offer (``level_utilities``, ``offered_level``); exp in NumPy."""
         kernel, s, w = self.kernel, self.kernel.state, self.w
         c, admins, k = s.citizens, s.administrations, kernel.coefficients
         u_level = kernel.streams.level.random(out=w["u_level"])

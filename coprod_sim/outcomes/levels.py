@@ -22,7 +22,8 @@ N_LEVELS = len(LEVELS)
 
 
 @jit
-def level_counts(level, activity_by_level, activity_by_mode, mask, quintile, rank, n_half):
+def level_counts(level, activity, activity_by_level, activity_by_mode, mask, quintile, rank,
+                 n_half):
     """Integer counts of the past year and of this month, in one pass.
 
     Returns (by_level (3, 5), by_mode_level (3, 3, 5), rank_sums (3,), month (3,)):
@@ -35,6 +36,8 @@ def level_counts(level, activity_by_level, activity_by_mode, mask, quintile, ran
     rank_sums = np.zeros(3, np.int64)
     month = np.zeros(3, np.int64)
     for i in range(level.shape[0]):
+        if (activity[i] & mask) == 0:  # no episode in the window: nothing to count (most citizens)
+            continue
         lv = level[i]
         if lv >= 0:
             month[0] += 1
@@ -55,7 +58,8 @@ def level_counts(level, activity_by_level, activity_by_mode, mask, quintile, ran
     return by_level, by_mode_level, rank_sums, month
 
 
-def _level_counts_numpy(level, activity_by_level, activity_by_mode, mask, quintile, rank, n_half):
+def _level_counts_numpy(level, activity, activity_by_level, activity_by_mode, mask, quintile,
+                        rank, n_half):
     """NumPy twin of :func:`level_counts` (the same integers)."""
     by_level = np.zeros((3, 5), np.int64)
     by_mode_level = np.zeros((3, 3, 5), np.int64)
@@ -94,7 +98,8 @@ def level_outcomes(citizens, per_quintile: np.ndarray, mask: int, seats: np.ndar
     compiled = enabled_by_default() if accelerate is None else accelerate and AVAILABLE
     count = level_counts if compiled else _level_counts_numpy
     by_level, by_mode_level, rank_sums, month = count(
-        c.level, c.activity_by_level, c.activity_by_mode, mask, c.quintile, rank, n // 2)
+        c.level, c.activity, c.activity_by_level, c.activity_by_mode, mask, c.quintile, rank,
+        n // 2)
     residents = np.maximum(per_quintile, 1)
     row: dict[str, float] = {}
     for b, name in enumerate(LEVELS):

@@ -329,6 +329,19 @@ def screened_level(level, uniform, rho_eff, k):
     return where(uniform < control_acceptance(level, rho_eff, k), level, 0)
 
 
+def offered_level(exp_designer, exp_initiator, uniform, rho_eff, k):
+    """The level chosen with ``uniform`` (:func:`chosen_level`), then screened
+    (:func:`screened_level`) with where ``uniform`` fell inside the chosen level's interval,
+    rescaled to [0, 1): a second uniform, independent of the choice, from the same draw."""
+    d = 1.0 + (exp_designer + exp_initiator)
+    executor = 1.0 / d
+    designer = executor + exp_designer / d
+    level = (uniform >= executor) * 1 + (uniform >= designer) * 1
+    low = where(level == 2, designer, where(level == 1, executor, 0.0))
+    high = where(level == 2, 1.0, where(level == 1, designer, 1.0))
+    return screened_level(level, (uniform - low) / (high - low), rho_eff, k)
+
+
 def level_success_shift(level, mode, coparticipant_share, k):
     """What the level adds to the success log-odds: -d_l + 1[l = 2] (w_co x 1[m = 0] + w_sup sigma).
 

@@ -22,19 +22,18 @@ EXECUTOR, DESIGNER, INITIATOR = (LEVELS.index(name) for name in ("executor", "de
 
 def offer_levels(efficacy: np.ndarray, competence: np.ndarray, resources: np.ndarray,
                  peer_share: np.ndarray, offered: np.ndarray, rho_eff: np.ndarray,
-                 uniforms: np.ndarray, k: eq.Coefficients) -> np.ndarray:
+                 uniform: np.ndarray, k: eq.Coefficients) -> np.ndarray:
     """The level each citizen's offer is taken on at this month (int8; NO_LEVEL if no offer).
 
-    The citizen chooses a level (``chosen_level``, with ``uniforms[0]``); the administration
-    keeps it or takes the citizen on as an executor (``screened_level``, with ``uniforms[1]``;
-    ``rho_eff`` the effective risk aversion of each citizen's administration). Every citizen's
+    The citizen chooses a level and the administration keeps it or takes the citizen on as an
+    executor (``offered_level``: one uniform per citizen serves both; ``rho_eff`` the effective
+    risk aversion of each citizen's administration). Every citizen's
     level is computed with the equations the compiled month evaluates for those who offer
     (``exp`` in NumPy on both paths), then kept only for the offers.
     """
     index = eq.resource_index(efficacy, competence, resources)
     designer, initiator = eq.level_utilities(index, peer_share, k)
-    level = eq.chosen_level(np.exp(designer), np.exp(initiator), uniforms[0])
-    level = eq.screened_level(level, uniforms[1], rho_eff, k)
+    level = eq.offered_level(np.exp(designer), np.exp(initiator), uniform, rho_eff, k)
     return np.where(offered != NO_MODE, level, NO_LEVEL).astype(np.int8)
 
 
