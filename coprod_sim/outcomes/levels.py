@@ -38,23 +38,23 @@ def level_counts(level, activity, activity_by_level, activity_by_mode, mask, qui
     for i in range(level.shape[0]):
         if (activity[i] & mask) == 0:  # no episode in the window: nothing to count (most citizens)
             continue
+        # Branch-free counting (participants are scattered: branches would mispredict).
         lv = level[i]
-        if lv >= 0:
-            month[0] += 1
-            if lv >= 1:
-                month[1] += 1
-                if rank[i] >= n_half:
-                    month[2] += 1
+        high = 1 if lv >= 1 else 0
+        month[0] += 1 if lv >= 0 else 0
+        month[1] += high
+        month[2] += high * (1 if rank[i] >= n_half else 0)
         q = quintile[i]
+        r = rank[i]
+        m0, m1, m2 = activity_by_mode[0, i], activity_by_mode[1, i], activity_by_mode[2, i]
         for b in range(3):
             y = activity_by_level[b, i] & mask
-            if y == 0:
-                continue
-            by_level[b, q] += 1
-            rank_sums[b] += rank[i]
-            for m in range(3):
-                if activity_by_mode[m, i] & y:
-                    by_mode_level[m, b, q] += 1
+            on = 1 if y != 0 else 0
+            by_level[b, q] += on
+            rank_sums[b] += on * r
+            by_mode_level[0, b, q] += 1 if (m0 & y) != 0 else 0
+            by_mode_level[1, b, q] += 1 if (m1 & y) != 0 else 0
+            by_mode_level[2, b, q] += 1 if (m2 & y) != 0 else 0
     return by_level, by_mode_level, rank_sums, month
 
 
