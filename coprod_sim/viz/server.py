@@ -13,6 +13,7 @@ Solara reaches the internet in four ways unless told not to; each is shut here:
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import logging
 import os
@@ -76,6 +77,20 @@ def port_is_free(host: str, port: int) -> bool:
     return port_problem(host, port) is None
 
 
+def fewer_malloc_arenas() -> None:
+    """Ask glibc for at most two malloc arenas (Linux only; a no-op elsewhere).
+
+    Solara serves every tab from its own threads, and glibc gives threads their own arenas,
+    each keeping the memory its tabs freed: the server's size then stays near its peak after a
+    class leaves. With two arenas, what closed towns free is reused and trimmed."""
+    if os.name != "posix":
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def solara_settings(classroom: bool) -> None:
     """Solara's settings for a classroom page: no "runs on Solara" badge over the plots, a
     plain loader, our tab title; in classroom mode, a tab whose connection dropped without a
@@ -98,6 +113,7 @@ def serve(scenario: Path | None, host: str, port: int, citizens: int | None = No
     through environment variables, which the page module reads when Solara imports it.
     """
     offline_environment()  # first: Solara reads its settings when first imported
+    fewer_malloc_arenas()  # before the server starts its threads
     from solara.__main__ import run
 
     from coprod_sim.viz import CITIZENS_ENV, LANG_ENV, SCENARIO_ENV
