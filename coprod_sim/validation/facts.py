@@ -141,12 +141,12 @@ FACTS: tuple[Fact, ...] = (
          control_why="without the urban term the individual urban coefficient must vanish"),
     Fact("F15", "risk-averse administrations keep citizens in executor roles",
          "facts/F15_executor_shift.toml",
-         functools.partial(levels.executor_shift, min_fall=0.02), INPUT, VERIFICATION,
+         functools.partial(levels.executor_shift, min_fall=0.02), EMERGENT, HELD_OUT,
          "share of designer and initiator episodes falls by more than 2 points as risk aversion"
          " rises from 0.2 to 0.8",
          control={"levels.control_designer": 0.0, "levels.control_initiator": 0.0},
-         control_why="without the control screen the share falls only through self-efficacy"
-                     " (about 1-2 points), less than the fact asks"),
+         control_why="without the control screen the share still falls through self-efficacy,"
+                     " by about 2 points against 5: just past the margin (borderline)"),
 )
 """F12's thresholds are ours: "sharp" is 10% -> 90% of the rise within 0.06 of spread; the
 tipping window is Granovetter's 0.10-0.12 widened by 0.02 for a finite, networked crowd."""
