@@ -42,6 +42,17 @@ LEVERS_FR = {
     "policy.effort_individual": ("Effort (individuel)", "Effort demandé par une tâche individuelle"),
     "policy.effort_group": ("Effort (en groupe)", "Effort demandé par une tâche en groupe"),
     "policy.effort_collective": ("Effort (collectif)", "Effort demandé par une tâche collective"),
+    # Levels of involvement: French ready for when these are flagged slider=True in the tree.
+    "policy.codesign_openness": ("Ouverture à la co-conception",
+                                 "Part du contrôle que partagent les administrations : lève cette part du "
+                                 "tri prudent des offres de co-conception et d'initiative, et invite à "
+                                 "co-concevoir"),
+    "policy.initiative_support": ("Soutien aux initiatives",
+                                  "Soutien aux initiatives citoyennes (subventions, animateurs) : rend les "
+                                  "initiatives plus attrayantes et plus souvent réussies"),
+    "policy.digital_share": ("Part numérique",
+                             "Part des tâches individuelles faisables en ligne (signaler depuis un "
+                             "téléphone)"),
 }
 CHOICES = {
     "en": {"none": "none", "universal": "everyone alike", "targeted_efficacy": "the least confident",
