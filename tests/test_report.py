@@ -284,3 +284,16 @@ def test_result_files_follow_the_umask(grid, tmp_path):
                  *(folder / "figures").glob("*.png")]:
         assert path.stat().st_mode & 0o777 == 0o640, path
     assert (folder / "figures").stat().st_mode & 0o777 == 0o750
+
+
+def test_a_report_is_refused_while_another_command_holds_the_folder(grid, tmp_path):
+    from coprod_sim.report.writer import write_report
+    from coprod_sim.sweep.errors import SweepError
+    from coprod_sim.sweep.lock import folder_lock
+
+    folder = copy_of(grid, tmp_path)
+    before = (folder / "report.md").read_text()
+    with folder_lock(folder, "coprod sweep"), pytest.raises(SweepError, match="in use by"):
+        write_report(folder)
+    assert (folder / "report.md").read_text() == before
+    write_report(folder)  # released: the report goes through

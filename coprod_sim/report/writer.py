@@ -123,7 +123,24 @@ def _draw(sw: Sweep, table: pd.DataFrame, figs: Figures) -> None:
 
 
 def write_report(folder: str | Path) -> ReportResult:
-    """Write effects.csv, report.md, report.html and every figure that applies to this sweep."""
+    """Write effects.csv, report.md, report.html and every figure that applies to this sweep.
+
+    The sweep folder's lock is held while the report reads and writes, so a sweep cannot add
+    runs under it (and a second report cannot interleave its files); a busy folder is refused.
+    """
+    from coprod_sim.sweep.lock import folder_lock
+
+    with folder_lock(_existing_folder(folder), "coprod report"):
+        return _write_report(folder)
+
+
+def _existing_folder(folder: str | Path) -> Path:
+    path = Path(folder)
+    # load_sweep names a missing folder clearly; lock only one that exists
+    return path if path.is_dir() else load_sweep(folder).folder
+
+
+def _write_report(folder: str | Path) -> ReportResult:
     sw = load_sweep(folder)
     answers = designs.answer(sw)
     warnings = designs.unused_levers(sw) if sw.levers else []
