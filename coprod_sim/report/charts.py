@@ -144,9 +144,10 @@ def figure_differences(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
         ax.set_title(m.label, fontsize=9)
         base = table[(table["scope"] == "policy") & (table["measure"] == m.column)
                      & (table["policy"] == sw.baseline)]["value"]
-        scale = f"; the baseline is at {m.fmt(base.iloc[0])}" if len(base) else ""
-        ax.set_xlabel("difference from the baseline" + (" (% points" if m.percent else " (") + scale + ")",
-                      fontsize=8)
+        unit = " (% points)" if m.percent else ""
+        scale = f"\nthe baseline is at {m.fmt(base.iloc[0])}" if len(base) else ""
+        # two lines: five panels side by side leave each label about a fifth of the width
+        ax.set_xlabel(f"difference from the baseline{unit}{scale}", fontsize=8)
         ax.grid(alpha=0.3, axis="x")
         ax.margins(x=0.25)
     axes[0].set_yticks(ypos, others)
