@@ -23,7 +23,8 @@ def as_parameters(params: Parameters | Mapping[str, Any] | None = None, **overri
     """Parameters from a Parameters object or a dotted-key mapping, plus keyword overrides.
 
     Keywords use ``group__name`` for ``group.name`` (e.g. ``policy__outreach="universal"``),
-    which is how Mesa's SolaraViz passes slider values.
+    which is how the teaching page (coprod_sim/viz/controls.py) passes slider values, as
+    Mesa's SolaraViz does.
     """
     base = params if isinstance(params, Parameters) else Parameters(params or {})
     return base.replace(**overrides) if overrides else base

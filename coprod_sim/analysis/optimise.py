@@ -289,7 +289,7 @@ def optimise(scenario: Scenario, spec: OptimiseSpec, out: str | Path, *, storage
     :func:`evaluate`; tests pass a toy objective).
     """
     # SIGTERM handled like Ctrl-C, as a sweep does (what was told to the study is kept)
-    from coprod_sim.sweep.engine import _sigterm_as_interrupt
+    from coprod_sim.sweep.engine import sigterm_as_interrupt
     from coprod_sim.sweep.executors import open_executor, terminate_workers
 
     optuna = _optuna()
@@ -305,7 +305,7 @@ def optimise(scenario: Scenario, spec: OptimiseSpec, out: str | Path, *, storage
     skipped = 0
     reps = range(scenario.replications)
     with open_executor(workers, scheduler) as plan, Progress(progress, spec.trials, n_done) as bar, \
-            _sigterm_as_interrupt():
+            sigterm_as_interrupt():
         try:
             while n_done < spec.trials:
                 batch, over = _ask_generation(study, spec, min(spec.population, spec.trials - n_done))

@@ -121,7 +121,7 @@ def _run(scenario: Scenario, store: Store, plan: ExecutorPlan, codes: dict[int, 
     manifest = Manifest(store, scenario, plan.label, status, errors, codes)
     manifest.write()
     try:
-        with _sigterm_as_interrupt(), Progress(progress, len(status), len(status) - len(todo)) as bar:
+        with sigterm_as_interrupt(), Progress(progress, len(status), len(status) - len(todo)) as bar:
             _Dispatcher(scenario, store, plan, status, errors, manifest, bar, run_timeout).run(todo)
     except KeyboardInterrupt:
         terminate_workers(plan.executor)
@@ -346,7 +346,12 @@ class _Dispatcher:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within this block, SIGTERM (a scheduler's or ``kill``'s stop) stops like Ctrl+C.
+
+    So a sweep or a study stopped that way keeps what it has finished and says how to resume.
+    Outside the main thread signals cannot be handled, and the block changes nothing.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
