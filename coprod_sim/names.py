@@ -73,6 +73,7 @@ STAGES: dict[str, str] = {
 PARAMETER_GROUPS: dict[str, str] = {
     "population": "The synthetic town: neighbourhoods on an advantage gradient and who lives there.",
     "network": "Social ties: small worlds inside neighbourhoods, a few bridges between them.",
+    "town": "A town from a table of real neighbourhoods instead of the synthetic gradient (your-town.md).",
     "citizens": "How citizens decide to take part, how episodes succeed, and how experience feeds back.",
     "administration": "Administrations' screening, capacity, learning, and local service quality.",
     "policy": "Levers a scenario sweeps: outreach, task design, budget, transfers, information, organisers.",
@@ -83,7 +84,7 @@ PARAMETER_GROUPS: dict[str, str] = {
 """The core groups of the parameter tree, in order (world, behaviour, policy, run). Rules may
 declare groups of their own beside these."""
 
-TOWN_GROUPS: tuple[str, ...] = ("population", "network")
+TOWN_GROUPS: tuple[str, ...] = ("population", "network", "town")
 """Groups that shape the town itself rather than behaviour."""
 
 

@@ -21,6 +21,8 @@ from coprod_sim.names import MODES
 OUTREACH_POLICIES: tuple[str, ...] = ("none", "universal", "targeted_efficacy", "targeted_area")
 TRANSFER_TARGETS: tuple[str, ...] = ("disadvantaged", "universal")
 SEAT_SELECTIONS: tuple[str, ...] = ("open_call", "sortition")
+ADVANTAGE_DIRECTIONS: tuple[str, ...] = ("higher_is_advantaged", "higher_is_deprived")
+ADVANTAGE_SCALES: tuple[str, ...] = ("rank", "population_rank", "linear")
 
 
 class ParameterError(ValueError):
@@ -164,6 +166,25 @@ TREE: dict[str, dict[str, Param]] = {
         "clustering_advantage_effect": _p(0.6, "How much less rewiring (so more clustering) the most advantaged neighbourhood has", "share", 0.0, 1.0),
         "bridging_share": _p(0.05, "Share of ties that bridge two neighbourhoods", "share", 0.0, 0.5),
         "homophily": _p(0.7, "Strength of status homophily: 0 ties ignore status, 1 ties join citizens of nearest status", "share", 0.0, 1.0),
+    },
+    # A town built from a table of real neighbourhoods (coprod_sim/town/table.py; docs/your-town.md).
+    # Empty table: the synthetic town of the population group. Set once per scenario, never swept.
+    "town": {
+        "table": _p("", "Neighbourhood table (CSV, Parquet, GeoJSON or GeoPackage), relative to the scenario file; empty: the synthetic town", kind=str),
+        "advantage": _p("advantage", "Column of the table holding the advantage measure (median income, a deprivation index, the share with a degree...)", kind=str),
+        "advantage_direction": _p("higher_is_advantaged", "Whether a higher value of the advantage column means more advantaged or more deprived", choices=ADVANTAGE_DIRECTIONS),
+        "advantage_scale": _p("rank", "How the advantage column maps to the model's advantage scale (0, 1): 'rank' evenly spaced ranks, 'population_rank' the population percentile, 'linear' min-max", choices=ADVANTAGE_SCALES),
+        "scale": _p(1.0, "Share of each neighbourhood's population simulated (0.01: one citizen per 100 residents); sets population.n_citizens", "share", 1e-6, 1.0),
+        "id_column": _p("id", "Column of the table holding each neighbourhood's unique identifier", kind=str),
+        "name_column": _p("name", "Column holding each neighbourhood's name (optional: the identifier if absent)", kind=str),
+        "population_column": _p("population", "Column holding each neighbourhood's population (residents)", kind=str),
+        "urban_column": _p("urban", "Column holding an urban flag (1/0, true/false, yes/no, urban/rural); optional", kind=str),
+        "density_column": _p("density", "Column holding the population density (residents per km2), used when there is no urban flag; optional", kind=str),
+        "urban_density": _p(300.0, "Density from which a neighbourhood counts as urban (an urban cluster in the degree of urbanisation; Dijkstra & Poelman 2014)", "residents/km2", 0.0, 1e6),
+        "administration_column": _p("administration", "Column naming the administration that serves each neighbourhood; optional", kind=str),
+        "age_column": _p("age_mean", "Column holding the mean age of adult residents (years); optional", kind=str),
+        "female_column": _p("female_share", "Column holding the share of women among adult residents; optional", kind=str),
+        "adjacent_bridging": _p(0.7, "With geometry: share of bridging ties that join adjacent neighbourhoods (ties are likelier at short distance; Liben-Nowell et al. 2005); the rest join any two", "share", 0.0, 1.0),
     },
     "citizens": {
         "base_individual": _p(-5.33, "Baseline log-odds of coproducing individually in a month", "logit", -20.0, 10.0),

@@ -322,7 +322,8 @@ def _arrays(state: State) -> dict[str, np.ndarray]:
     for part in ("citizens", "neighbourhoods", "administrations"):
         obj = getattr(state, part)
         for f in dataclasses.fields(obj):
-            out[f"{part}.{f.name}"] = getattr(obj, f.name)
+            if getattr(obj, f.name) is not None:  # optional arrays (a town table's age, women)
+                out[f"{part}.{f.name}"] = getattr(obj, f.name)
     for name in ("data", "indices", "indptr"):
         out[f"network.{name}"] = getattr(state.network, name)
     for name in ("degree", "peer_active_share", "coparticipant_share", "tie_success_share",

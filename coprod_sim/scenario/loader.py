@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from coprod_sim.params import TREE, ParameterError, Parameters, select_rules
-from coprod_sim.scenario import designs
+from coprod_sim.scenario import designs, town
 from coprod_sim.scenario.entries import (
     FIXED_ONCE,
     SWEEP_CONTAINERS,
@@ -30,7 +30,8 @@ from coprod_sim.scenario.plan import BASELINE, Design, Point, Policy, Scenario
 from coprod_sim.scenario.reading import read_toml
 
 TOP_LEVEL = ("name", "description", "steps", "seed", "replications", "parameters", "sweep", "policies",
-             "optimise")  # [optimise]: read by coprod_sim/scenario/optimise.py (coprod optimise)
+             "optimise",  # [optimise]: read by coprod_sim/scenario/optimise.py (coprod optimise)
+             "calibrate")  # [calibrate]: read by coprod_sim/scenario/calibrate.py (coprod calibrate)
 POLICY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """A policy name: 1 to 64 letters, digits, '_', '.', '-', starting with a letter or digit (it
 names rows, figures and files, so it never holds a path, a space or a control character)."""
@@ -103,6 +104,7 @@ class _Loader:
         self._consistency(policies, levers)
         if overrides:
             options["set"] = self._overrides(base, overrides, policies, levers)
+        self._town(base, set(raw_base) | set(options.get("set", {})), policies, levers)
         self.check()
 
         seed = int(Parameters(base).simulation.seed) if not self._base_broken(base) else 0
@@ -120,6 +122,14 @@ class _Loader:
         return Scenario(path=self.path, name=name.strip(), description=description.strip(),
                         seed=seed, replications=replications, base=base, policies=tuple(policies),
                         design=design, _points=tuple(points), options=options)
+
+    def _town(self, base: dict[str, Any], given: set[str], policies: list[Policy],
+              levers: list[tuple[str, Any]]) -> None:
+        """A town table: found beside the scenario, checked, and the town's size from it."""
+        for pol in policies:
+            town.check_fixed(self.problems, f"[policies.{pol.name}]", set(pol.changes))
+        town.check_fixed(self.problems, "[sweep]", {k for k, _ in levers})
+        town.apply_town(self.problems, self.path, base, given)
 
     def _top_level(self, data: Mapping[str, Any]) -> None:
         groups = list(TREE)

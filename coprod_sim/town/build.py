@@ -10,6 +10,13 @@ from coprod_sim.town.network import build_network
 from coprod_sim.town.population import build_citizens, build_neighbourhoods, draw_digital_access
 from coprod_sim.town.state import Administrations, State
 from coprod_sim.town.streams import Streams
+from coprod_sim.town.table import town_table
+
+
+def town_adjacency(params: Parameters) -> tuple[np.ndarray, np.ndarray] | None:
+    """Which neighbourhoods touch (CSR arrays), for a town table with geometry; else None."""
+    t = town_table(params)
+    return None if t is None else t.adjacency
 
 
 def mode_values(params: Parameters, group: str, stem: str) -> np.ndarray:
@@ -41,7 +48,8 @@ def build_state(params: Parameters, streams: Streams) -> State:
     hoods = build_neighbourhoods(params, streams.population)
     citizens = build_citizens(params, hoods, streams.population)
     citizens.digital_access[:] = draw_digital_access(citizens, params, streams.digital)
-    network = build_network(params, citizens, hoods, streams.network, streams.organisers)
+    network = build_network(params, citizens, hoods, streams.network, streams.organisers,
+                            adjacent=town_adjacency(params))
     residents = np.bincount(citizens.administration, minlength=params.population.n_administrations)
     n = citizens.n
     return State(

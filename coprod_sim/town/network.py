@@ -22,12 +22,14 @@ if TYPE_CHECKING:
 
 
 def build_network(params: Parameters, citizens: Citizens, hoods: Neighbourhoods,
-                  rng: np.random.Generator, organiser_rng: np.random.Generator | None = None
-                  ) -> sp.csr_array:
+                  rng: np.random.Generator, organiser_rng: np.random.Generator | None = None,
+                  adjacent: tuple[np.ndarray, np.ndarray] | None = None) -> sp.csr_array:
     """Symmetric 0/1 adjacency of the town, no self-ties, as a float32 CSR array.
 
     ``organiser_rng`` draws the community organisers' ties on a stream of their own, so that
-    the policy leaves every other tie as it is (paired comparisons).
+    the policy leaves every other tie as it is (paired comparisons). ``adjacent`` (CSR arrays
+    of which neighbourhoods touch, from a town table's geometry) makes ``town.adjacent_bridging``
+    of the bridging ties join neighbouring areas.
     """
     net = params.network
     n = citizens.n
@@ -35,7 +37,10 @@ def build_network(params: Parameters, citizens: Citizens, hoods: Neighbourhoods,
     n_local = len(local_u)
     share = net.bridging_share
     n_bridges = round(n_local * share / (1 - share)) if share > 0 else 0
-    bridge_u, bridge_v = _random_cross_ties(citizens.neighbourhood, n_bridges, np.arange(n), rng)
+    if adjacent is None:
+        bridge_u, bridge_v = _random_cross_ties(citizens.neighbourhood, n_bridges, np.arange(n), rng)
+    else:
+        bridge_u, bridge_v = _geographic_cross_ties(params, citizens, hoods, n_bridges, adjacent, rng)
     org_u, org_v = _organiser_ties(params, citizens, hoods, organiser_rng or rng)
     u = np.concatenate([local_u, bridge_u, org_u])
     v = np.concatenate([local_v, bridge_v, org_v])
@@ -101,6 +106,31 @@ def _random_cross_ties(hood: np.ndarray, count: int, pool: np.ndarray, rng: np.r
     v = targets[rng.integers(0, len(targets), draw)]
     ok = np.flatnonzero(hood[u] != hood[v])[:count]
     return u[ok], v[ok]
+
+
+def _geographic_cross_ties(params: Parameters, citizens: Citizens, hoods: Neighbourhoods, count: int,
+                           adjacent: tuple[np.ndarray, np.ndarray], rng: np.random.Generator
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Bridging ties of which ``town.adjacent_bridging`` join adjacent neighbourhoods.
+
+    Friendship becomes less likely with distance (Liben-Nowell et al. 2005, PNAS 102(33)):
+    for a near tie, one end is a citizen drawn at random, the other a citizen drawn at random
+    in one of the neighbourhoods touching theirs (each neighbour equally likely); citizens of
+    an area with no neighbour, and the remaining ties, bridge any two neighbourhoods.
+    """
+    indptr, indices = adjacent
+    hood = citizens.neighbourhood
+    near = round(count * params.town.adjacent_bridging)
+    u = rng.integers(0, citizens.n, near)
+    lo, n_adj = indptr[hood[u]], np.diff(indptr)[hood[u]]
+    has = n_adj > 0
+    pick = lo + np.floor(rng.random(near) * n_adj).astype(np.int64)
+    target = indices[np.where(has, pick, 0)] if len(indices) else np.zeros(near, np.int64)
+    start = np.concatenate([[0], np.cumsum(hoods.size)[:-1]])  # citizens are stored by neighbourhood
+    v = start[target] + np.floor(rng.random(near) * hoods.size[target]).astype(np.int64)
+    u, v = u[has], v[has]
+    far_u, far_v = _random_cross_ties(hood, count - len(u), np.arange(citizens.n), rng)
+    return np.concatenate([u, far_u]), np.concatenate([v, far_v])
 
 
 def _organiser_ties(params: Parameters, citizens: Citizens, hoods: Neighbourhoods,

@@ -26,6 +26,8 @@ class Neighbourhoods:
     administration: np.ndarray  # index of the administration that serves it
     quality_baseline: np.ndarray  # [0, 1] service quality without coproduction
     service_quality: np.ndarray  # [0, 1] current local service quality
+    age_mean: np.ndarray | None = None  # mean adult age, from a town table; None: population.age_mean
+    female_share: np.ndarray | None = None  # share of women, from a town table; None: the population's
 
     def __len__(self) -> int:
         return len(self.advantage)
@@ -91,6 +93,8 @@ def neighbourhood_sizes(n: int, weights: np.ndarray) -> np.ndarray:
 
 
 def build_neighbourhoods(params: Parameters, rng: np.random.Generator) -> Neighbourhoods:
+    if params.town.table:
+        return table_neighbourhoods(params, rng)
     pop = params.population
     k = pop.n_neighbourhoods
     if k > pop.n_citizens:
@@ -116,6 +120,41 @@ def build_neighbourhoods(params: Parameters, rng: np.random.Generator) -> Neighb
     )
 
 
+def table_neighbourhoods(params: Parameters, rng: np.random.Generator) -> Neighbourhoods:
+    """Neighbourhoods of the table ``town.table`` names (coprod_sim/town/table.py).
+
+    ``population.n_citizens`` citizens are shared in proportion to the table's populations,
+    each neighbourhood keeping at least one; urban flags the table lacks are drawn as in the
+    synthetic town, and administrations the table does not name are assigned k mod A.
+    """
+    from coprod_sim.town.table import town_table
+
+    pop = params.population
+    t = town_table(params)
+    k = len(t)
+    if k > pop.n_citizens:
+        raise ParameterError("population.n_citizens", f"{t.path} has {k} neighbourhoods but the town has"
+                             f" {pop.n_citizens} citizens: every neighbourhood needs at least one;"
+                             " raise town.scale or population.n_citizens.")
+    urban = t.urban
+    if urban is None:
+        urban = np.zeros(k, dtype=bool)
+        urban[rng.permutation(k)[: round(pop.urban_share * k)]] = True
+    size = 1 + neighbourhood_sizes(pop.n_citizens - k, t.population)
+    admin = (t.administration if t.administration is not None
+             else (np.arange(k) % pop.n_administrations).astype(np.int32))
+    advantage = t.advantage
+    quality = np.clip(pop.quality_mean + pop.quality_advantage_effect * (advantage - 0.5), 0.0, 1.0)
+    return Neighbourhoods(advantage=advantage.copy(), urban=urban.copy(), size=size,
+                          administration=admin.copy(), quality_baseline=quality,
+                          service_quality=quality.copy(), age_mean=_copy(t.age_mean),
+                          female_share=_copy(t.female_share))
+
+
+def _copy(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else a.copy()
+
+
 def build_citizens(params: Parameters, hoods: Neighbourhoods, rng: np.random.Generator) -> Citizens:
     """Draw every citizen's attributes given where they live.
 
@@ -135,8 +174,11 @@ def build_citizens(params: Parameters, hoods: Neighbourhoods, rng: np.random.Gen
     competence = _attribute(rng, ses, pop.competence_mean, pop.competence_spread, pop.competence_ses_effect)
     resources = _attribute(rng, ses, pop.resources_mean, pop.resources_spread, pop.resources_ses_effect)
     trust = _attribute(rng, ses, pop.trust_mean, pop.trust_spread, pop.trust_ses_effect)
-    age = np.clip(pop.age_mean + pop.age_spread * rng.standard_normal(n), 18.0, 95.0)
-    female = rng.random(n) < pop.female_share
+    # a table may give each neighbourhood its own mean age and share of women
+    age_mean = pop.age_mean if hoods.age_mean is None else hoods.age_mean[hood]
+    female_share = pop.female_share if hoods.female_share is None else hoods.female_share[hood]
+    age = np.clip(age_mean + pop.age_spread * rng.standard_normal(n), 18.0, 95.0)
+    female = rng.random(n) < female_share
     disposition = rng.standard_normal(n)
     resources = np.clip(resources + resource_transfer(params, rank), 0.0, 1.0)
     return Citizens(
