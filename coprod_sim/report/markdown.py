@@ -134,10 +134,13 @@ def policy_sentence(sw: Sweep, rows: Rows, pol: str) -> str:
                 " be compared (see the failed runs in manifest.json).")
     m = PARTICIPATION_M
     d = r["diff_value"]
-    verb = "raises" if d > 0 else "lowers" if d < 0 else "does not change"
     verdict = "distinguishable from noise" if r["distinguishable"] else "not distinguishable from noise"
-    text = [f"**{pol}**: it {verb} participation from {m.fmt(b['value'])} to {m.fmt(r['value'])}, "
-            + (f"{change_text(m, r)}: {verdict}." if d != 0 else "exactly: the runs are identical.")]
+    if d == 0:
+        text = [f"**{pol}**: it leaves participation unchanged at {m.fmt(b['value'])}: the paired"
+                " difference from the baseline is exactly zero (no change)."]
+    else:
+        text = [f"**{pol}**: it {'raises' if d > 0 else 'lowers'} participation from {m.fmt(b['value'])}"
+                f" to {m.fmt(r['value'])}, {change_text(m, r)}: {verdict}."]
     for mm, what in ((CONCENTRATION, "between advantaged and disadvantaged citizens (concentration"
                       " index)"), (MEASURES[3], "between advantaged and disadvantaged areas (area"
                                    " correlation)")):
