@@ -63,6 +63,7 @@ def run(
     print_summary(result)
     if out is not None:
         write_run_outputs(result, out)
+        write_town_maps(result, out, file, point, overrides)
 
 
 def scenario_run_parameters(file: Path | None, point: int | None, replication: int | None,
@@ -95,6 +96,16 @@ def write_run_outputs(result, out: Path) -> None:
     paths = result.write(out)
     paths["figure"] = run_figure(result.timeseries, Path(out) / "run.png")
     console.print(f"Wrote {', '.join(p.name for p in paths.values())} to {out}/", highlight=False)
+
+
+def write_town_maps(result, out: Path, file: Path | None, point: int | None, overrides) -> None:
+    """Maps of participation, bias and the policy's effect, when the town has geometry."""
+    from coprod_sim.report.maps import town_run_maps
+
+    with console.status("drawing maps..."):
+        path = town_run_maps(result, out, file, point or 0, overrides)
+    if path is not None:
+        console.print(f"Wrote {path.name} (maps of the neighbourhoods) to {out}/", highlight=False)
 
 
 def print_summary(result) -> None:
