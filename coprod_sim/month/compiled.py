@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from coprod_sim.month.jumps import skip
 from coprod_sim.names import N_MODES, RESULT_FAILURE, RESULT_NONE, RESULT_REJECTED, RESULT_SUCCESS
 from coprod_sim.rules import equations as eq
 from coprod_sim.rules.jit import jit
@@ -63,13 +64,6 @@ def tie_shares(indptr, indices, degree, members, count, counts, out):
         share = counts[k] / degree[k]
         out[k] = share if counts[k] != 0 else 0.0
         counts[k] = 0
-
-
-@jit
-def skip(generator, count):
-    """Draw ``count`` uniforms from ``generator`` and drop them (to keep its stream aligned)."""
-    for _ in range(count):
-        generator.random()
 
 
 @jit
@@ -150,13 +144,22 @@ def level_utilities(offerers, efficacy, competence, resources, peer, k, u):
 
 
 @jit
-def choose_levels(offerers, ev, u_level, admin, rho_eff, k, level):
+def choose_levels(offerers, ev, level_stream, admin, rho_eff, k, level):
     """Each offerer's level (``offered_level``, from exp of its level utilities and its
-    uniform); NO_LEVEL for everyone else."""
+    uniform); NO_LEVEL for everyone else.
+
+    The uniforms come from ``level_stream`` as ``random(n)`` would give them to all n
+    citizens in order; only the offerers' are drawn, the others skipped.
+    """
     level[:] = -1
+    last = -1
     for a in range(offerers.shape[0]):
         i = offerers[a]
-        level[i] = eq.offered_level(ev[a, 0], ev[a, 1], u_level[i], rho_eff[admin[i]], k)
+        skip(level_stream, i - last - 1)
+        last = i
+        u = level_stream[0].random()
+        level[i] = eq.offered_level(ev[a, 0], ev[a, 1], u, rho_eff[admin[i]], k)
+    skip(level_stream, level.shape[0] - last - 1)
 
 
 @jit
@@ -174,9 +177,9 @@ def screen(offerers, offered, invited, admin, competence, ses, rho_eff, rules, s
     """``risk_screening`` of each offer: those passing go to ``passed`` with their priority
     and group (administration x mode); returns how many passed.
 
-    The rule's uniforms (``rules`` generator) and the kernel's (``screening``) are drawn
-    here for all n citizens in order, as ``random(n)`` would give them; only the offerers'
-    are used.
+    The rule's uniforms (``rules`` stream) and the kernel's (``screening``) are those
+    ``random(n)`` would give all n citizens in order; only the offerers' are drawn, the
+    others skipped (:func:`coprod_sim.month.jumps.skip`).
     """
     n_passed = 0
     last = -1
@@ -184,7 +187,7 @@ def screen(offerers, offered, invited, admin, competence, ses, rho_eff, rules, s
         i = offerers[a]
         skip(rules, i - last - 1)
         skip(screening, i - last - 1)
-        u_priority, u_screening = rules.random(), screening.random()
+        u_priority, u_screening = rules[0].random(), screening[0].random()
         last = i
         choice = offered[i]
         r = rho_eff[admin[i]]
@@ -209,7 +212,7 @@ def pass_offers(offerers, offered, admin, accept, rule_priority, screening, n_mo
         i = offerers[a]
         skip(screening, i - last - 1)
         last = i
-        if screening.random() < accept[i]:
+        if screening[0].random() < accept[i]:
             passed[n_passed] = i
             priority[n_passed] = rule_priority[i]
             group[n_passed] = admin[i] * n_modes + offered[i]
@@ -298,7 +301,7 @@ def draw_outcomes(admitted, p_success, outcome, mode, level, admin, hood, k, suc
         i = admitted[a]
         skip(outcome, i - last - 1)
         last = i
-        if outcome.random() < p_success[a]:
+        if outcome[0].random() < p_success[a]:
             success[i] = True
             members[count] = i
             count += 1

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import expit
 
 from coprod_sim.month import compiled as fast
+from coprod_sim.month.jumps import stream
 from coprod_sim.month.kernel import Kernel, choose
 from coprod_sim.names import LEVELS, MODES, NO_MODE
 from coprod_sim.rules import defaults
@@ -69,7 +70,7 @@ class CompiledMonth:
             priority=np.empty(n), group=np.empty(n, np.int64), v=np.empty((n, len(MODES))),
             admitted=np.empty(n, np.int32), logit=np.empty(n), success=np.zeros(n, bool),
             u_decision=np.empty(n),
-            u_level=np.empty(n), level_utilities=np.empty((n, len(LEVELS) - 1)),
+            level_utilities=np.empty((n, len(LEVELS) - 1)),
             output=np.zeros(n_hoods))
 
     def peers_and_outreach(self) -> None:
@@ -109,12 +110,12 @@ class CompiledMonth:
         """The level of each offer (``level_utilities``, ``offered_level``); exp in NumPy."""
         kernel, s, w = self.kernel, self.kernel.state, self.w
         c, admins, k = s.citizens, s.administrations, kernel.coefficients
-        u_level = kernel.streams.level.random(out=w["u_level"])
         u = w["level_utilities"][:len(offerers)]
         fast.level_utilities(offerers, c.self_efficacy, c.civic_competence, c.spare_resources,
                              s.peer_active_share, k, u)
         rho = eq.effective_risk_aversion(admins.risk_aversion, admins.staff_incentives, k)
-        fast.choose_levels(offerers, np.exp(u), u_level, c.administration, rho, k, c.level)
+        fast.choose_levels(offerers, np.exp(u), stream(kernel.streams.level), c.administration,
+                           rho, k, c.level)
 
     def seats(self, offerers: np.ndarray, admitted: np.ndarray) -> np.ndarray:
         """Offers without a place lose their level; co-design seats join the admitted."""
@@ -137,14 +138,14 @@ class CompiledMonth:
                                              kernel.coefficients)
             n_passed = fast.screen(
                 offerers, c.offered, c.invited, c.administration, c.civic_competence, c.ses, rho,
-                s.rng, kernel.streams.screening, kernel.coefficients, n_modes, w["passed"],
+                stream(s.rng), stream(kernel.streams.screening), kernel.coefficients, n_modes, w["passed"],
                 w["priority"], w["group"])
         else:
             rule = kernel.call("screening")
             accept = np.asarray(rule.accept, dtype=np.float64)
             priority = np.asarray(rule.priority, dtype=np.float64)
             n_passed = fast.pass_offers(offerers, c.offered, c.administration, accept, priority,
-                                        kernel.streams.screening, n_modes, w["passed"],
+                                        stream(kernel.streams.screening), n_modes, w["passed"],
                                         w["priority"], w["group"])
         count = fast.admit(w["passed"][:n_passed], w["priority"][:n_passed],
                            w["group"][:n_passed], admins.capacity, c.offered, c.mode,
@@ -170,7 +171,7 @@ class CompiledMonth:
         kernel, s, w = self.kernel, self.kernel.state, self.w
         c, admins, hoods = s.citizens, s.administrations, s.neighbourhoods
         k = kernel.coefficients
-        count = fast.draw_outcomes(admitted, p_success, kernel.streams.outcome, c.mode, c.level,
+        count = fast.draw_outcomes(admitted, p_success, stream(kernel.streams.outcome), c.mode, c.level,
                                    c.administration, c.neighbourhood, k, w["success"],
                                    w["members"], admins.successes, admins.failures, w["output"])
         s.output_per_resident[:] = w["output"] / np.maximum(hoods.size, 1)
