@@ -1,5 +1,8 @@
 """The integer counts and per-citizen values ``record`` needs each month, in compiled passes.
 
+One pass counts everything (participation, by mode, quintile, neighbourhood, and by level of
+involvement): each pass over a million citizens costs milliseconds of memory traffic.
+
 Counts are integers (exact in any order) and the values are handed to NumPy to average, so
 the recorded outcomes are the same with or without these (``tests/test_accelerated.py``).
 """
@@ -13,17 +16,21 @@ from coprod_sim.rules.jit import jit
 
 
 @jit
-def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods, offered, result):
+def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods, offered, result,
+                level, activity_by_level, rank):
     """The integer counts ``observe`` needs, in one pass (all exact, so order is free).
 
-    Returns (ints, by_quintile, by_hood): ints = [active this month in mode 0..2, participants
-    of the year, of the year in mode 0..2, regulars (active in >= 2 months of the year),
-    offers, rejections, successes, failures]; by_quintile (3, N_QUINTILES) = participants, participants
-    in individual mode, in group or collective mode; by_hood = participants.
+    Returns (ints, by_quintile, by_hood, by_level): ints = [active this month in mode 0..2,
+    participants of the year, of the year in mode 0..2, regulars (active in >= 2 months of
+    the year), offers, rejections, successes, failures]; by_quintile (3, N_QUINTILES) =
+    participants, participants in individual mode, in group or collective mode; by_hood =
+    participants; by_level the counts by level of involvement (:func:`count_levels`).
     """
     ints = np.zeros(12, np.int64)
     by_q = np.zeros((3, N_QUINTILES), np.int64)
     by_hood = np.zeros(n_hoods, np.int64)
+    by_level = level_arrays()
+    n_half = mode.shape[0] // 2
     for i in range(mode.shape[0]):
         m = mode[i]
         if m >= 0:
@@ -38,7 +45,7 @@ def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods,
         elif r == RESULT_FAILURE:
             ints[11] += 1
         recent = activity[i] & mask
-        if recent == 0:
+        if recent == 0:  # no episode in the window (most citizens): nothing more to count
             continue
         q = quintile[i]
         ints[3] += 1
@@ -58,17 +65,56 @@ def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods,
             ints[6] += 1
         if y1 or y2:
             by_q[2, q] += 1
-    return ints, by_q, by_hood
+        count_levels(i, q, rank[i], n_half, level[i], y0, y1, y2, activity_by_level, mask,
+                     by_level)
+    return ints, by_q, by_hood, by_level
+
+
+@jit
+def level_arrays():
+    """Zeroed counts by level: (by_level (3, 5), by_mode_level (3, 3, 5), rank_sums (3,),
+    month (3,)), as :func:`count_levels` fills them."""
+    return (np.zeros((3, N_QUINTILES), np.int64), np.zeros((3, 3, N_QUINTILES), np.int64),
+            np.zeros(3, np.int64), np.zeros(3, np.int64))
+
+
+@jit
+def count_levels(i, q, r, n_half, lv, y0, y1, y2, activity_by_level, mask, counts):
+    """Add citizen i, a participant of the year, to the counts by level of involvement.
+
+    counts = (by_level, by_mode_level, rank_sums, month): participants at each level by
+    quintile, at each mode and level by quintile, the sum of the integer SES ranks ``r`` of
+    each level's participants, and this month's episodes [all, designer or initiator,
+    designer or initiator in the advantaged half (r >= n_half)]. ``y0..y2`` are the
+    citizen's mode histories within the window (one episode a month, so a month's mode and
+    level bits line up).
+    """
+    by_level, by_mode_level, rank_sums, month = counts
+    # Branch-free counting (participants are scattered: branches would mispredict).
+    high = 1 if lv >= 1 else 0
+    month[0] += 1 if lv >= 0 else 0
+    month[1] += high
+    month[2] += high * (1 if r >= n_half else 0)
+    for b in range(3):
+        y = activity_by_level[b, i] & mask
+        on = 1 if y != 0 else 0
+        by_level[b, q] += on
+        rank_sums[b] += on * r
+        by_mode_level[0, b, q] += 1 if (y0 & y) != 0 else 0
+        by_mode_level[1, b, q] += 1 if (y1 & y) != 0 else 0
+        by_mode_level[2, b, q] += 1 if (y2 & y) != 0 else 0
 
 
 @jit
 def year_summary(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods, offered,
-                 result, efficacy, efficacy_baseline, ses_rank, rank_mean, work):
+                 result, level, activity_by_level, rank, efficacy, efficacy_baseline, ses_rank,
+                 rank_mean, work):
     """``year_counts`` then ``year_values`` (which needs the count of participants)."""
-    ints, by_q, by_hood = year_counts(mode, activity, activity_by_mode, mask, quintile, hood,
-                                      n_hoods, offered, result)
-    year_values(activity, mask, ints[3], efficacy, efficacy_baseline, ses_rank, rank_mean, work)
-    return ints, by_q, by_hood
+    counts = year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods,
+                         offered, result, level, activity_by_level, rank)
+    year_values(activity, mask, counts[0][3], efficacy, efficacy_baseline, ses_rank, rank_mean,
+                work)
+    return counts
 
 
 @jit

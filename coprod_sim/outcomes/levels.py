@@ -5,8 +5,9 @@ level in the last ``simulation.year_window`` months; at mode m and level l if on
 episode had both (one episode a month, so the month's mode and level bits line up).
 
 Every measure is built from integer counts (exact in any order), so the compiled counting
-pass and its NumPy twin give the same numbers. The concentration index of a level uses the
-integer SES ranks: with R = (rank + 1/2) / n, C = 2 cov(y, R) / mean(y) = 2 mean(R | y) - 1.
+pass (:mod:`coprod_sim.outcomes.counting`) and :func:`level_counts` give the same numbers.
+The concentration index of a level uses the integer SES ranks: with R = (rank + 1/2) / n,
+C = 2 cov(y, R) / mean(y) = 2 mean(R | y) - 1.
 The columns, with their words, are declared in :data:`coprod_sim.names.OUTCOMES`.
 """
 
@@ -16,51 +17,17 @@ import numpy as np
 
 from coprod_sim.names import LEVELS, MODES, N_QUINTILES
 from coprod_sim.outcomes import bias as metrics
-from coprod_sim.rules.jit import AVAILABLE, enabled_by_default, jit
 
 N_LEVELS = len(LEVELS)
 
 
-@jit
-def level_counts(level, activity, activity_by_level, activity_by_mode, mask, quintile, rank,
-                 n_half):
-    """Integer counts of the past year and of this month, in one pass.
+def level_counts(level, activity_by_level, activity_by_mode, mask, quintile, rank, n_half):
+    """The counts by level of the past year and of this month, in NumPy.
 
-    Returns (by_level (3, 5), by_mode_level (3, 3, 5), rank_sums (3,), month (3,)):
-    participants at each level by quintile, at each mode and level by quintile, the sum of
-    the integer SES ranks of each level's participants, and this month's episodes
-    [all, designer or initiator, designer or initiator in the advantaged half].
+    Returns (by_level (3, 5), by_mode_level (3, 3, 5), rank_sums (3,), month (3,)), the
+    integers the compiled month counts in its one recording pass
+    (:func:`coprod_sim.outcomes.counting.count_levels`).
     """
-    by_level = np.zeros((3, 5), np.int64)
-    by_mode_level = np.zeros((3, 3, 5), np.int64)
-    rank_sums = np.zeros(3, np.int64)
-    month = np.zeros(3, np.int64)
-    for i in range(level.shape[0]):
-        if (activity[i] & mask) == 0:  # no episode in the window: nothing to count (most citizens)
-            continue
-        # Branch-free counting (participants are scattered: branches would mispredict).
-        lv = level[i]
-        high = 1 if lv >= 1 else 0
-        month[0] += 1 if lv >= 0 else 0
-        month[1] += high
-        month[2] += high * (1 if rank[i] >= n_half else 0)
-        q = quintile[i]
-        r = rank[i]
-        m0, m1, m2 = activity_by_mode[0, i], activity_by_mode[1, i], activity_by_mode[2, i]
-        for b in range(3):
-            y = activity_by_level[b, i] & mask
-            on = 1 if y != 0 else 0
-            by_level[b, q] += on
-            rank_sums[b] += on * r
-            by_mode_level[0, b, q] += 1 if (m0 & y) != 0 else 0
-            by_mode_level[1, b, q] += 1 if (m1 & y) != 0 else 0
-            by_mode_level[2, b, q] += 1 if (m2 & y) != 0 else 0
-    return by_level, by_mode_level, rank_sums, month
-
-
-def _level_counts_numpy(level, activity, activity_by_level, activity_by_mode, mask, quintile,
-                        rank, n_half):
-    """NumPy twin of :func:`level_counts` (the same integers)."""
     by_level = np.zeros((3, 5), np.int64)
     by_mode_level = np.zeros((3, 3, 5), np.int64)
     rank_sums = np.zeros(3, np.int64)
@@ -86,20 +53,20 @@ def integer_ranks(ses_rank: np.ndarray) -> np.ndarray:
 
 
 def level_outcomes(citizens, per_quintile: np.ndarray, mask: int, seats: np.ndarray | None = None,
-                   *, accelerate: bool | None = None) -> dict[str, float]:
+                   *, counts: tuple | None = None) -> dict[str, float]:
     """This month's columns by level, by mode x level, of high levels and of co-design seats.
 
     ``per_quintile`` holds the citizens of each SES quintile; ``seats`` (2, 5) the residents
-    asked for a co-design seat and those who accepted, by quintile (None: no seats).
+    asked for a co-design seat and those who accepted, by quintile (None: no seats);
+    ``counts`` the output of :func:`level_counts` if already counted (the compiled recording
+    pass counts them with everything else).
     """
     c = citizens
     n = c.n
-    rank = _ranks(c)
-    compiled = enabled_by_default() if accelerate is None else accelerate and AVAILABLE
-    count = level_counts if compiled else _level_counts_numpy
-    by_level, by_mode_level, rank_sums, month = count(
-        c.level, c.activity, c.activity_by_level, c.activity_by_mode, mask, c.quintile, rank,
-        n // 2)
+    if counts is None:
+        counts = level_counts(c.level, c.activity_by_level, c.activity_by_mode, mask, c.quintile,
+                              integer_ranks_of(c), n // 2)
+    by_level, by_mode_level, rank_sums, month = counts
     residents = np.maximum(per_quintile, 1)
     row: dict[str, float] = {}
     for b, name in enumerate(LEVELS):
@@ -131,7 +98,7 @@ def level_outcomes(citizens, per_quintile: np.ndarray, mask: int, seats: np.ndar
     return {k: float(v) for k, v in row.items()}
 
 
-def _ranks(c) -> np.ndarray:
+def integer_ranks_of(c) -> np.ndarray:
     """Integer SES ranks of ``c``, computed once per Citizens object."""
     cached = getattr(c, "_integer_ranks", None)
     if cached is None or cached[0] != id(c.ses_rank):

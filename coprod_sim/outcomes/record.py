@@ -21,7 +21,7 @@ from coprod_sim.names import (
     RESULT_SUCCESS,
 )
 from coprod_sim.outcomes import bias as metrics
-from coprod_sim.outcomes.levels import level_outcomes
+from coprod_sim.outcomes.levels import integer_ranks_of, level_outcomes
 from coprod_sim.params import Parameters
 from coprod_sim.rules import jit
 from coprod_sim.rules.base import State
@@ -58,12 +58,13 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
         from coprod_sim.outcomes.counting import year_summary
 
         work = _work(c)
-        ints, by_q, by_hood = year_summary(
+        ints, by_q, by_hood, by_level = year_summary(
             c.mode, c.activity, c.activity_by_mode, mask, c.quintile, c.neighbourhood, len(hoods),
-            c.offered, c.result, c.self_efficacy, c.efficacy_baseline, c.ses_rank,
-            _mean(c.ses_rank), work)
+            c.offered, c.result, c.level, c.activity_by_level, integer_ranks_of(c),
+            c.self_efficacy, c.efficacy_baseline, c.ses_rank, _mean(c.ses_rank), work)
     else:
         ints, by_q, by_hood = _counts(state, mask)
+        by_level = None  # level_outcomes counts them
         year = (c.activity & mask) != 0
     per_quintile, per_hood = _residents(c, len(hoods))
     ints = ints.tolist()  # Python ints: exact, and int / int rounds as NumPy's division does
@@ -99,7 +100,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     row["advantaged_output_share"] = metrics.advantaged_output_share(
         state.output_per_resident * hoods.size, hoods.advantage, hoods.size)
     row.update(_means(state, e_year, base_year, e_others))
-    row.update(level_outcomes(c, per_quintile, mask, state.seat_counts, accelerate=compiled))
+    row.update(level_outcomes(c, per_quintile, mask, state.seat_counts, counts=by_level))
     row = {k: float(v) for k, v in row.items()}
     if not neighbourhoods:
         return row, None
@@ -143,7 +144,7 @@ def _work(c) -> np.ndarray:
 
 
 def _counts(state: State, mask: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """NumPy twin of :func:`coprod_sim.month.compiled.year_counts` (same integers)."""
+    """NumPy twin of :func:`coprod_sim.outcomes.counting.year_counts` (same integers)."""
     c = state.citizens
     k = len(state.neighbourhoods)
     active = c.mode != NO_MODE
