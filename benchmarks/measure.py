@@ -47,7 +47,9 @@ def digest(model) -> str:
     s = model.state
     for group in (s.citizens, s.administrations, s.neighbourhoods):
         for f in fields(group):
-            h.update(getattr(group, f.name).tobytes())
+            value = getattr(group, f.name)
+            if value is not None:  # optional arrays (a town from a table) may be absent
+                h.update(value.tobytes())
     for name in ("peer_active_share", "coparticipant_share", "tie_success_share",
                  "output_per_resident"):
         h.update(getattr(s, name).tobytes())
