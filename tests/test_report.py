@@ -112,7 +112,7 @@ def assert_every_number_is_in_effects(folder: Path) -> int:
 def test_grid_with_policies_answers_per_point_with_every_number_in_effects(grid):
     names = figure_names(grid)
     assert names == {"policy_levels", "policy_differences", "quintiles", "trajectories", "heatmap",
-                     "point_differences"}
+                     "point_differences", "levels", "levels_by_point"}
     text = (grid / "report.md").read_text()
     for fig in names:
         assert f"figures/{fig}.png" in text
@@ -297,3 +297,48 @@ def test_a_report_is_refused_while_another_command_holds_the_folder(grid, tmp_pa
         write_report(folder)
     assert (folder / "report.md").read_text() == before
     write_report(folder)  # released: the report goes through
+
+
+# ====================================================================== levels of involvement
+LEVELS_BODY = """
+[sweep]
+"administration.risk_aversion" = [0.2, 0.8]
+[policies.open]
+description = "waive the control screening of designer and initiator offers"
+"policy.codesign_openness" = 1.0
+[policies.open_call]
+"policy.codesign_seats" = 20.0
+"policy.seat_selection" = "open_call"
+[policies.sortition]
+"policy.codesign_seats" = 20.0
+"policy.seat_selection" = "sortition"
+"""
+
+
+def test_levels_of_involvement_are_answered_by_policy_level_point_and_seat(tmp_path):
+    path = tmp_path / "levels.toml"
+    path.write_text('name = "levels"\nreplications = 3\nsteps = 12\nseed = 3\n[parameters]\n'
+                    f'population.n_citizens = 600\npopulation.n_neighbourhoods = 4\n{LEVELS_BODY}')
+    out = tmp_path / "levels"
+    assert sweep(load_scenario(path), out, workers=1, progress=False).ok
+    write_report(out)
+    assert {"levels", "levels_by_point", "seats"} <= figure_names(out)
+    text = (out / "report.md").read_text()
+    for heading in ("## Levels of involvement", "### By policy and level", "### By mode and level",
+                    "### At each design point", "## Co-design seats: who sits, who declines"):
+        assert heading in text
+    assert "levels of involvement" in text.split("## How to read the measures")[1]  # glossary
+    e = pd.read_csv(out / "effects.csv")
+    pol = e[e.scope == "policy"]
+    # every level and mode x level measure, for every policy, with differences from the baseline
+    for col in ("participation_year_designer", "top_bottom_ratio_initiator", "concentration_index_executor",
+                "participation_year_group_designer", "high_level_share", "advantaged_high_level_share"):
+        assert set(pol[pol.measure == col].policy) == {"baseline", "open", "open_call", "sortition"}
+    opened = pol[(pol.measure == "high_level_share") & (pol.policy == "open")].iloc[0]
+    assert opened.diff_value > 0 and opened.distinguishable  # opening co-design shares more control
+    seats = e[e.scope == "seats"]
+    assert set(seats.policy) == {"sortition"} and set(seats.compared_with) == {"open_call"}
+    assert len(e[e.scope == "level gap"]) == 2 * 2 * 4  # two bias measures x two higher levels x policies
+    dep = e[e.scope == "policy x parameter"]
+    assert set(dep.parameter) == {"administration.risk_aversion"}
+    assert_every_number_is_in_effects(out)

@@ -23,6 +23,7 @@ from coprod_sim.report.effects import contrast, row
 from coprod_sim.report.load import Sweep
 from coprod_sim.report.measures import (
     CONCENTRATION,
+    LEVEL_POINT_MEASURES,
     MEASURES,
     PARTICIPATION_M,
     SUCCESS,
@@ -31,7 +32,7 @@ from coprod_sim.report.measures import (
     column,
 )
 
-DESIGN_MEASURES = (*MEASURES, SUCCESS)
+DESIGN_MEASURES = (*MEASURES, SUCCESS, *LEVEL_POINT_MEASURES)
 SENSITIVITY_MEASURES = (PARTICIPATION_M, CONCENTRATION, TOP_BOTTOM, MEASURES[3])
 
 

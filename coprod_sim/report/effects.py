@@ -189,6 +189,8 @@ def setting_rows(sw: Sweep) -> list[dict[str, Any]]:
     for key, value in base.items():
         add(key, value)
     for p in sw.policies_declared:
+        if p.description:  # the words the report quotes, numbers in them included
+            out.append(row("setting", "description", p.name, text=p.description))
         for key, value in p.changes.items():
             add(key, value, p.name)
             try:

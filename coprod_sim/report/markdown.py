@@ -13,6 +13,7 @@ import pandas as pd
 
 from coprod_sim.names import QUINTILE_LABELS
 from coprod_sim.params import ParameterError, spec
+from coprod_sim.report import levels
 from coprod_sim.report.designs import Answer
 from coprod_sim.report.load import Sweep
 from coprod_sim.report.measures import (
@@ -20,6 +21,7 @@ from coprod_sim.report.measures import (
     BY_COLUMN,
     CONCENTRATION,
     EVERY,
+    FAMILIES,
     MEASURES,
     MODE_MEASURES,
     PARTICIPATION_M,
@@ -290,9 +292,10 @@ def quintile_and_mode_tables(sw: Sweep, rows: Rows) -> list[str]:
 def glossary(sw: Sweep) -> list[str]:
     lines = ["## How to read the measures", ""]
     for m in EVERY:
-        if m in QUINTILES or m in MODE_MEASURES:
+        if m in QUINTILES or m in MODE_MEASURES or m in FAMILIES:
             continue
         lines.append(f"- **{m.label}** (`{m.column}`): {m.reads}.")
+    lines += levels.glossary()
     lines += ["- **participation by quintile / by mode**: the same share within one fifth of the"
               " citizens by socio-economic status, or within one mode of taking part.",
               "- **95% CI** (95% confidence interval): a range built so that, in 95% of repeated"
@@ -341,6 +344,7 @@ def markdown(sw: Sweep, table: pd.DataFrame, answers: dict[str, Answer], warning
     lines += level_table(sw, rows)
     lines += point_table(sw, rows, figures)
     lines += quintile_and_mode_tables(sw, rows)
+    lines += levels.section(sw, table, figures)
     lines += trajectories(sw, figures)
     lines += glossary(sw)
     return "\n".join(lines)

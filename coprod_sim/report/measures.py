@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from coprod_sim.names import MODES, OUTCOMES, QUINTILE_COLUMNS
+from coprod_sim.names import LEVELS, MODES, N_QUINTILES, OUTCOMES, QUINTILE_COLUMNS
 from coprod_sim.stats import Scale
 
 PARTICIPATION = "participation_year"
@@ -95,7 +95,45 @@ QUINTILES = tuple(_share(c, "share of the quintile's citizens active in the past
                   for c in QUINTILE_COLUMNS)
 MODE_MEASURES = tuple(_share(f"participation_year_{m}", f"share of citizens active in {m} mode in the"
                              " past year") for m in MODES)
-EVERY = (*MEASURES, SUCCESS, *QUINTILES, *MODE_MEASURES)
+MODE_RATIOS = tuple(_measure(c, "top/bottom ratio of participation " + w + "; 1 = no bias", "ratio",
+                             "ratio", (0.0, math.inf))
+                    for c, w in (("top_bottom_ratio_individual", "in individual mode"),
+                                 ("top_bottom_ratio_collective", "in group and collective modes")))
+
+# ------------------------------------------------------------------ levels of involvement
+LEVEL_PARTICIPATION = tuple(_share(f"participation_year_{lv}", f"share of citizens active at the {lv}"
+                                   " level in the past year") for lv in LEVELS)
+LEVEL_RATIO = tuple(_measure(f"top_bottom_ratio_{lv}", f"the top/bottom ratio among {lv}s", "ratio",
+                             "ratio", (0.0, math.inf)) for lv in LEVELS)
+LEVEL_CONCENTRATION = tuple(_measure(f"concentration_index_{lv}", f"the concentration index among"
+                                     f" {lv}s", "index", "mean", (-1.0, 1.0)) for lv in LEVELS)
+MODE_LEVEL_PARTICIPATION = tuple(_share(f"participation_year_{m}_{lv}", f"share of citizens active in {m}"
+                                        f" mode at the {lv} level") for m in MODES for lv in LEVELS)
+MODE_LEVEL_RATIO = tuple(_measure(f"top_bottom_ratio_{m}_{lv}", f"the top/bottom ratio in {m} mode at"
+                                  f" the {lv} level", "ratio", "ratio", (0.0, math.inf))
+                         for m in MODES for lv in LEVELS)
+HIGH_LEVEL = _share("high_level_share", "share of the month's episodes (accepted collaborations) in which"
+                    " citizens design the service or initiate it rather than carry it out; higher ="
+                    " more control shared with citizens")
+ADVANTAGED_HIGH = _share("advantaged_high_level_share", "share of the month's designer and initiator"
+                         " episodes taken by the advantaged half of the citizens (socio-economic rank at"
+                         " or above the median); 50% = even, above = the advantaged take more of them")
+SEAT_SHARES = tuple(_share(f"seat_share_q{q}", "share of the month's co-design seats held by this fifth;"
+                           " 20% each = a cross section") for q in range(1, N_QUINTILES + 1))
+SEAT_ACCEPTANCE = tuple(_share(f"seat_acceptance_q{q}", "share of this fifth's residents asked for a"
+                               " co-design seat who accepted; the rest declined")
+                        for q in range(1, N_QUINTILES + 1))
+LEVEL_MEASURES = (HIGH_LEVEL, ADVANTAGED_HIGH, *LEVEL_PARTICIPATION, *LEVEL_RATIO, *LEVEL_CONCENTRATION,
+                  *MODE_LEVEL_PARTICIPATION, *MODE_LEVEL_RATIO, *SEAT_SHARES, *SEAT_ACCEPTANCE)
+"""Outcomes by level of involvement (Voorberg, Bekkers & Tummers 2015) and of co-design seats."""
+LEVEL_POINT_MEASURES = (HIGH_LEVEL, ADVANTAGED_HIGH, *LEVEL_PARTICIPATION, *LEVEL_RATIO,
+                        *LEVEL_CONCENTRATION, *MODE_MEASURES, *MODE_RATIOS)
+"""What a design point states by level and by mode (point table, main effects)."""
+
+FAMILIES = frozenset((*MODE_RATIOS, *LEVEL_MEASURES[2:]))
+"""Measures the glossary explains as a family (by level, mode x level, quintile of seats)."""
+
+EVERY = (*MEASURES, SUCCESS, *QUINTILES, *MODE_MEASURES, *MODE_RATIOS, *LEVEL_MEASURES)
 BY_COLUMN = {m.column: m for m in EVERY}
 
 

@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from coprod_sim.analysis.discovery_report import add_to_report
-from coprod_sim.report import charts, design_charts, designs, effects
+from coprod_sim.report import charts, design_charts, designs, effects, level_charts, levels
 from coprod_sim.report.html import to_html
 from coprod_sim.report.load import ReportError, Sweep, file_slug, load_sweep
 from coprod_sim.report.markdown import FOOTER, Rows, headline, markdown
@@ -107,6 +107,7 @@ def effects_table(sw: Sweep, answers: dict[str, designs.Answer]) -> pd.DataFrame
         rows += effects.point_rows(sw, designs.DESIGN_MEASURES)
     for ans in answers.values():
         rows += ans.rows
+    rows += levels.rows(sw)
     return pd.DataFrame(rows)
 
 
@@ -120,6 +121,9 @@ def _draw(sw: Sweep, table: pd.DataFrame, figs: Figures) -> None:
     design_charts.figure_response(sw, table, figs.save)
     design_charts.figure_scatter(sw, table, figs.save)
     design_charts.figure_indices(sw, table, figs.save)
+    level_charts.figure_levels(sw, table, figs.save)
+    level_charts.figure_levels_by_point(sw, table, figs.save)
+    level_charts.figure_seats(sw, table, figs.save)
 
 
 def write_report(folder: str | Path) -> ReportResult:
