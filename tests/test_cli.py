@@ -35,6 +35,16 @@ def test_run_prints_summary_and_writes_outputs(tmp_path):
     assert (out / "run.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_run_summary_shows_levels_by_mode_and_who_accepts_seats():
+    r = coprod("run", "--citizens", "800", "--steps", "24", "--seed", "2",
+               "--set", "policy.codesign_seats=20", "--set", "policy.seat_selection=sortition")
+    assert r.returncode == 0, r.stderr
+    for fragment in ("Levels of involvement", "By mode and level", "initiator",
+                     "Designer and initiator episodes", "Co-design seats held",
+                     "Of those asked for a seat, accepted"):
+        assert fragment in r.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "key", "fragment"),
     [

@@ -151,6 +151,14 @@ def print_levels(mean: dict[str, float]) -> None:
         t.add_row(lv, _pct(mean[f"participation_year_{lv}"]), _num(mean[f"top_bottom_ratio_{lv}"]),
                   _num(mean[f"concentration_index_{lv}"]))
     console.print(t)
+    ml = Table(title="By mode and level: participation (top/bottom ratio)", title_justify="left")
+    ml.add_column("mode")
+    for lv in LEVELS:
+        ml.add_column(lv, justify="right")
+    for m in MODES:
+        ml.add_row(m, *[f"{_pct(mean[f'participation_year_{m}_{lv}'])}"
+                        f" ({_num(mean[f'top_bottom_ratio_{m}_{lv}'])})" for lv in LEVELS])
+    console.print(ml)
     console.print(
         f"Designer and initiator episodes: {_pct(mean['high_level_share'])} of episodes,"
         f" {_pct(mean['advantaged_high_level_share'])} of them by the advantaged half.",
@@ -159,6 +167,10 @@ def print_levels(mean: dict[str, float]) -> None:
     if any(x == x for x in seats):  # seats were open
         held = ", ".join(f"{label} {_pct(x)}" for label, x in zip(QUINTILE_LABELS, seats, strict=True))
         console.print(f"Co-design seats held: {held}.", highlight=False)
+        took = ", ".join(f"{label} {_pct(mean[f'seat_acceptance_q{q}'])}"
+                         for q, label in enumerate(QUINTILE_LABELS, 1))
+        console.print(f"Of those asked for a seat, accepted: {took} (the rest declined).",
+                      highlight=False)
 
 
 def _pct(x: float) -> str:
