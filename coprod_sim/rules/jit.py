@@ -6,9 +6,10 @@ call them citizen by citizen, and their three branch helpers get scalar forms (N
 ``where``, indexing and ``clip`` would allocate an array per call). The scalar forms select
 exactly what the NumPy forms select, so both give the same bits.
 
-Numba caches compiled code on disk keyed by the source file of each compiled function; the
-compiled loops depend on ``equations.py`` too, so their cache is also keyed by it (an edited
-equation is recompiled, never served stale from the cache).
+Numba caches compiled code on disk keyed by the source file of each compiled function, but
+the compiled loops contain code from other files too (the equations, these overloads, other
+loops, constants); here their cache is keyed on all of those sources
+(:func:`source_stamp`), so an edited equation is recompiled, never served stale.
 
 Without Numba (or with ``COPROD_ACCELERATE=0``) nothing here is used: the kernel runs the
 NumPy month, which evaluates the same equations on arrays.
@@ -16,6 +17,7 @@ NumPy month, which evaluates the same equations on arrays.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -42,17 +44,18 @@ def jit(fn):
         return fn
     import numba
 
-    _prepare()
-    return numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")(fn)
+    cache = _prepare()
+    return numba.njit(cache=cache, nogil=True, boundscheck=False, error_model="numpy")(fn)
 
 
 _prepared: list[bool] = []
 
 
-def _prepare() -> None:
-    """Once: make the equations compilable and key the disk cache on their source."""
+def _prepare() -> bool:
+    """Once: make the equations compilable and key the disk cache on their sources; whether
+    the disk cache may be used."""
     if _prepared:
-        return
+        return _prepared[0]
     from numba.extending import overload, register_jitable
 
     @overload(eq.where)
@@ -76,46 +79,78 @@ def _prepare() -> None:
 
     for equation in eq.EQUATIONS:
         register_jitable(equation)
-    _install_locators()
-    _prepared.append(True)
+    _prepared.append(_install_locators())
+    return _prepared[0]
 
 
-# --- The disk cache of compiled loops also depends on the equations' source ---------------
+# --- The disk cache of compiled code is keyed on every source compiled into it ---------------
+#
+# Numba keys a function's disk cache on its own source file only, and freezes what it calls
+# from other files (and their global constants) into the compiled code: editing only
+# equations.py, jumps.py, this file or names.py would leave stale compiled loops. Here the
+# stamp of every cached function of the package is a hash of all those sources, so any edit
+# to them recompiles everything that may have used it.
 
-_DEPENDS_ON = (Path(eq.__file__).resolve(),)
-_COMPILED_DIRS = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "month")
-"""Folders whose compiled functions call the equations (rules/, month/)."""
-
-
-def _stamp(py_file: str) -> str:
-    h = hashlib.sha256()
-    for path in (Path(py_file), *_DEPENDS_ON):
-        h.update(path.read_bytes())
-    return h.hexdigest()
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 
-def _with_equations(locator: type) -> type:
-    """A Numba cache locator for rules/ and month/ whose source stamp covers the equations."""
+@functools.cache
+def compiled_sources() -> tuple[Path, ...]:
+    """The package's sources whose code compiled functions may contain: every module with a
+    ``@jit`` function, the equations, this module (its overloads) and the names (constants).
+    Found once per process."""
+    marked = [p for p in sorted(_PACKAGE.rglob("*.py"))
+              if "__pycache__" not in p.parts and "\n@jit\n" in p.read_text(encoding="utf-8")]
+    return tuple(sorted({*marked, Path(eq.__file__).resolve(), Path(__file__).resolve(),
+                         _PACKAGE / "names.py"}))
+
+
+_stamp_of: dict[tuple, str] = {}
+
+
+def source_stamp() -> str:
+    """SHA-256 of :func:`compiled_sources` (recomputed when a file's size or time changes)."""
+    files = compiled_sources()
+    key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    if key not in _stamp_of:
+        h = hashlib.sha256()
+        for path in files:
+            h.update(str(path.relative_to(_PACKAGE)).encode() + b"\0" + path.read_bytes())
+        _stamp_of.clear()
+        _stamp_of[key] = h.hexdigest()
+    return _stamp_of[key]
+
+
+def _keyed_on_sources(locator: type) -> type:
+    """A Numba cache locator like ``locator`` whose source stamp is :func:`source_stamp`
+    for the package's functions (others are left to Numba's own locators)."""
 
     class Locator(locator):
         @classmethod
         def from_function(cls, py_func, py_file):
-            if Path(py_file).resolve().parent not in _COMPILED_DIRS:
+            if not Path(py_file).resolve().is_relative_to(_PACKAGE):
                 return None
             return super().from_function(py_func, py_file)
 
         def get_source_stamp(self):
-            return _stamp(self._py_file)
+            return source_stamp()
 
-    Locator.__name__ = f"Equations{locator.__name__}"
+    Locator.__name__ = f"Sources{locator.__name__}"
     return Locator
 
 
-def _install_locators() -> None:
+def _install_locators() -> bool:
+    """Put the source-keyed locators first in Numba's list; False if this Numba has no such
+    list (then :func:`jit` compiles without a disk cache rather than risk stale code)."""
     try:
-        from numba.core.caching import InTreeCacheLocator, UserWideCacheLocator, _CacheImpl
-    except ImportError:  # pragma: no cover - a Numba without these: default stamps
-        return
-    if not any(c.__name__.startswith("Equations") for c in _CacheImpl._locator_classes):
-        _CacheImpl._locator_classes[:0] = [_with_equations(InTreeCacheLocator),
-                                           _with_equations(UserWideCacheLocator)]
+        from numba.core import caching
+    except ImportError:  # pragma: no cover
+        return False
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    names = ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
+    if impl is None or not all(hasattr(caching, n) for n in names):  # pragma: no cover
+        return False
+    classes = impl._locator_classes
+    if not any(c.__name__.startswith("Sources") for c in classes):
+        classes[:0] = [_keyed_on_sources(getattr(caching, n)) for n in names]
+    return True
