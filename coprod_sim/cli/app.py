@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "coprod_sim.cli.viz",
     "coprod_sim.cli.explain",
     "coprod_sim.cli.optimise",
+    "coprod_sim.cli.calibrate",
     "coprod_sim.cli.validity",
 )
 """The modules whose ``register(app)`` adds commands, in the order ``coprod --help`` lists them."""

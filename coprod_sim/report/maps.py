@@ -50,22 +50,25 @@ def draw_maps(geometry: gpd.GeoDataFrame, panels: list[tuple[str, np.ndarray, st
     for ax, (name, values, kind) in zip(axes[0], panels, strict=True):
         frame = geometry.assign(value=values)
         finite = values[np.isfinite(values)]
-        if kind == "share":  # from the lowest to the highest neighbourhood: the differences show
-            low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-            norm, cmap, label = Normalize(low, max(high, low + 1e-9)), "viridis", "share of residents"
-            ticks = np.linspace(low, max(high, low + 1e-9), 5)
+        # Colour limits leave out the 2% most extreme areas at each end (arrows on the bar):
+        # a small area simulated with a handful of citizens would otherwise wash out the rest.
+        if kind == "share":
+            low, high = _robust(finite, 2), _robust(finite, 98)
+            high = max(high, low + 1e-9)
+            norm, cmap, label = Normalize(low, high), "viridis", "share of residents"
+            ticks = np.linspace(low, high, 5)
         elif kind == "ratio":
-            span = max(float(np.abs(np.log(finite[finite > 0])).max(initial=0.05)), 0.05)
+            span = max(_robust(np.abs(np.log(finite[finite > 0])), 98), 0.05)
             norm, cmap, label = LogNorm(math.exp(-span), math.exp(span)), "PuOr", "x the town's rate"
             ticks = np.exp(np.linspace(-span, span, 5))
         else:
-            span = max(float(np.abs(finite).max(initial=0)), 1e-9)
+            span = max(_robust(np.abs(finite), 98), 1e-9)
             norm, cmap, label = TwoSlopeNorm(0, -span, span), "RdBu", "percentage points"
             ticks = np.linspace(-span, span, 5)
         frame.plot(column="value", ax=ax, cmap=cmap, norm=norm, edgecolor="#555555", linewidth=0.3,
                    missing_kwds={"color": "#dddddd", "label": "no data"})
         sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-        bar = fig.colorbar(sm, ax=ax, shrink=0.7, orientation="horizontal", pad=0.02)
+        bar = fig.colorbar(sm, ax=ax, shrink=0.7, orientation="horizontal", pad=0.02, extend="both")
         bar.set_label(label)
         bar.set_ticks(ticks, labels=[_tick(kind, t) for t in ticks])
         bar.minorticks_off()
@@ -77,6 +80,10 @@ def draw_maps(geometry: gpd.GeoDataFrame, panels: list[tuple[str, np.ndarray, st
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _robust(values: np.ndarray, percent: float) -> float:
+    return float(np.percentile(values, percent)) if len(values) else 0.0
 
 
 def _tick(kind: str, x: float) -> str:

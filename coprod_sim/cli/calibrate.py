@@ -1,0 +1,75 @@
+"""``coprod calibrate FILE``: fit behavioural parameters to observed participation by neighbourhood."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from coprod_sim.cli.errors import UserError, console, err_console, user_errors
+from coprod_sim.cli.sweep import _folder_name
+
+
+def register(app: typer.Typer) -> None:
+    app.command(short_help="Fit behavioural parameters to observed participation by neighbourhood.")(
+        calibrate)
+
+
+@user_errors
+def calibrate(
+    file: Annotated[Path, typer.Argument(
+        help="Scenario file (TOML) with a [town] table holding observed participation and a"
+             " [calibrate] table naming the parameters to fit.", show_default=False)],
+    trials: Annotated[int | None, typer.Option(
+        min=2, help="Trials in all (default: the [calibrate] table's); a resumed study goes on to it.")
+                      ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: out/<name>_calibrate).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard a study already there.")] = False,
+    progress: Annotated[bool, typer.Option(help="Print a line per trial.")] = True,
+) -> None:
+    """Fit the [calibrate] table's parameters to the town table's observed participation (and
+    any town-wide targets) with Optuna on common random numbers. Writes fit.png, fit.csv,
+    trials.csv, calibrate.md, calibrated.toml (the scenario with the best fit, usable as it is)
+    and the resumable study calibrate.db into --out. Interrupted: run the same command again
+    to resume."""
+    import dataclasses
+
+    from coprod_sim.analysis.calibrate import CalibrateInterrupted
+    from coprod_sim.analysis.calibrate import calibrate as fit
+    from coprod_sim.analysis.calibrate_report import write_outputs
+    from coprod_sim.scenario.calibrate import load_calibrate
+    from coprod_sim.scenario.loader import load_scenario
+
+    scenario = load_scenario(file)
+    spec = load_calibrate(file)
+    if trials is not None:
+        spec = dataclasses.replace(spec, trials=trials)
+    if len(scenario.policies) > 1 or scenario.design.levers:
+        console.print("The scenario's policies and [sweep] are not used: the fit starts from its base"
+                      " values.", highlight=False)
+    out = out or Path("out") / f"{_folder_name(scenario.name)}_calibrate"
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder.")
+    console.print(f"[bold]{escape(scenario.name)}[/]: {spec.trials} trials x {spec.replications}"
+                  f" replications, {len(spec.parameters)} parameters, into {out}/", highlight=False)
+
+    def say(done: int, total: int, best: float) -> None:
+        if progress:
+            console.print(f"trial {done} of {total}: best loss {best:.4g}", highlight=False)
+
+    try:
+        result = fit(scenario, spec, out, overwrite=overwrite, progress=say)
+    except CalibrateInterrupted as exc:
+        err_console.print(f"Interrupted: {exc.completed} trials are saved in {out}/. To continue:"
+                          f" coprod calibrate {file} --out {out}", highlight=False)
+        raise typer.Exit(130) from None
+    files = write_outputs(scenario, result)
+    if result.resumed:
+        console.print(f"Resumed a study of {result.resumed} trials.", highlight=False)
+    for key in result.keys:
+        ens = result.ensemble[key]
+        console.print(f"{key}: best {result.best[key]:.4g}, good fits {ens.min():.4g} to {ens.max():.4g}",
+                      highlight=False)
+    console.print(f"Wrote {', '.join(p.name for p in files.values())} to {out}/", highlight=False)
