@@ -209,6 +209,10 @@ reads in grey and for the common colour-vision deficiencies (ColorBrewer RdBu)."
 MODE_COLOURS: tuple[str, ...] = ("#2171b5", "#e6550d", "#a50f15")
 """One colour per mode: individual, group, collective."""
 
+LEVEL_COLOURS: tuple[str, ...] = ("#dfc27d", "#a6611a", "#543005")
+"""One colour per level of involvement, executor to initiator: darker as citizens share more
+control (ColorBrewer BrBG browns, apart from the modes' and the participants' colours)."""
+
 PARTICIPANT_COLOUR = "#1b7837"
 NON_PARTICIPANT_COLOUR = "#762a83"
 BASELINE_COLOUR = "#636363"

@@ -198,12 +198,12 @@ def open_page(browser, url: str, size: str, locale: str, traffic: Traffic):
     return context, page
 
 
-def assert_on_one_screen(page, size: str) -> None:
+def assert_on_one_screen(page, size: str, panels: list[str] = PANELS) -> None:
     """The town and the four plots are whole inside the window, large enough, and nothing
     else lies over them (no banner, no badge)."""
     width, height = SIZES[size]
     assert page.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight + 1")
-    for selector in PANELS:
+    for selector in panels:
         box = page.locator(selector).bounding_box()
         assert box["x"] >= 0 and box["y"] >= 0, (selector, box)
         assert box["x"] + box["width"] <= width + 1, (selector, box)
@@ -266,12 +266,23 @@ def test_teaching_page_in_headless_chromium(server, shots):
             assert picture(page, ".coprod-town-map") != town_efficacy
             page.screenshot(path=shots / "viz-taking-part.png")
 
+            # Who takes part by level of involvement: the third plot changes, the others stay.
+            page.locator(".coprod-who").get_by_text("by level").click()
+            page.locator(".coprod-chart-levels").wait_for(timeout=UI_TIMEOUT)
+            expect(page.locator(".coprod-chart-quintiles")).to_have_count(0)
+            assert_on_one_screen(page, "1366x768", [*PANELS[:3], ".coprod-chart-levels", PANELS[4]])
+            page.screenshot(path=shots / "viz-levels.png")
+            page.locator(".coprod-who").get_by_text("by income").click()
+            page.locator(".coprod-chart-quintiles").wait_for(timeout=UI_TIMEOUT)
+
             # Levers: values shown; the cycle switch sets its strength to 0 (one control).
             page.locator(".coprod-levers-button").click()
             levers = page.locator(".coprod-levers")
             expect(levers).to_be_visible()
             expect(levers).to_contain_text("Risk aversion: 0.50")
             expect(levers).to_contain_text("Feedback strength: 1.00")
+            for lever in ("Codesign openness: 0.00", "Initiative support: 0.00", "Digital share: 0.00"):
+                expect(levers).to_contain_text(lever)
             page.locator(".coprod-cycle-switch input").click(force=True)
             expect(levers).to_contain_text("Feedback strength: 0.00")
             expect(page.locator(".coprod-levers-changed")).to_be_visible()

@@ -23,11 +23,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from coprod_sim.cli.app import app as cli_app
-from coprod_sim.names import QUINTILE_COLUMNS
+from coprod_sim.names import LEVELS, QUINTILE_COLUMNS
 from coprod_sim.params import TREE, Param, Parameters, spec
 from coprod_sim.viz import session as session_module
 from coprod_sim.viz import town as town_module
-from coprod_sim.viz.charts import CHARTS, make_charts, series
+from coprod_sim.viz.charts import CHARTS, WHO, advantaged_share, make_charts, series, shown_charts
 from coprod_sim.viz.controls import (
     FEEDBACK_KEY,
     FEEDBACK_OFF,
@@ -267,6 +267,118 @@ def test_plots_survive_a_month_half_recorded_by_the_playing_thread():
     assert {len(v) for v in s.values()} == {4}
     for name in CHARTS:
         assert decode(town.chart_png(name)).ndim == 3
+
+
+# ----------------------------------------------------------------------------- painted in the browser
+def data_uri_image(uri: str) -> np.ndarray:
+    import base64
+
+    assert uri.startswith("data:image/png;base64,")
+    return decode(base64.b64decode(uri.split(",", 1)[1]))
+
+
+def test_a_plot_sent_to_the_browser_is_its_still_frame_and_its_lines_in_pixels():
+    """The browser paints the marks over the still: each line's points, read back through the
+    axes, are the recorded outcomes; the still is made once per y range."""
+    import json
+
+    town = Town(Parameters(SMALL), "en")
+    for _ in range(8):
+        town.step()
+    for name in CHARTS:
+        frame = town.chart_frame(name)
+        json.dumps(frame, allow_nan=False)  # what the page sends must be valid JSON
+        chart = town.charts[name]
+        assert data_uri_image(frame["still"]).shape == (frame["height"], frame["width"], 3)
+        assert town.chart_frame(name)["still"] is frame["still"]  # not made again
+        lines = [m for m in frame["marks"] if m["kind"] == "line"]
+        drawn = [a for a in chart.moving() if hasattr(a, "get_ydata")]
+        assert len(lines) == len(drawn) >= 1
+        for mark, line in zip(lines, drawn, strict=True):
+            xy = np.asarray([p for p in mark["points"] if p is not None], dtype=float).reshape(-1, 2)
+            xy[:, 1] = frame["height"] - xy[:, 1]
+            back = chart.ax.transData.inverted().transform(xy)
+            keep = np.isfinite(np.asarray(line.get_ydata(), dtype=float))
+            np.testing.assert_allclose(back[:, 0], np.asarray(line.get_xdata())[keep], atol=0.5)
+            ylo, yhi = chart.ax.get_ylim()
+            np.testing.assert_allclose(back[:, 1], np.asarray(line.get_ydata())[keep],
+                                       atol=0.02 * (yhi - ylo))
+            assert mark["colour"].startswith("#") and mark["width"] > 0
+
+
+def test_the_town_sent_to_the_browser_is_one_colour_per_citizen_at_its_place():
+    import base64
+
+    town = Town(Parameters(SMALL), "en")
+    for _ in range(5):
+        town.step()
+    for colour_by in ("self-efficacy", "taking part"):
+        frame = town.town_frame(colour_by)
+        index = np.frombuffer(base64.b64decode(frame["colours"]), dtype=np.uint8)
+        xy = np.frombuffer(base64.b64decode(frame["dots"]["xy"]), dtype="<u2").reshape(-1, 2)
+        assert len(index) == len(xy) == town.model.state.citizens.n
+        assert index.max() < len(frame["dots"]["palette"])
+        assert (xy[:, 0] < frame["width"]).all() and (xy[:, 1] < frame["height"]).all()
+        assert frame["month"] == 5
+        texts = [m["text"] for m in frame["marks"]]
+        assert any(s.startswith("Month 5:") for s in texts)
+    np.testing.assert_array_equal(index, participation_classes(town.model))
+    # each citizen's place is nearest its own neighbourhood's centre, as on the still
+    lay = town_layout(town.model)
+    centres = town.view.ax.transData.transform(lay.hood_centre)
+    centres[:, 1] = frame["height"] - centres[:, 1]
+    nearest = np.linalg.norm(xy[:, None, :] - centres[None, :, :], axis=2).argmin(axis=1)
+    np.testing.assert_array_equal(nearest, town.model.state.citizens.neighbourhood)
+
+
+# ----------------------------------------------------------------------------- levels of involvement
+def test_the_levels_levers_are_on_the_page_and_reach_the_model():
+    for key in ("policy.codesign_openness", "policy.initiative_support", "policy.digital_share"):
+        assert key in lever_keys()
+        for lang in LANGUAGES:
+            assert t(f"lever.{key}", lang) and t(f"lever.{key}.help", lang)
+    base = Parameters(SMALL)
+    shares = {}
+    for openness in (0.0, 1.0):
+        town = Town(base, "en")
+        town.reset({**town.applied, "policy.codesign_openness": openness,
+                    "policy.initiative_support": openness})
+        assert town.model.params["policy.codesign_openness"] == openness
+        for _ in range(36):
+            town.step()
+        s = series(town.model, [f"participation_year_{lv}" for lv in LEVELS[1:]])
+        shares[openness] = sum(s[f"participation_year_{lv}"][-12:].mean() for lv in LEVELS[1:])
+    assert shares[1.0] > shares[0.0]  # sharing control and supporting initiatives: more design
+
+
+def test_the_levels_plot_draws_participation_by_level_in_the_third_place():
+    assert shown_charts("quintiles")[2] == "quintiles" and shown_charts("levels")[2] == "levels"
+    assert all(len(shown_charts(w)) == 4 for w in WHO)
+    with pytest.raises(ValueError, match="who"):
+        shown_charts("age")
+    town = Town(Parameters(SMALL), "en")
+    for _ in range(14):
+        town.step()
+    town.chart_frame("levels")
+    chart = town.charts["levels"]
+    s = series(town.model)
+    for line, lv in zip(chart.lines, LEVELS, strict=True):
+        np.testing.assert_array_equal(line.get_ydata(), s[f"participation_year_{lv}"][1:])
+    assert "better-off half" in chart.note.get_text()
+    town.set_language("fr")
+    town.chart_frame("levels")
+    assert "moitié aisée" in town.charts["levels"].note.get_text()
+
+
+def test_the_better_off_share_of_design_work_weights_months_by_their_episodes():
+    n = 14
+    s = {"step": np.arange(n, dtype=float), "participation": np.full(n, 0.2),
+         "high_level_share": np.zeros(n), "advantaged_high_level_share": np.full(n, np.nan)}
+    assert advantaged_share(s, 12) is None  # no design or initiative episode
+    s["high_level_share"][-2:] = [0.1, 0.3]
+    s["advantaged_high_level_share"][-2:] = [1.0, 0.5]
+    assert advantaged_share(s, 12) == pytest.approx((0.1 * 1.0 + 0.3 * 0.5) / 0.4)
+    assert advantaged_share({k: v[:12] for k, v in s.items()}, 12) is None  # before a year
 
 
 # ----------------------------------------------------------------------------- the cycle itself

@@ -69,9 +69,9 @@ def prewarm() -> None:
 
     start_janitor()
     town = Town(BASE, LANG or "en")
-    town.picture()
+    town.town_frame()
     for name in CHARTS:
-        town.chart_png(name)
+        town.chart_frame(name)
     town.release()
 
 

@@ -9,33 +9,36 @@ Object API only (no pyplot): the page draws from worker threads.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from coprod_sim.names import BIAS_COLOUR, QUINTILE_COLOURS, QUINTILE_COLUMNS
+from coprod_sim.names import BIAS_COLOUR, LEVEL_COLOURS, LEVELS, QUINTILE_COLOURS, QUINTILE_COLUMNS
 from coprod_sim.names import NON_PARTICIPANT_COLOUR as OTHERS
 from coprod_sim.names import PARTICIPANT_COLOUR as PARTICIPANTS
 from coprod_sim.viz.cycle import HORIZON, CycleTracker
 from coprod_sim.viz.i18n import number, percent, t
-from coprod_sim.viz.render import DPI, Blitter
+from coprod_sim.viz.render import DPI, Blitter, marks
 
 if TYPE_CHECKING:
     from coprod_sim.model import CoproductionModel
 
 
 
-def series(model: CoproductionModel) -> dict[str, np.ndarray]:
-    """The recorded outcomes so far, one array per column (month 0 first).
+def series(model: CoproductionModel, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """The recorded outcomes so far, one array per column (month 0 first): the columns
+    ``names`` (and ``step``), or all of them.
 
     While the page plays, the model steps in another thread than the one drawing, so a new
     month may be half recorded: every column is cut to the months recorded in all of them.
     """
-    columns = {k: list(v) for k, v in model.datacollector.model_vars.items()}
-    months = min(len(v) for v in columns.values())
+    recorded = model.datacollector.model_vars
+    wanted = recorded if names is None else ["step", *names]
+    columns = {k: list(recorded[k]) for k in wanted}
+    months = min(len(v) for v in recorded.values())
     return {k: np.asarray(v[:months], dtype=float) for k, v in columns.items()}
 
 
@@ -53,6 +56,7 @@ class Chart:
     axes_box = (0.17, 0.34, 0.79, 0.50)  # room below for the legend
     legend_columns = 2
     decimals = 2
+    columns: tuple[str, ...] = ()  # the recorded outcomes it draws
 
     def __init__(self, months: int, lang: str = "en", width: float = 4.2, height: float = 3.5,
                  dpi: int = DPI):
@@ -104,9 +108,19 @@ class Chart:
     def png(self, model: CoproductionModel, cycle: CycleTracker | None = None) -> bytes:
         """The chart for the model's current month, as PNG bytes."""
         with self.blitter.lock:
-            self.draw(series(model), cycle)
+            self.draw(series(model, self.columns), cycle)
             self.blitter.moving = self.moving()
             return self.blitter.frame(self.ax.get_ylim())
+
+    def frame(self, model: CoproductionModel, cycle: CycleTracker | None = None) -> dict:
+        """The chart for the model's current month as the browser paints it: the still
+        frame (a data URI, made once per y range) and the lines and texts as marks."""
+        with self.blitter.lock:
+            self.draw(series(model, self.columns), cycle)
+            self.blitter.moving = self.moving()
+            width, height = self.blitter.size
+            return {"still": self.blitter.still(self.ax.get_ylim()), "marks": marks(self.blitter),
+                    "width": width, "height": height}
 
     def widen(self, values: np.ndarray) -> None:
         """Widen the y axis to hold ``values`` (rounded out to ``ystep``); never narrows."""
@@ -125,6 +139,7 @@ class EfficacyChart(Chart):
     line already starts high, which is selection."""
 
     name = "efficacy"
+    columns = ("efficacy_participants", "efficacy_participants_baseline", "efficacy_non_participants")
 
     def setup(self) -> None:
         lang = self.lang
@@ -178,6 +193,7 @@ class CycleChart(Chart):
 
 class QuintileChart(Chart):
     name = "quintiles"
+    columns = tuple(QUINTILE_COLUMNS)
     ylim = (0.0, 0.3)
     legend_columns = 3
 
@@ -196,8 +212,54 @@ class QuintileChart(Chart):
         self.widen(np.concatenate([s[c] for c in QUINTILE_COLUMNS]))
 
 
+class LevelChart(Chart):
+    """Participation at each level of involvement (Voorberg, Bekkers & Tummers 2015), and who
+    holds the demanding levels: the better-off half's share of design and initiative
+    episodes over the past year."""
+
+    name = "levels"
+    ylim = (0.0, 0.3)
+    legend_columns = 2
+    columns = (*(f"participation_year_{lv}" for lv in LEVELS), "advantaged_high_level_share",
+               "high_level_share", "participation")
+    NOTE_MONTHS = 12
+
+    def setup(self) -> None:
+        self.lines = [self.ax.plot([], [], color=c, lw=2.2, label=t(f"level.{lv}", self.lang))[0]
+                      for lv, c in zip(LEVELS, LEVEL_COLOURS, strict=True)]
+        self.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: percent(v, self.lang)))
+
+    def moving(self) -> list:
+        return [*self.lines, self.note]
+
+    def draw(self, s, cycle) -> None:
+        months = s["step"][1:]
+        for line, lv in zip(self.lines, LEVELS, strict=True):
+            line.set_data(months, s[f"participation_year_{lv}"][1:])
+            self.widen(s[f"participation_year_{lv}"])
+        share = advantaged_share(s, self.NOTE_MONTHS)
+        self.note.set_text(t("chart.levels.wait", self.lang) if share is None else
+                           t("chart.levels.note", self.lang, share=percent(share, self.lang)))
+
+
+def advantaged_share(s: Mapping[str, np.ndarray], months: int) -> float | None:
+    """The better-off half's share of the design and initiative episodes of the last
+    ``months`` months (each month weighted by its number of such episodes: the share of
+    episodes at those levels times the share of citizens active); None before a year, or
+    with none."""
+    if len(s["step"]) <= months:
+        return None
+    weight = np.nan_to_num(s["high_level_share"][-months:] * s["participation"][-months:])
+    share = s["advantaged_high_level_share"][-months:]
+    ok = np.isfinite(share) & (weight > 0)
+    if weight[ok].sum() <= 0:
+        return None
+    return float(np.average(share[ok], weights=weight[ok]))
+
+
 class ConcentrationChart(Chart):
     name = "concentration"
+    columns = ("concentration_index",)
     ylim = (-0.1, 0.4)
     legend_columns = 1
     decimals = 1
@@ -219,9 +281,21 @@ CHARTS: dict[str, type[Chart]] = {
     "efficacy": EfficacyChart,
     "cycle": CycleChart,
     "quintiles": QuintileChart,
+    "levels": LevelChart,
     "concentration": ConcentrationChart,
 }
-"""The live plots, in the order the page shows them (two by two)."""
+"""The live plots. The page shows four, two by two: ``quintiles`` or ``levels`` (the switch
+"who takes part") in the third place."""
+
+WHO = ("quintiles", "levels")
+"""The plots the page's "who takes part" switch chooses between."""
+
+
+def shown_charts(who: str) -> list[str]:
+    """The four plots on the page, in order, with ``who`` (one of WHO) in the third place."""
+    if who not in WHO:
+        raise ValueError(f"who must be one of {WHO}, not {who!r}")
+    return [name for name in CHARTS if name not in WHO or name == who]
 
 
 def make_charts(months: int, lang: str) -> dict[str, Chart]:

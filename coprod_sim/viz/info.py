@@ -42,7 +42,7 @@ LEVERS_FR = {
     "policy.effort_individual": ("Effort (individuel)", "Effort demandé par une tâche individuelle"),
     "policy.effort_group": ("Effort (en groupe)", "Effort demandé par une tâche en groupe"),
     "policy.effort_collective": ("Effort (collectif)", "Effort demandé par une tâche collective"),
-    # Levels of involvement: French ready for when these are flagged slider=True in the tree.
+    # Levels of involvement and the digital channel
     "policy.codesign_openness": ("Ouverture à la co-conception",
                                  "Part du contrôle que partagent les administrations : lève cette part du "
                                  "tri prudent des offres de co-conception et d'initiative, et invite à "
@@ -92,6 +92,12 @@ one month; a run lasts {months} months.
   itself does.
 - **Who takes part, by income** and the **concentration index** (0: rich and poor take part
   alike; above 0: the better-off take part more).
+- **By level** (the *by income / by level* switch at the top) shows how much say citizens
+  have when they take part: most **carry out a task** the administration designed (sorting waste); fewer help
+  **design the service** (planning a new skatepark with the town); fewer still **start an
+  initiative** the administration then supports (a neighbourhood watch). The note says what
+  share of design and initiative work the better-off half of the town does: above 50%, the
+  roles with the most say go to the better-off.
 
 ### What to notice
 **Most of the gap between participants and the rest is selection**: who takes part, not what
@@ -104,6 +110,12 @@ fastest for those who started ahead.
 2. Set **Outreach** to *the poorest areas* with a rate of about 0.1: does the poorest fifth
    catch up? Then try *everyone alike* at the same rate.
 3. Raise **Staff incentives** or lower the administrations' **caution**: who takes part more?
+4. Switch the plots to **by level**, then raise **Codesign openness** (how much control
+   administrations share) or **Initiative support**: do more people design or start
+   initiatives, and does the better-off half's share of that work go down? Raise the
+   administrations' **caution**: do citizens stay in the executor's role?
+5. Raise the **Digital share** (tasks that can be done from a phone): more people take part,
+   but who? Those online are more often young and better-off.
 
 **Reset** rebuilds the same town with the same luck, so a difference between two runs comes
 from the levers you changed.
@@ -139,6 +151,13 @@ pas est un mois ; une simulation dure {months} mois.
   entre ces deux lignes est l'effet de la participation elle-même.
 - **Qui participe, selon le revenu** et l'**indice de concentration** (0 : riches et pauvres
   participent autant ; au-dessus de 0 : les plus aisés participent plus).
+- **Niveau** (le sélecteur *revenu / niveau*, en haut) montre quel pouvoir ont les habitants
+  quand ils participent : la plupart **exécutent une tâche** conçue par l'administration (trier
+  les déchets) ; moins nombreux sont ceux qui aident à **concevoir le service** (dessiner un
+  nouveau skatepark avec la mairie) ; moins encore **lancent une initiative** que
+  l'administration soutient ensuite (une vigilance de quartier). La note donne la part du
+  travail de conception et d'initiative faite par la moitié la plus aisée de la ville :
+  au-dessus de 50 %, les rôles qui donnent le plus de pouvoir vont aux plus aisés.
 
 ### À remarquer
 **L'essentiel de l'écart entre participants et non-participants est un effet de sélection** :
@@ -152,6 +171,13 @@ existe, mais il est petit à côté, et il tourne plus vite pour ceux qui partai
    cinquième le plus pauvre rattrape-t-il son retard ? Essayez ensuite *tout le monde*.
 3. Augmentez les **Incitations du personnel** ou baissez la **prudence** des administrations :
    qui participe davantage ?
+4. Passez le sélecteur sur **niveau**, puis augmentez l'**Ouverture à la co-conception** (la
+   part du contrôle que partagent les administrations) ou le **Soutien aux initiatives** :
+   plus d'habitants conçoivent-ils ou lancent-ils des initiatives, et la part des plus aisés
+   dans ce travail baisse-t-elle ? Augmentez la **prudence** des administrations : les
+   habitants restent-ils cantonnés à l'exécution ?
+5. Augmentez la **Part numérique** (tâches faisables depuis un téléphone) : plus d'habitants
+   participent, mais lesquels ? Ceux qui sont en ligne sont plus souvent jeunes et aisés.
 
 **Recommencer** reconstruit la même ville avec le même hasard : une différence entre deux
 simulations vient des leviers que vous avez changés.

@@ -18,7 +18,8 @@ import solara.lab
 
 from coprod_sim.params import Parameters, spec
 from coprod_sim.viz import page_style
-from coprod_sim.viz.charts import CHARTS
+from coprod_sim.viz.canvas import Canvas
+from coprod_sim.viz.charts import WHO, shown_charts
 from coprod_sim.viz.classroom import TeacherPanel, is_teacher
 from coprod_sim.viz.controls import FEEDBACK_KEY, FEEDBACK_OFF, control, lever_keys
 from coprod_sim.viz.i18n import LANGUAGES, count, number, pick_language, t
@@ -26,20 +27,24 @@ from coprod_sim.viz.info import info_markdown, lever_value_text, status
 from coprod_sim.viz.session import LIMITS, Town, open_town
 from coprod_sim.viz.town import COLOUR_BY
 
-SPEEDS = {"slow": 1.0, "normal": 0.4, "fast": 0.0}
-"""Seconds between months while playing (at least the time a month takes to draw)."""
+SPEEDS = {"slow": 1.0, "normal": 0.4, "fast": 0.1}
+"""Seconds between months while playing."""
+SHOWN_TIMEOUT = 2.0
+"""While playing, a month is sent to the browser once it has shown the previous one (or after
+this many seconds): on a busy server or a slow device the months run on and the next picture
+shows the latest, rather than queueing pictures no one will see."""
 
 
 @solara.component
 def TownPicture(town: Town, tick: int, colour_by: str, lang: str):
-    data = solara.use_memo(lambda: town.picture(colour_by), [town.generation, tick, colour_by, lang])
-    solara.Image(data, format="jpeg", classes=["coprod-town-map"])
+    frame = solara.use_memo(lambda: town.town_frame(colour_by), [town.generation, tick, colour_by, lang])
+    Canvas(css_class="coprod-town-map", event_drawn=town.drawn, **frame)
 
 
 @solara.component
 def ChartPicture(town: Town, name: str, tick: int, lang: str):
-    data = solara.use_memo(lambda: town.chart_png(name), [town.generation, tick, lang])
-    solara.Image(data, format="png", classes=["coprod-chart", f"coprod-chart-{name}"])
+    frame = solara.use_memo(lambda: town.chart_frame(name), [town.generation, tick, name, lang])
+    Canvas(css_class=f"coprod-chart coprod-chart-{name}", **frame)
 
 
 def lesson(town: Town, lang: str) -> str:
@@ -141,24 +146,36 @@ def TownPage(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang
 @solara.component
 def Live(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: str, set_lang,
          levers: dict, busy: bool, set_busy, toggle_levers, open_info):
-    """The buttons, the status lines, the town and the plots: what a month changes."""
+    """The buttons, the status lines, the town and the plots. A month changes only
+    :func:`MonthStatus` and :func:`MonthPictures` (they read ``tick``), not the buttons."""
     headers = solara.lab.headers.value or {}
-    tick, set_tick = solara.use_state(0)  # one more per month shown: redraws this component only
+    tick = solara.use_memo(lambda: solara.reactive(0), [])  # one more per month sent to the browser
+    _ended, set_ended = solara.use_state(False)  # run finished or town put away: redraw the buttons
     playing, set_playing = solara.use_state(False)
     reset_no, set_reset_no = solara.use_state(0)
     colour_by, set_colour_by = solara.use_state(COLOUR_BY[0])
+    who, set_who = solara.use_state(WHO[0])  # income fifths or levels of involvement, third plot
     speed, set_speed = solara.use_state("normal")
     town.playing = playing
+
+    def show_month() -> None:
+        tick.value = tick.peek() + 1
+        set_ended(town.finished or town.put_away)
 
     def play(cancel: threading.Event) -> None:
         if not playing:
             return
+        sent, sent_at = town.month, 0.0
         while not cancel.is_set():
             started = time.monotonic()
             if not town.step():
                 break
-            set_tick(lambda n: n + 1)  # draws the month before the next one is simulated
+            if town.shown_month >= sent or started - sent_at > SHOWN_TIMEOUT:
+                sent, sent_at = town.month, started
+                show_month()
             cancel.wait(max(0.0, SPEEDS[speed] - (time.monotonic() - started)))
+        if sent != town.month and not town.put_away:
+            show_month()  # the last month reached, if it was not sent
         if town.finished or town.put_away:
             set_playing(False)
 
@@ -168,7 +185,7 @@ def Live(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: st
         if reset_no == 0:
             return
         town.reset(levers)
-        set_tick(lambda n: n + 1)
+        show_month()
         set_busy(False)
 
     solara.use_thread(rebuild, dependencies=[reset_no], intrusive_cancel=False)
@@ -180,7 +197,7 @@ def Live(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: st
 
     def on_step() -> None:
         town.step()  # at the end of the run (or once put away) this only redraws the message
-        set_tick(lambda n: n + 1)
+        show_month()
 
     finished, away = town.finished, town.put_away
     with solara.Div(classes=["coprod-live"]):
@@ -200,6 +217,8 @@ def Live(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: st
                                        dense=True, classes=["coprod-colour"],
                                        children=[solara.Button(t(f"colour.{c}", lang), value=c)
                                                  for c in COLOUR_BY])
+            solara.ToggleButtonsSingle(value=who, on_value=set_who, dense=True, classes=["coprod-who"],
+                                       children=[solara.Button(t(f"who.{w}", lang), value=w) for w in WHO])
             solara.Button(t("button.levers", lang), on_click=toggle_levers,
                           classes=["coprod-levers-button"], outlined=True)
             solara.Button(t("button.info", lang), on_click=open_info,
@@ -207,23 +226,22 @@ def Live(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: st
             other = LANGUAGES[(LANGUAGES.index(lang) + 1) % len(LANGUAGES)]
             solara.Button(t("button.language", lang), on_click=lambda: set_lang(other),
                           classes=["coprod-language"], text=True)
-        StatusRow(town, base, notices, lang, busy, headers, tick)
-        with solara.Div(classes=["coprod-main"] + (["coprod-busy-main"] if busy else [])):
-            if not away:
-                with solara.Div(classes=["coprod-town"]):
-                    TownPicture(town, tick, colour_by, lang)
-                with solara.Div(classes=["coprod-plots"]):
-                    for name in CHARTS:
-                        ChartPicture(town, name, tick, lang)
+        with solara.Div(classes=["coprod-status-row"]):
+            MonthStatus(town, base, lang, busy, tick)
+            for key, fields in notices:
+                fields = {k: count(v, lang) if isinstance(v, int) else v for k, v in fields.items()}
+                solara.Text(t(key, lang, **fields), classes=["coprod-notice"])
+            if is_teacher(headers):
+                TeacherPanel(lang)
+        MonthPictures(town, tick, colour_by, who, lang, busy)
 
 
 @solara.component
-def StatusRow(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: str, busy: bool,
-              headers: dict, tick: int):
-    """The end-of-run or busy notice, the status line, the lesson, notices, the teacher's panel
-    (``tick``: the month shown, so the row follows it)."""
+def MonthStatus(town: Town, base: Parameters, lang: str, busy: bool, tick: solara.Reactive[int]):
+    """The end-of-run or busy notice, the status line and the lesson, for the month shown."""
+    tick.value  # noqa: B018 (reading it makes a new month re-render this component)
     finished, away = town.finished, town.put_away
-    with solara.Div(classes=["coprod-status-row"]):
+    with solara.Div(classes=["coprod-month-status"]):
         if busy:
             solara.ProgressLinear(True)
             solara.Text(t("busy", lang), classes=["coprod-busy"])
@@ -231,12 +249,20 @@ def StatusRow(town: Town, base: Parameters, notices: list[tuple[str, dict]], lan
             solara.Warning(t("classroom.idle", lang, minutes=f"{LIMITS.idle_minutes:g}"), dense=True)
         else:
             if finished:
-                solara.Success(t("finished", lang, month=town.month), dense=True,
-                               classes=["coprod-finished"])
+                solara.Success(t("finished", lang, month=town.month), dense=True, classes=["coprod-finished"])
             solara.Text(status(town.model, town.applied, base, lang), classes=["coprod-status"])
             solara.Text(lesson(town, lang), classes=["coprod-lesson"])
-        for key, fields in notices:
-            fields = {k: count(v, lang) if isinstance(v, int) else v for k, v in fields.items()}
-            solara.Text(t(key, lang, **fields), classes=["coprod-notice"])
-        if is_teacher(headers):
-            TeacherPanel(lang)
+
+
+@solara.component
+def MonthPictures(town: Town, tick: solara.Reactive[int], colour_by: str, who: str, lang: str, busy: bool):
+    """The town and the four plots (``who``: by income or by level in the third place), for
+    the month shown."""
+    month_no = tick.value
+    with solara.Div(classes=["coprod-main"] + (["coprod-busy-main"] if busy else [])):
+        if not town.put_away:
+            with solara.Div(classes=["coprod-town"]):
+                TownPicture(town, month_no, colour_by, lang)
+            with solara.Div(classes=["coprod-plots"]):
+                for name in shown_charts(who):
+                    ChartPicture(town, name, month_no, lang)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coprod_sim.params import Parameters
-from coprod_sim.viz.charts import Chart, make_charts
+from coprod_sim.viz.charts import CHARTS, Chart
 from coprod_sim.viz.controls import FEEDBACK_KEY, FEEDBACK_OFF, TownModel, kwarg_name, lever_keys
 from coprod_sim.viz.cycle import CycleTracker
 from coprod_sim.viz.town import COLOUR_BY, TownView
@@ -68,6 +68,8 @@ class Town:
         self.model: TownModel | None = None
         self.cycle: CycleTracker | None = None
         self.playing = False
+        self.shown = threading.Event()  # set when the browser reports a month on screen
+        self.shown_month = -1
         self.touch()
         self.reset(self.applied)
 
@@ -128,9 +130,33 @@ class Town:
 
     def chart_png(self, name: str) -> bytes:
         with self.lock:
-            if self.charts is None:
-                self.charts = make_charts(self.last_month, self.lang)
-            return self.charts[name].png(self.model, self.cycle)
+            return self._chart(name).png(self.model, self.cycle)
+
+    def _chart(self, name: str) -> Chart:
+        """Plot ``name``, made the first time it is shown (the page shows four of five)."""
+        if self.charts is None:
+            self.charts = {}
+        chart = self.charts.get(name)
+        if chart is None:
+            chart = self.charts[name] = CHARTS[name](self.last_month, self.lang)
+        return chart
+
+    def town_frame(self, colour_by: str = COLOUR_BY[0]) -> dict:
+        """The town now for the browser to paint (see :meth:`TownView.frame`)."""
+        with self.lock:
+            if self.view is None:
+                self.view = TownView(self.model, self.lang)
+            return {**self.view.frame(colour_by), "month": self.month}
+
+    def chart_frame(self, name: str) -> dict:
+        """Plot ``name`` now for the browser to paint (see :meth:`Chart.frame`)."""
+        with self.lock:
+            return self._chart(name).frame(self.model, self.cycle)
+
+    def drawn(self, month: int) -> None:
+        """The browser has put ``month`` on screen (Play paces itself on it)."""
+        self.shown_month = month
+        self.shown.set()
 
     def release(self) -> None:
         """Drop the model and the drawings (an idle or closed session)."""

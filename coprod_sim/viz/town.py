@@ -8,6 +8,7 @@ from the page's worker threads.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 from collections import OrderedDict
@@ -19,7 +20,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection
-from matplotlib.colors import ListedColormap, Normalize, to_rgba_array
+from matplotlib.colors import ListedColormap, Normalize, to_hex, to_rgba_array
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
@@ -27,7 +28,7 @@ from matplotlib.ticker import FuncFormatter
 
 from coprod_sim.names import ADMIN_COLOURS, MODE_COLOURS, MODES, NO_MODE
 from coprod_sim.viz.i18n import count, number, t
-from coprod_sim.viz.render import DPI, Blitter
+from coprod_sim.viz.render import DPI, Blitter, marks
 
 if TYPE_CHECKING:
     from coprod_sim.model import CoproductionModel
@@ -243,6 +244,7 @@ class TownView:
         self.dot_radius = max(1.5, np.sqrt(size) * dpi / 72 / 2)
         self.xy, self.ax = lay.xy, ax
         self.dots: tuple[np.ndarray, np.ndarray] | None = None
+        self._dots: dict[str, dict] = {}  # what the browser needs to place the dots
         self.admin_labels = [ax.text(
             lay.admin_xy[a][0], lay.admin_xy[a][1] - 0.1 * lay.hood_radius.max(), "",
             ha="center", va="top", fontsize=FONT, zorder=3,
@@ -279,39 +281,70 @@ class TownView:
         """The picture's image format (as ``solara.Image`` names it)."""
         return self.blitter.format
 
-    def picture(self, colour_by: str = COLOUR_BY[0]) -> bytes:
-        """The town now, citizens coloured by ``colour_by`` (one of COLOUR_BY), encoded in
-        :attr:`format`."""
+    def _update(self, colour_by: str) -> tuple[np.ndarray, np.ndarray]:
+        """Set the moving texts and the key for ``colour_by``; (palette, each citizen's index
+        in it)."""
         if colour_by not in COLOUR_BY:
             raise ValueError(f"colour_by must be one of {COLOUR_BY}, not {colour_by!r}")
         model, lang = self.model, self.lang
         state = model.state
+        if colour_by == "self-efficacy":
+            lut, index = EFFICACY_LUT, np.clip(state.citizens.self_efficacy * 255, 0, 255).astype(np.intp)
+        else:
+            lut, index = PARTICIPATION_LUT, participation_classes(model)
+        self.cbar_ax.set_visible(colour_by == "self-efficacy")
+        self.legend.set_visible(colour_by != "self-efficacy")
+        for a, text in enumerate(self.admin_labels):
+            text.set_text(f"{admin_name(a)}: " + t("town.admin_risk", lang, value=number(
+                state.administrations.risk_aversion[a], lang)))
+        k = len(state.neighbourhoods)
+        areas = t("town.areas.one", lang) if k == 1 else t("town.areas.many", lang, k=k)
+        self.title.set_text(t("town.title", lang, month=state.step, n=count(state.citizens.n, lang),
+                              areas=areas))
+        return lut, index
+
+    def picture(self, colour_by: str = COLOUR_BY[0]) -> bytes:
+        """The town now, citizens coloured by ``colour_by`` (one of COLOUR_BY), encoded in
+        :attr:`format` (drawn on the server: tests, benchmarks; the page uses :meth:`frame`)."""
         with self.blitter.lock:
-            if colour_by == "self-efficacy":
-                lut, index = EFFICACY_LUT, np.clip(state.citizens.self_efficacy * 255, 0, 255).astype(np.intp)
-            else:
-                lut, index = PARTICIPATION_LUT, participation_classes(model)
+            lut, index = self._update(colour_by)
             colours = lut[index]
-            self.cbar_ax.set_visible(colour_by == "self-efficacy")
-            self.legend.set_visible(colour_by != "self-efficacy")
-            for a, text in enumerate(self.admin_labels):
-                text.set_text(f"{admin_name(a)}: " + t("town.admin_risk", lang, value=number(
-                    state.administrations.risk_aversion[a], lang)))
-            k = len(state.neighbourhoods)
-            areas = t("town.areas.one", lang) if k == 1 else t("town.areas.many", lang, k=k)
-            self.title.set_text(t("town.title", lang, month=state.step, n=count(state.citizens.n, lang),
-                                  areas=areas))
             return self.blitter.frame(colour_by, paint=lambda pixels: self._paint_citizens(pixels, colours))
+
+    def frame(self, colour_by: str = COLOUR_BY[0]) -> dict:
+        """The town now as the browser paints it (``canvas.vue``): the still frame (once per
+        colour scheme), the citizens' places and palette (once per town and scheme), each
+        citizen's colour this month (one byte each, base64) and the moving texts."""
+        with self.blitter.lock:
+            lut, index = self._update(colour_by)
+            width, height = self.blitter.size
+            still = self.blitter.still(colour_by)
+            dots = self._dots.get(colour_by)
+            if dots is None:
+                px = self.pixels(height)
+                dots = self._dots[colour_by] = {
+                    "xy": base64.b64encode(np.rint(px).astype("<u2").tobytes()).decode(),
+                    "radius": round(float(self.dot_radius), 2),
+                    "palette": [to_hex(rgba[:3] / 255) for rgba in lut]}
+            return {"still": still, "width": width, "height": height, "dots": dots,
+                    "colours": base64.b64encode(index.astype(np.uint8).tobytes()).decode(),
+                    "marks": marks(self.blitter)}
+
+    def pixels(self, height: int) -> np.ndarray:
+        """Each citizen's place in the frame, in pixels from the top left."""
+        px = self.ax.transData.transform(self.xy)
+        px[:, 1] = height - px[:, 1]
+        return px
 
     def _paint_citizens(self, pixels: np.ndarray, colours: np.ndarray) -> None:
         """Each citizen as a small disc of its colour, straight into the frame's pixels."""
         if self.dots is None:  # where the dots go, known once the axes have their final box
             height, width = pixels.shape[:2]
-            px = self.ax.transData.transform(self.xy)
+            px = self.pixels(height)
             r = int(np.ceil(self.dot_radius))
             dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
             disc = dy ** 2 + dx ** 2 <= (self.dot_radius + 0.5) ** 2
-            rows = np.rint(height - px[:, 1]).astype(np.intp)[:, None] + dy[disc][None, :]
+            rows = np.rint(px[:, 1]).astype(np.intp)[:, None] + dy[disc][None, :]
             cols = np.rint(px[:, 0]).astype(np.intp)[:, None] + dx[disc][None, :]
             self.dots = (np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1))
         rows, cols = self.dots
