@@ -23,9 +23,12 @@ from coprod_sim.params import ParameterError, Parameters, spec
 from coprod_sim.rules.channels import CHANNELS, Channel
 from coprod_sim.scenario.plan import BASELINE, Design, Point, Policy, Scenario
 
-MEASURES: tuple[str, ...] = ("concentration_index", "top_bottom_ratio", "advantage_correlation")
-"""The bias measures a decomposition explains (last-quarter means of the run's monthly values);
-labels, units and the value meaning "no bias" are in :data:`coprod_sim.names.OUTCOMES`."""
+MEASURES: tuple[str, ...] = ("concentration_index", "top_bottom_ratio", "advantage_correlation",
+                             "advantaged_high_level_share")
+"""The bias measures a decomposition explains (last-quarter means of the run's monthly values):
+who takes part, and who takes the designer and initiator roles (the levels of involvement's
+bias, read from the same runs); labels, units and the value meaning "no bias" are in
+:data:`coprod_sim.names.OUTCOMES`."""
 
 
 class ExplainError(ParameterError):

@@ -21,6 +21,7 @@ from coprod_sim.report import effects
 from coprod_sim.report.load import Sweep
 from coprod_sim.report.measures import (
     ADVANTAGED_HIGH,
+    CONCENTRATION,
     HIGH_LEVEL,
     LEVEL_CONCENTRATION,
     LEVEL_PARTICIPATION,
@@ -76,7 +77,7 @@ def seat_rows(sw: Sweep) -> list[dict[str, Any]]:
     ref = sw.runs[sw.runs["policy"] == pols[0]]
     rows = []
     by_rep = sw.replications >= 2
-    for m in (*SEAT_SHARES, *SEAT_ACCEPTANCE):
+    for m in (PARTICIPATION_M, CONCENTRATION, *SEAT_SHARES, *SEAT_ACCEPTANCE):
         for pol in pols[1:]:
             d = sw.runs[sw.runs["policy"] == pol]
             rows.append(effects.row("seats", m, pol, effects.level(d, m, by_rep),
@@ -274,7 +275,9 @@ def seat_lines(sw: Sweep, s: Said) -> list[str]:
             text += (f" Against {pols[0]}: seats of {first} {diff_text(q1, s.get('seats', q1, pol))},"
                      f" of {last} {diff_text(q5, s.get('seats', q5, pol))}; acceptance in {first}"
                      f" {diff_text(a1, s.get('seats', a1, pol))}, in {last}"
-                     f" {diff_text(a5, s.get('seats', a5, pol))}.")
+                     f" {diff_text(a5, s.get('seats', a5, pol))}; participation"
+                     f" {diff_text(PARTICIPATION_M, s.get('seats', PARTICIPATION_M, pol))}, concentration"
+                     f" index {diff_text(CONCENTRATION, s.get('seats', CONCENTRATION, pol))}.")
         lines.append(text)
     lines += ["", _table(["policy", *QUINTILE_LABELS], [
         [p, *[_cell(m, s.get("policy", m, p)) for m in SEAT_SHARES]] for p in pols]),

@@ -22,6 +22,7 @@ from coprod_sim.report.measures import (
     CONCENTRATION,
     EVERY,
     FAMILIES,
+    HIGH_LEVEL,
     MEASURES,
     MODE_MEASURES,
     PARTICIPATION_M,
@@ -162,7 +163,7 @@ def policy_sentence(sw: Sweep, rows: Rows, pol: str) -> str:
 def headline(sw: Sweep, rows: Rows, pol: str) -> str:
     """One line for the terminal; '(noise)' follows the number it qualifies."""
     parts = []
-    for m in (PARTICIPATION_M, CONCENTRATION):
+    for m in (PARTICIPATION_M, CONCENTRATION, HIGH_LEVEL):
         r = rows.policy.get((m.column, pol))
         if r and r.get("diff_n"):
             noise = "" if r["distinguishable"] else ", not distinguishable from noise"

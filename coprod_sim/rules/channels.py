@@ -81,3 +81,8 @@ declare_channel(Channel(
     "quality", "service-quality shortfall",
     {"citizens.quality_weight": 0.0},
     "good local services no longer lower the wish to coproduce (no shortfall effect)"))
+declare_channel(Channel(
+    "levels", "who gets designer and initiator roles",
+    {"levels.demand_designer": 0.0, "levels.demand_initiator": 0.0, "levels.organising_weight": 0.0},
+    "the designer and initiator levels (and co-design seats) no longer draw on self-efficacy,"
+    " civic skills, spare time or active ties: whoever offers is as likely to design or initiate"))
