@@ -75,6 +75,13 @@ def summarise(timeseries: pd.DataFrame) -> dict[str, dict[str, float]]:
     return {"final": body.iloc[-1].to_dict(), "last_quarter_mean": tail.mean().to_dict()}
 
 
+def neighbourhood_participation(hoods: pd.DataFrame, steps: int) -> np.ndarray:
+    """Each neighbourhood's past-year participation averaged over the run's last quarter
+    (the months :func:`summarise` averages), from a run's per-neighbourhood rows."""
+    last = hoods["step"] > steps - max(1, math.ceil(steps / 4))
+    return hoods[last].groupby("neighbourhood")["participation_year"].mean().sort_index().to_numpy()
+
+
 def run(params: Parameters | Mapping[str, Any] | None = None, seed: int | None = None, *,
         replication: int | None = None, rules: Mapping[str, Callable] | None = None,
         record_neighbourhoods: bool = True) -> RunResult:

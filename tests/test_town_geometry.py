@@ -99,3 +99,32 @@ def test_coprod_run_writes_maps_for_a_town_with_geometry(tmp_path):
     assert (out / "maps.png").stat().st_size > 10_000
     plain = CliRunner().invoke(app, ["run", "--steps", "2", "--out", str(tmp_path / "plain")])
     assert plain.exit_code == 0 and not (tmp_path / "plain" / "maps.png").exists()
+
+
+def test_sweep_keeps_participation_by_neighbourhood_and_the_report_maps_it(tmp_path):
+    from typer.testing import CliRunner
+
+    from coprod_sim.cli.app import app
+
+    write_grid(tmp_path)
+    path = scenario(tmp_path, extra='[policies.targeted]\npolicy.outreach = "targeted_area"\n')
+    out = tmp_path / "sweep"
+    runner = CliRunner()
+    result = runner.invoke(app, ["sweep", str(path), "--replications", "2", "--workers", "1",
+                                 "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert len(list((out / "runs").glob("*.hoods"))) == 4
+    report = runner.invoke(app, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    assert (out / "figures" / "maps.png").is_file()
+    text = (out / "report.md").read_text()
+    assert "## Map of the town" in text and "figures/maps.png" in text
+
+
+def test_a_synthetic_town_sweep_keeps_no_neighbourhood_files(tmp_path):
+    from coprod_sim.sweep.task import run_task
+
+    path = tmp_path / "plain.toml"
+    path.write_text('name = "plain"\nsteps = 2\n[population]\nn_citizens = 200\n')
+    outcome = run_task(next(load_scenario(path).runs()))
+    assert outcome.status == "done" and outcome.hoods is None

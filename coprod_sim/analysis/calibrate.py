@@ -85,6 +85,7 @@ class CalibrationResult:
     keys: list[str]
     best: dict[str, float]
     simulated: np.ndarray  # (T, K) per trial, per neighbourhood
+    simulated_targets: np.ndarray  # (T, J) per trial, per town-wide target
     resumed: int = 0
     files: dict[str, Path] = field(default_factory=dict)
 
@@ -123,13 +124,12 @@ def observations(params: Parameters, spec: CalibrateSpec) -> Observations:
 def simulate_trial(params: Parameters, seed: int, replications: int, targets: list[str]
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per-neighbourhood participation (R, K) and town-wide targets (R, J) of R replications."""
-    from coprod_sim.report.maps import tail_participation
-    from coprod_sim.run import run
+    from coprod_sim.run import neighbourhood_participation, run
 
     hoods, town = [], []
     for r in range(replications):
         result = run(params, seed, replication=r)
-        hoods.append(tail_participation(result.neighbourhoods, params.simulation.steps))
+        hoods.append(neighbourhood_participation(result.neighbourhoods, params.simulation.steps))
         town.append([result.summary["last_quarter_mean"][t] for t in targets])
     return np.array(hoods), np.array(town, dtype=float).reshape(replications, len(targets))
 
@@ -274,6 +274,7 @@ def summarise(study, obs: Observations, keys: list[str], out: Path, name: str,
 
     trials = _complete(study)
     hood = np.array([t.user_attrs["hood_mean"] for t in trials])
+    town = np.array([t.user_attrs["town_mean"] for t in trials]).reshape(len(trials), len(obs.targets))
     frame = pd.DataFrame({"trial": [t.number for t in trials],
                           **{k: [t.params[k] for t in trials] for k in keys},
                           "loss": [t.value for t in trials],
@@ -281,7 +282,7 @@ def summarise(study, obs: Observations, keys: list[str], out: Path, name: str,
     frame["in_ensemble"] = frame["loss"] <= frame["loss"].min() + chi2.ppf(ENSEMBLE_LEVEL, len(keys))
     best = trials[int(np.argmin(frame["loss"]))]
     return CalibrationResult(out, name, frame, obs, keys, {k: float(best.params[k]) for k in keys}, hood,
-                             resumed)
+                             town, resumed)
 
 
 def one_factor_noise(runs: np.ndarray, weight: np.ndarray) -> tuple[float, np.ndarray]:

@@ -29,7 +29,8 @@ def write_outputs(scenario: Scenario, result: CalibrationResult) -> dict[str, Pa
     fit = fit_table(result, table)
     fit.to_csv(files["fit"], index=False)
     files["figure"] = fit_figure(fit, result, out / "fit.png")
-    files["scenario"] = write_scenario(scenario.path, result.best, out, table.path)
+    files["scenario"] = write_scenario(scenario.path, result.best, out, table.path,
+                                       scenario.options.get("set", {}))
     files["summary"] = write_summary(scenario, result, fit, out / "calibrate.md")
     return files
 
@@ -81,24 +82,52 @@ def fit_figure(fit, result: CalibrationResult, path: Path) -> Path:
         ax.set_ylim(low - pad, high + pad)
         ax.legend(loc="upper left", fontsize=8, frameon=False)
     else:
-        ax.text(0.5, 0.5, "No participation observed by neighbourhood:\nfitted to town-wide targets only",
-                ha="center", va="center", transform=ax.transAxes)
+        _targets_panel(ax, result)
     rmse = best_row(result)["rmse_points"]
-    ax.set_xlabel("observed participation, past year (%)")
-    ax.set_ylabel("simulated participation, past year (%)")
-    ax.set_title("Observed and simulated by neighbourhood\n"
-                 f"best fit: root mean squared error {rmse:.1f} points", fontsize=10)
+    if len(seen):
+        ax.set_xlabel("observed participation, past year (%)")
+        ax.set_ylabel("simulated participation, past year (%)")
+    ax.set_title(f"Observed and simulated {'by neighbourhood' if len(seen) else 'town-wide'}\n"
+                 f"best fit: root mean squared error {rmse:.2f} points", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
 
 
-def write_scenario(source: Path, best: dict[str, float], out: Path, table: Path) -> Path:
+def _targets_panel(ax, result: CalibrationResult) -> None:
+    """Without observations by neighbourhood: each town-wide target, observed and simulated."""
+    names = list(result.observations.targets)
+    observed = 100 * result.observations.target_values
+    sims = 100 * result.simulated_targets
+    best = sims[int(np.argmin(result.trials["loss"].to_numpy()))]
+    members = sims[result.trials["in_ensemble"].to_numpy()]
+    y = np.arange(len(names))
+    ax.hlines(y, members.min(axis=0), members.max(axis=0), color="#888888", lw=3,
+              label="range of the good fits")
+    ax.scatter(best, y, color="#1f77b4", s=60, zorder=3, label="simulated, best fit")
+    ax.scatter(observed, y, marker="x", color="#d62728", s=70, zorder=4, label="observed")
+    ax.set_yticks(y, names)
+    ax.set_ylim(-0.8, len(names) - 0.2)
+    values = np.concatenate([observed, members.ravel()])
+    ax.set_xlim(values.min() - 1.0, values.max() + 1.0)  # a point either side: differences to scale
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(6))
+    ax.set_xlabel("share (%)")
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    ax.text(0.0, -0.16, "No participation was observed by neighbourhood: fitted to town-wide targets only.",
+            transform=ax.transAxes, fontsize=8, color="#444444")
+
+
+def write_scenario(source: Path, best: dict[str, float], out: Path, table: Path,
+                   typed: dict[str, Any] | None = None) -> Path:
     """The scenario with the fitted values as base values, beside a copy of its table.
 
     The copy keeps the new file self-contained (its table is found beside it, as any
     scenario's must be); the [calibrate] table is left out, the rest is kept as written.
+    Values typed on the command line (``typed``: the town's size, the months) are written
+    too, since the fit holds for them.
     """
     data = read_toml(source)
     data.pop("calibrate", None)
@@ -106,8 +135,14 @@ def write_scenario(source: Path, best: dict[str, float], out: Path, table: Path)
     if copy.resolve() != table.resolve():
         shutil.copyfile(table, copy)
     data.setdefault("town", {})["table"] = table.name
-    _remove_keys(data, set(best))
-    data.setdefault("parameters", {}).update({k: round(v, 6) for k, v in best.items()})
+    typed = dict(typed or {})
+    if "population.n_citizens" in typed:
+        data["town"].pop("scale", None)  # the number of citizens is given instead
+    for short, key in (("steps", "simulation.steps"), ("seed", "simulation.seed")):
+        if key in typed:
+            data.pop(short, None)
+    _remove_keys(data, set(best) | set(typed))
+    data.setdefault("parameters", {}).update({**typed, **{k: round(v, 6) for k, v in best.items()}})
     if isinstance(data.get("name"), str):
         data["name"] = f"{data['name']} (calibrated)"
     head = (f"# Written by coprod calibrate from {source.name}: the best fit's values are in"

@@ -25,6 +25,11 @@ def calibrate(
     trials: Annotated[int | None, typer.Option(
         min=2, help="Trials in all (default: the [calibrate] table's); a resumed study goes on to it.")
                       ] = None,
+    citizens: Annotated[int | None, typer.Option(
+        metavar="N", min=10, help="Citizens simulated (population.n_citizens), instead of [town] scale:"
+                                  " a smaller sample fits faster.")] = None,
+    steps: Annotated[int | None, typer.Option(metavar="N", min=1, help="Months per run (simulation.steps).")
+                     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: out/<name>_calibrate).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard a study already there.")] = False,
     progress: Annotated[bool, typer.Option(help="Print a line per trial.")] = True,
@@ -32,8 +37,8 @@ def calibrate(
     """Fit the [calibrate] table's parameters to the town table's observed participation (and
     any town-wide targets) with Optuna on common random numbers. Writes fit.png, fit.csv,
     trials.csv, calibrate.md, calibrated.toml (the scenario with the best fit, usable as it is)
-    and the resumable study calibrate.db into --out. Interrupted: run the same command again
-    to resume."""
+    and the resumable study calibrate.db into --out (--citizens and --steps are written into
+    calibrated.toml too). Interrupted: run the same command again to resume."""
     import dataclasses
 
     from coprod_sim.analysis.calibrate import CalibrateInterrupted
@@ -42,13 +47,15 @@ def calibrate(
     from coprod_sim.scenario.calibrate import load_calibrate
     from coprod_sim.scenario.loader import load_scenario
 
-    scenario = load_scenario(file)
+    overrides = {k: v for k, v in (("population.n_citizens", citizens), ("simulation.steps", steps))
+                 if v is not None}
+    scenario = load_scenario(file, overrides=overrides)
     spec = load_calibrate(file)
     if trials is not None:
         spec = dataclasses.replace(spec, trials=trials)
     if len(scenario.policies) > 1 or scenario.design.levers:
-        console.print("The scenario's policies and [sweep] are not used: the fit starts from its base"
-                      " values.", highlight=False)
+        console.print(escape("The scenario's policies and [sweep] are not used: the fit starts from its base"
+                      " values."), highlight=False)
     out = out or Path("out") / f"{_folder_name(scenario.name)}_calibrate"
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder.")

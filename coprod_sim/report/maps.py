@@ -15,16 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from coprod_sim.run import neighbourhood_participation
+
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
-
-
-def tail_participation(hoods: pd.DataFrame, steps: int) -> np.ndarray:
-    """Each neighbourhood's past-year participation averaged over the run's last quarter."""
-    last = hoods["step"] > steps - max(1, math.ceil(steps / 4))
-    rows = hoods[last].groupby("neighbourhood")["participation_year"].mean()
-    return rows.sort_index().to_numpy()
 
 
 def representation(rate: np.ndarray, residents: np.ndarray) -> np.ndarray:
@@ -119,7 +114,7 @@ def town_run_maps(result, out: Path, file: Path | None = None, point: int = 0,
     if geometry is None or result.neighbourhoods.empty:
         return None
     steps = result.params.simulation.steps
-    rate = tail_participation(result.neighbourhoods, steps)
+    rate = neighbourhood_participation(result.neighbourhoods, steps)
     baseline_rate, policy = None, ""
     if file is not None:
         from coprod_sim.scenario.loader import load_scenario
@@ -130,6 +125,69 @@ def town_run_maps(result, out: Path, file: Path | None = None, point: int = 0,
             base = scenario.run_at(chosen.design_point, chosen.replication).params
             base = base.replace(overrides) if overrides else base
             other = simulate(base, replication=chosen.replication)
-            baseline_rate, policy = tail_participation(other.neighbourhoods, steps), chosen.policy
+            baseline_rate, policy = neighbourhood_participation(other.neighbourhoods, steps), chosen.policy
     residents = geometry["population"].to_numpy()
     return run_maps(geometry, rate, residents, Path(out) / "maps.png", baseline_rate, policy)
+
+
+# ============================================================================ the sweep report
+def sweep_rates(folder: Path, runs: pd.DataFrame) -> pd.DataFrame:
+    """Participation per run (rows: run index) and neighbourhood (columns), from the sweep's files."""
+    import pandas as pd
+
+    from coprod_sim.sweep.store import Store
+
+    store, rows = Store(folder), {}
+    for index in runs["run"]:
+        table = store.read_hoods(int(index))
+        if table is not None:
+            rows[int(index)] = table.column("participation_year").to_numpy()
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def add_maps(sweep, figures_dir: Path, text: str) -> str:
+    """The report's markdown with a map section, when the sweep's town has geometry.
+
+    The baseline's participation and representation are averaged over its runs; each
+    policy's effect is the mean over replications of its difference from the baseline on the
+    same design point and seed (paired). Up to three policies are mapped.
+    """
+    import pandas as pd
+
+    from coprod_sim.params import ParameterError, Parameters
+    from coprod_sim.town.table import town_geometry
+
+    try:
+        geometry = town_geometry(Parameters(sweep.scenario.get("base", {})))
+    except (ParameterError, OSError):  # the table moved or a custom rule's key: no map
+        return text
+    if geometry is None:
+        return text
+    runs = sweep.runs
+    rates = sweep_rates(sweep.folder, runs)
+    if rates.empty or rates.shape[1] != len(geometry):
+        return text
+    labels = runs.set_index("run").loc[rates.index]
+    by_pair = rates.set_index(pd.MultiIndex.from_frame(labels[["design_point", "replication"]]))
+    policy = labels["policy"].to_numpy()
+    baseline = by_pair[policy == sweep.baseline]
+    if baseline.empty:
+        return text
+    mean = baseline.mean().to_numpy()
+    panels = [(f"Participation, {sweep.baseline}", mean, "share"),
+              (f"Representation, {sweep.baseline}", representation(mean, geometry["population"].to_numpy()),
+               "ratio")]
+    for name in sweep.others[:3]:
+        paired = by_pair[policy == name].sub(baseline).dropna()  # same design point and seed
+        if not paired.empty:
+            panels.append((f"Effect of {name!r} (points)", paired.mean().to_numpy(), "points"))
+    draw_maps(geometry, panels, figures_dir / "maps.png",
+              "Neighbourhoods, averaged over the last quarter of each run and over replications")
+    section = ("## Map of the town\n\n![Maps of participation, representation and the policies' effects]"
+               "(figures/maps.png)\n\nParticipation is the share of residents active in the past year;"
+               " representation is a neighbourhood's participation over the town's (x1: as often as the"
+               " town); a policy's effect is its participation minus the baseline's on the same seeds,"
+               " in percentage points, averaged over replications. Colour limits leave out the 2% most"
+               " extreme areas.\n")
+    return text.rstrip("\n") + "\n\n" + section
+

@@ -30,6 +30,7 @@ from coprod_sim.analysis.discovery_report import add_to_report
 from coprod_sim.report import charts, design_charts, designs, effects, level_charts, levels
 from coprod_sim.report.html import to_html
 from coprod_sim.report.load import ReportError, Sweep, file_slug, load_sweep
+from coprod_sim.report.maps import add_maps
 from coprod_sim.report.markdown import FOOTER, Rows, headline, markdown
 
 __all__ = ["ReportError", "ReportResult", "write_report"]
@@ -154,6 +155,7 @@ def _write_report(folder: str | Path) -> ReportResult:
         _draw(sw, table, figs)
         text = markdown(sw, table, answers, warnings, set(figs.names))
         text, table = add_to_report(sw, figs.tmp, text, table)  # scenario discovery (LHS, Sobol)
+        text = add_maps(sw, figs.tmp, text)  # a town from a table with geometry
         text = text.rstrip("\n") + "\n\n" + FOOTER
         page = to_html(text, figs.tmp, f"Sweep report: {sw.scenario.get('name', sw.folder.name)}")
     except BaseException:

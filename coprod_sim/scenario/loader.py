@@ -104,7 +104,7 @@ class _Loader:
         self._consistency(policies, levers)
         if overrides:
             options["set"] = self._overrides(base, overrides, policies, levers)
-        self._town(base, set(raw_base) | set(options.get("set", {})), policies, levers)
+        self._town(base, set(raw_base), set(options.get("set", {})), policies, levers)
         self.check()
 
         seed = int(Parameters(base).simulation.seed) if not self._base_broken(base) else 0
@@ -123,13 +123,13 @@ class _Loader:
                         seed=seed, replications=replications, base=base, policies=tuple(policies),
                         design=design, _points=tuple(points), options=options)
 
-    def _town(self, base: dict[str, Any], given: set[str], policies: list[Policy],
+    def _town(self, base: dict[str, Any], written: set[str], typed: set[str], policies: list[Policy],
               levers: list[tuple[str, Any]]) -> None:
         """A town table: found beside the scenario, checked, and the town's size from it."""
         for pol in policies:
             town.check_fixed(self.problems, f"[policies.{pol.name}]", set(pol.changes))
         town.check_fixed(self.problems, "[sweep]", {k for k, _ in levers})
-        town.apply_town(self.problems, self.path, base, given)
+        town.apply_town(self.problems, self.path, base, written, typed)
 
     def _top_level(self, data: Mapping[str, Any]) -> None:
         groups = list(TREE)

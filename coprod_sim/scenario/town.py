@@ -42,11 +42,13 @@ def resolve_table(problems: Problems, scenario: Path, value: str, where: str = "
     return str(path)
 
 
-def apply_town(problems: Problems, scenario: Path, base: dict[str, Any], given: set[str]) -> None:
+def apply_town(problems: Problems, scenario: Path, base: dict[str, Any], written: set[str],
+               typed: set[str] = frozenset()) -> None:
     """Resolve ``town.table`` in ``base``, check the table, and set the town's size keys.
 
-    ``given``: keys the file or the command line set explicitly.
+    ``written``: keys the file sets; ``typed``: keys the command line sets (they win).
     """
+    given = written | typed
     value = base.get("town.table", "")
     if not value:
         return
@@ -60,11 +62,11 @@ def apply_town(problems: Problems, scenario: Path, base: dict[str, Any], given: 
     except TableError as exc:
         problems.fail("town.table", str(exc))
         return
-    if "population.n_citizens" in given and "town.scale" in given:
+    if {"population.n_citizens", "town.scale"} <= written:
         problems.fail("town.scale", "[town] scale and population.n_citizens both set the number of"
                                     " citizens: give one.")
         return
-    if "population.n_citizens" not in given:
+    if "population.n_citizens" not in given or "town.scale" in typed:
         scale = base.get("town.scale", TREE["town"]["scale"].default)
         n = round(scale * float(table.population.sum()))
         spec = TREE["population"]["n_citizens"]

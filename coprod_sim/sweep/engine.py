@@ -334,6 +334,8 @@ class _Dispatcher:
 
     def record(self, index: int, outcome: Outcome) -> None:
         if outcome.status == DONE:
+            if outcome.hoods is not None:  # first: a run found done has its neighbourhoods
+                self.store.write_hoods(index, outcome.hoods)
             self.store.write_part(index, outcome.table)
             self.status[index] = DONE
             self.errors.pop(index, None)

@@ -21,7 +21,7 @@ import pyarrow as pa
 from coprod_sim.sweep.errors import SweepError
 from coprod_sim.sweep.task import Outcome, read_ipc
 
-OWN_FILE = re.compile(r"^\d{7}\.(arrow|failed\.json)$")
+OWN_FILE = re.compile(r"^\d{7}\.(arrow|failed\.json|hoods)$")
 """A run's file in runs/: what --overwrite removes there (a user's own files stay)."""
 
 def file_mode() -> int:
@@ -63,6 +63,17 @@ class Store:
 
     def part(self, index: int) -> Path:
         return self.parts / f"{index:07d}.arrow"
+
+    def hoods(self, index: int) -> Path:
+        """A town from a table: the run's participation per neighbourhood (not a part: '.hoods')."""
+        return self.parts / f"{index:07d}.hoods"
+
+    def write_hoods(self, index: int, table: bytes) -> None:
+        atomic_write_bytes(self.hoods(index), table)
+
+    def read_hoods(self, index: int) -> pa.Table | None:
+        path = self.hoods(index)
+        return read_ipc(pa.memory_map(str(path)).read_buffer()) if path.is_file() else None
 
     def failure(self, index: int) -> Path:
         return self.parts / f"{index:07d}.failed.json"
