@@ -105,6 +105,19 @@ def test_malformed_tables_name_row_and_column(tmp_path, change, expected):
     assert expected in str(info.value) and "hoods.csv" in str(info.value)
 
 
+def test_a_spreadsheet_csv_with_semicolons_and_a_bom_reads_and_empty_cells_are_named(tmp_path):
+    (tmp_path / "data").mkdir()
+    csv = "\ufeffid;name;population;median_income\nA;Alpha;1000;10\nB;Beta;2000;\nC;Gamma;1500;30\n"
+    (tmp_path / "data" / "hoods.csv").write_text(csv, encoding="utf-8")
+    path = write_scenario(tmp_path)
+    empty = r"row 2 \(line 3, id 'B'\), column 'median_income': the cell is empty"
+    with pytest.raises(ScenarioError, match=empty):
+        load_scenario(path)
+    (tmp_path / "data" / "hoods.csv").write_text(csv.replace("2000;", "2000;20"), encoding="utf-8")
+    params = load_scenario(path).run_at(0, 0).params
+    assert params.population.n_neighbourhoods == 3 and params.population.n_citizens == 225
+
+
 def test_missing_column_names_the_setting(tmp_path):
     write_table(tmp_path, columns=["code", *COLUMNS[1:]])
     with pytest.raises(ScenarioError, match=r"no column 'id'.*town\.id_column"):

@@ -126,8 +126,10 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, Any]:
                                 " one row per neighbourhood."])
     try:
         if suffix == ".csv":
-            # ids and labels stay text ("01" is not 1); numbers are converted column by column
-            return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True), None
+            # ids and labels stay text ("01" is not 1); numbers are converted column by column.
+            # The separator is sniffed (',', ';' or tab, as spreadsheets save), a BOM skipped.
+            return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, sep=None,
+                               engine="python", encoding="utf-8-sig"), None
         if suffix == ".parquet":
             return pd.read_parquet(path), None
         import geopandas as gpd  # only tables with geometry need it
@@ -178,7 +180,8 @@ class _Checker:
             if x is None:
                 if missing_ok and _blank(v):
                     continue
-                self.fail(f"{self.where(i, column)}: {v!r} is not a number; allowed {allowed}.")
+                said = "the cell is empty" if _blank(v) else f"{v!r} is not a number"
+                self.fail(f"{self.where(i, column)}: {said}; allowed {allowed}.")
             elif (low is not None and x < low) or (high is not None and x > high):
                 self.fail(f"{self.where(i, column)}: {x:g} is out of range; allowed {allowed}.")
             else:
