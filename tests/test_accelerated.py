@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coprod_sim.model import CoproductionModel
@@ -124,6 +124,67 @@ def test_tie_shares_gathered_from_the_flagged_equal_the_matrix_product(seed, den
     fast.tie_shares(state.network.indptr, state.network.indices, state.degree, members,
                     len(members), counts, out)
     assert np.array_equal(out, full) and not counts.any()
+
+
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 300), distinct=st.sampled_from([1, 2, 5, 0]),
+       cap=st.integers(0, 40))
+def test_compiled_capacity_admits_whom_within_capacity_admits(seed, n, distinct, cap):
+    """Over-capacity groups are rationed by a selection, not a sort: the same offers get
+    places, ties in priority (``distinct`` values; 0: continuous) to the lower index."""
+    from coprod_sim.month.capacity import admit
+    from coprod_sim.month.kernel import within_capacity
+
+    rng = np.random.default_rng(seed)
+    offered = rng.integers(-1, 3, n).astype(np.int8)
+    admin = rng.integers(0, 3, n)
+    priority = rng.random(n) if distinct == 0 else rng.integers(0, distinct, n) * 0.5
+    passed = (offered >= 0) & (rng.random(n) < 0.8)
+    capacity = rng.integers(0, cap + 1, (3, 3))
+    expected = within_capacity(passed, admin, offered, priority, capacity)
+    who = np.flatnonzero(passed).astype(np.int32)
+    mode, admitted = np.empty(n, np.int8), np.empty(n, np.int32)
+    count = admit(who, priority[who], admin[who] * 3 + offered[who], capacity, offered, mode,
+                       admitted)
+    assert np.array_equal(admitted[:count], np.flatnonzero(expected))
+    assert np.array_equal(mode, np.where(expected, offered, -1))
+
+
+@pytest.mark.parametrize("stage", ["participation", "screening", "outcome", "efficacy_feedback"])
+@pytest.mark.parametrize("flaw", [None, "nan", "inf", "negative", "above_one", "sum", "sum_edge",
+                                  "float32", "transposed"])
+@settings(max_examples=10)
+@given(n=st.integers(1, 50), seed=st.integers(0, 2**16))
+def test_the_compiled_check_of_rule_output_never_passes_what_check_output_refuses(stage, n, seed,
+                                                                                 flaw):
+    """``valid_compiled`` says True only for outputs ``check_output`` accepts, and does say
+    True for ordinary valid float64 outputs (else it would save nothing)."""
+    from coprod_sim.month.kernel import valid_compiled
+    from coprod_sim.rules.base import OUTPUT_FIELDS, RuleOutputError, check_output, output_shapes
+
+    rng = np.random.default_rng(seed)
+    shape = output_shapes(stage, n, 1, 1)
+    arrays = [rng.random(shape) / (3.0 if stage == "participation" else 1.0)
+              for _ in OUTPUT_FIELDS.get(stage) or ("output",)]
+    a = arrays[0]
+    i = (int(rng.integers(n)),) + ((int(rng.integers(3)),) if a.ndim == 2 else ())
+    if flaw in ("nan", "inf", "negative", "above_one"):
+        a[i] = {"nan": np.nan, "inf": np.inf, "negative": -1e-300, "above_one": 1.0 + 1e-15}[flaw]
+    elif flaw in ("sum", "sum_edge") and stage == "participation":
+        a[i[0]] = [0.5, 0.5, 1e-8 if flaw == "sum" else 1e-9]
+    elif flaw == "float32":
+        arrays[0] = a.astype(np.float32)
+    elif flaw == "transposed" and a.ndim == 2:
+        arrays[0] = np.asfortranarray(a)
+    out = arrays[0] if stage in ("participation", "outcome") else tuple(arrays)
+    try:
+        check_output(stage, "rule", out, shape)
+        accepted = True
+    except RuleOutputError:
+        accepted = False
+    if valid_compiled(stage, out, shape):
+        assert accepted
+    elif flaw is None:
+        raise AssertionError("a valid float64 output was not recognised as valid")
 
 
 @given(rate=st.lists(st.one_of(st.floats(0, 1), st.sampled_from([0.0, 0.25, 1.0])), min_size=1,

@@ -136,6 +136,27 @@ def choose_offers(who, ev, u_who, offered, offerers):
 
 
 @jit
+def choose_all(probs, decision, offered, offerers):
+    """The kernel's ``choose`` for a rule's (n, N_MODES) float64 probabilities: each
+    citizen's uniform drawn here from ``decision`` in citizen order (as ``random(n)``), the
+    same running sums. Sets ``offered``; writes the offerers (ascending) to ``offerers``;
+    returns how many."""
+    count = 0
+    for i in range(probs.shape[0]):
+        u = decision.random()
+        p0 = probs[i, 0]
+        c1 = p0 + probs[i, 1]
+        choice = (u >= p0) + (u >= c1) + (u >= c1 + probs[i, 2])
+        if choice < N_MODES:
+            offered[i] = choice
+            offerers[count] = i
+            count += 1
+        else:
+            offered[i] = -1
+    return count
+
+
+@jit
 def level_utilities(offerers, efficacy, competence, resources, peer, k, u):
     """``level_utilities`` of each offerer (capped), into ``u`` (offerers x 2)."""
     for a in range(offerers.shape[0]):
@@ -220,46 +241,6 @@ def pass_offers(offerers, offered, admin, accept, rule_priority, screening, n_mo
             n_passed += 1
     skip(screening, offered.shape[0] - last - 1)
     return n_passed
-
-
-@jit
-def admit(passed, priority, group, capacity, offered, mode, admitted):
-    """The passed offers that get a place, as the kernel's ``within_capacity``.
-
-    A group (administration x mode) within its capacity is admitted whole; otherwise its
-    offers are ranked by priority, high first, ties to the lower index (a stable sort of
-    -priority). Sets all of ``mode``; writes the admitted, ascending, to ``admitted``;
-    returns how many.
-    """
-    n_modes = capacity.shape[1]
-    n_groups = capacity.shape[0] * n_modes
-    n_passed = passed.shape[0]
-    size = np.zeros(n_groups, np.int64)
-    for a in range(n_passed):
-        size[group[a]] += 1
-    keep = np.ones(n_passed, np.bool_)
-    for g in range(n_groups):
-        cap = capacity[g // n_modes, g % n_modes]
-        if size[g] <= cap:
-            continue
-        members = np.empty(size[g], np.int32)
-        j = 0
-        for a in range(n_passed):
-            if group[a] == g:
-                members[j] = a
-                j += 1
-        order = np.argsort(-priority[members], kind="mergesort")
-        for r in range(cap, size[g]):
-            keep[members[order[r]]] = False
-    mode[:] = -1
-    count = 0
-    for a in range(n_passed):
-        if keep[a]:
-            i = passed[a]
-            mode[i] = offered[i]
-            admitted[count] = i
-            count += 1
-    return count
 
 
 @jit

@@ -18,9 +18,10 @@ import numpy as np
 from scipy.special import expit
 
 from coprod_sim.month import compiled as fast
+from coprod_sim.month.capacity import admit
 from coprod_sim.month.jumps import stream
 from coprod_sim.month.kernel import Kernel, choose
-from coprod_sim.names import LEVELS, MODES, NO_MODE
+from coprod_sim.names import LEVELS, MODES, N_MODES, NO_MODE
 from coprod_sim.rules import defaults
 from coprod_sim.rules import equations as eq
 
@@ -93,6 +94,9 @@ class CompiledMonth:
         c = s.citizens
         if "participation" not in self.fused:
             probs = kernel.call("participation")
+            if probs.dtype == np.float64 and probs.shape[1:] == (N_MODES,):
+                count = fast.choose_all(probs, kernel.streams.decision, c.offered, w["offerers"])
+                return w["offerers"][:count]
             c.offered[:] = choose(probs, kernel.streams.decision.random(out=w["u_decision"]))
             return np.flatnonzero(c.offered != NO_MODE).astype(np.int32)
         # Utilities of those who might offer; exp in NumPy; then their choices.
@@ -147,7 +151,7 @@ class CompiledMonth:
             n_passed = fast.pass_offers(offerers, c.offered, c.administration, accept, priority,
                                         stream(kernel.streams.screening), n_modes, w["passed"],
                                         w["priority"], w["group"])
-        count = fast.admit(w["passed"][:n_passed], w["priority"][:n_passed],
+        count = admit(w["passed"][:n_passed], w["priority"][:n_passed],
                            w["group"][:n_passed], admins.capacity, c.offered, c.mode,
                            w["admitted"])
         return w["admitted"][:count]
