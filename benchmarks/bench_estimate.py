@@ -1,7 +1,10 @@
 """How good are `coprod validate`'s time estimates? Estimate, then run, a few small sweeps.
 
-Prints, for each sweep, the estimated and the measured wall time and their ratio (the target:
-within a factor of 1.5 either way on this machine). Run alone on a quiet machine:
+Prints, for each sweep, the estimated and the measured wall time, their ratio (the target:
+within a factor of 1.5 either way on this machine), and the machine's load: the 1-minute load
+average before and after the sweep, and the competing processes the estimate assumed. The
+estimate reads the load when it is made, so a busy machine is allowed for; a load that changes
+during the sweep is not:
 
     python benchmarks/bench_estimate.py [--workers 2]
 """
@@ -9,13 +12,15 @@ within a factor of 1.5 either way on this machine). Run alone on a quiet machine
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
 from coprod_sim.scenario.loader import load_scenario
 from coprod_sim.sweep.engine import sweep
-from coprod_sim.sweep.estimate import estimate_seconds
+from coprod_sim.sweep.estimate import calibration, estimate_seconds, other_processes
+from coprod_sim.sweep.executors import default_workers
 
 CASES = {
     "1,000 citizens x 60 months, 2 policies x 8 replications": (
@@ -26,6 +31,8 @@ CASES = {
         '[sweep]\n"administration.staff_incentives" = [0.1, 0.5, 0.9]\n'),
     "500 citizens x 24 months, 40 runs": (
         'name = "c"\nsteps = 24\nreplications = 40\n[parameters]\npopulation.n_citizens = 500\n'),
+    "20,000 citizens x 120 months, 6 runs": (
+        'name = "d"\nsteps = 120\nreplications = 6\n[parameters]\npopulation.n_citizens = 20000\n'),
 }
 
 
@@ -33,17 +40,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    print(f"{'sweep':58} {'estimate':>9} {'measured':>9} {'ratio':>6}")
+    calibration()  # measured once (and kept), not inside the first case's estimate
+    print(f"{'sweep':58} {'estimate':>9} {'measured':>9} {'ratio':>6} {'others':>6} {'load before':>11}"
+          f" {'after':>6}")
     with tempfile.TemporaryDirectory(prefix="coprod-estimate-") as tmp:
         for i, (label, text) in enumerate(CASES.items()):
             path = Path(tmp) / f"case{i}.toml"
             path.write_text(text)
             scenario = load_scenario(path)
-            estimate = estimate_seconds(scenario, args.workers)
+            others = other_processes(default_workers())
+            estimate = estimate_seconds(scenario, args.workers, others=others)
+            before = os.getloadavg()[0]
             t = time.perf_counter()
             sweep(scenario, Path(tmp) / f"out{i}", workers=args.workers, progress=False)
             measured = time.perf_counter() - t
-            print(f"{label:58} {estimate:8.1f}s {measured:8.1f}s {measured / estimate:6.2f}")
+            print(f"{label:58} {estimate:8.1f}s {measured:8.1f}s {measured / estimate:6.2f} {others:6.1f}"
+                  f" {before:11.1f} {os.getloadavg()[0]:6.1f}", flush=True)
 
 
 if __name__ == "__main__":

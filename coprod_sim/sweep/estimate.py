@@ -1,4 +1,13 @@
-"""Time estimates of a sweep, measured on this machine, and the sweep throughput benchmark."""
+"""Time estimates of a sweep, measured on this machine, and the sweep throughput benchmark.
+
+An estimate has two parts. The *work* is measured once and kept: the CPU time of a run
+(building the town, then each month) for a fixed and a per-citizen part, in CPU seconds, so a
+busy moment while measuring does not stay in the estimate for a week. The *machine's load*
+is read each time: a short probe (how much longer a fixed computation takes on the clock than
+on the processor here, now) and the load average say how many other processes share the
+cores, and the workers' share of them follows (each runnable process gets an equal share of
+the cores, at most one core each).
+"""
 
 from __future__ import annotations
 
@@ -14,14 +23,16 @@ from typing import Any
 from coprod_sim.scenario.plan import Scenario
 
 _CALIBRATION: tuple[float, float, float, float] | None = None
-START_SECONDS = 4.0  # starting the worker processes (imports, compiled code from its cache)
-WRITE_SECONDS = 0.02  # writing one run's file
+START_SECONDS = 2.0  # starting the worker processes (imports, compiled code from its cache), idle core
+RUN_OVERHEAD_SECONDS = 0.03  # per run, besides simulating it: sending it, writing its file, the tables
+PROBE_SECONDS = 0.2  # CPU time of the load probe
 CACHE_DAYS = 7
 """A measured speed is reused this long on the same machine and code, then measured again."""
+CALIBRATION_VERSION = 2  # 2: CPU seconds (1 was wall seconds, which kept the load of its moment)
 
 
 def calibration() -> tuple[float, float, float, float]:
-    """Seconds to build a town (fixed, per citizen) and for a month (fixed, per citizen),
+    """CPU seconds to build a town (fixed, per citizen) and for a month (fixed, per citizen),
     measured on this machine.
 
     The figures are kept in the user's cache folder, keyed by this machine and the source of
@@ -40,7 +51,7 @@ def seconds_per_citizen_month() -> float:
 
 
 def run_seconds(citizens: int, steps: int) -> float:
-    """The measured time of one run of ``citizens`` x ``steps`` months on one core."""
+    """The measured CPU time of one run of ``citizens`` x ``steps`` months (one idle core)."""
     build, build_per, month, month_per = calibration()
     return build + build_per * citizens + steps * (month + month_per * citizens)
 
@@ -48,9 +59,9 @@ def run_seconds(citizens: int, steps: int) -> float:
 def _timed(params, seed: int) -> float:
     from coprod_sim.run import run as simulate
 
-    t = time.perf_counter()
+    t = time.process_time()  # CPU time: what the run costs, whatever else the machine does
     simulate(params, seed, record_neighbourhoods=False)
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 def _measure() -> tuple[float, float, float, float]:
@@ -79,6 +90,7 @@ def _measure() -> tuple[float, float, float, float]:
         path = _cache_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"key": _cache_key(), "calibration": result,
+                                    "version": CALIBRATION_VERSION,
                                     "measured": time.time()}))
     except OSError:  # a read-only home: measure again next time
         pass
@@ -90,7 +102,8 @@ def _cached() -> tuple[float, float, float, float] | None:
         data = json.loads(_cache_path().read_text())
         fresh = time.time() - float(data["measured"]) < CACHE_DAYS * 86400
         values = tuple(float(v) for v in data["calibration"])
-        if data["key"] == _cache_key() and fresh and len(values) == 4:
+        if (data["key"] == _cache_key() and fresh and len(values) == 4
+                and data.get("version") == CALIBRATION_VERSION):
             return values  # type: ignore[return-value]
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -114,8 +127,41 @@ def _cache_key() -> str:
     return h.hexdigest()
 
 
-def estimate_seconds(scenario: Scenario, workers: int = 1) -> float:
-    """Wall time of the whole sweep on ``workers`` local processes, from a calibration here."""
+def probe_slowdown(seconds: float = PROBE_SECONDS) -> float:
+    """Clock time over CPU time of a fixed computation here, now: 1 on an idle core, about
+    (runnable processes) / (cores) on a busy machine (at this process's priority)."""
+    import numpy as np
+
+    x = np.random.default_rng(0).random(50_000)
+    wall, cpu = time.perf_counter(), time.process_time()
+    while time.process_time() - cpu < seconds:
+        np.sort(x)
+    return max(1.0, (time.perf_counter() - wall) / max(time.process_time() - cpu, 1e-9))
+
+
+def other_processes(cores: int, slowdown: float | None = None) -> float:
+    """How many other processes compete for the cores: from the probe (which sees their
+    priorities) and, when the probe found a free core, the load average (capped below a core
+    each: the probe says none of them kept it from running)."""
+    slowdown = probe_slowdown() if slowdown is None else slowdown
+    try:
+        average = os.getloadavg()[0]
+    except OSError:  # no load average on this system
+        average = 0.0
+    # slowdown s = (others + 1) / cores once the cores are all taken; s = 1 says only that a
+    # core was free (fewer than one other process per remaining core)
+    from_probe = slowdown * cores - 1.0 if slowdown > 1.05 else 0.0
+    return max(from_probe, min(average, cores - 1.0), 0.0)
+
+
+def core_share(workers: int, cores: int, others: float) -> float:
+    """Cores' worth the workers get: each runnable process an equal share, at most one core."""
+    return workers * min(1.0, cores / (others + workers))
+
+
+def estimate_seconds(scenario: Scenario, workers: int = 1, *, others: float | None = None) -> float:
+    """Wall time of the whole sweep on ``workers`` local processes, from a calibration here and
+    the machine's load now (``others``: the competing processes, default measured)."""
     from coprod_sim.params import spec
     from coprod_sim.sweep.executors import default_workers
 
@@ -125,10 +171,14 @@ def estimate_seconds(scenario: Scenario, workers: int = 1) -> float:
     for p in scenario.points():
         n = p.overrides.get("population.n_citizens", n_default)
         steps = p.overrides.get("simulation.steps", steps_default)
-        work += run_seconds(n, steps) + WRITE_SECONDS
+        work += run_seconds(n, steps) + RUN_OVERHEAD_SECONDS
     work *= scenario.replications
-    parallel = max(1, min(workers, default_workers(), scenario.n_runs))
-    return work / parallel + START_SECONDS
+    cores = default_workers()
+    parallel = max(1, min(workers, scenario.n_runs))
+    others = other_processes(cores) if others is None else others
+    share = core_share(parallel, cores, others)
+    # the workers start side by side, each at its share of a core
+    return work / share + START_SECONDS / (share / parallel)
 
 
 def measure_throughput(runs: int = 100, citizens: int = 10_000, steps: int = 120, workers: int = 2,

@@ -1,0 +1,53 @@
+"""Time estimates: CPU work measured once, the machine's load read each time."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from coprod_sim.scenario.loader import load_scenario
+from coprod_sim.sweep import estimate
+
+
+@pytest.fixture
+def scenario(tmp_path, monkeypatch):
+    monkeypatch.setattr(estimate, "_CALIBRATION", (0.01, 1e-6, 0.001, 2e-7))  # no measuring here
+    path = tmp_path / "s.toml"
+    path.write_text('name = "s"\nsteps = 120\nreplications = 20\n[parameters]\n'
+                    "population.n_citizens = 3000\n")
+    return load_scenario(path)
+
+
+def test_more_competing_processes_mean_a_longer_estimate(scenario):
+    times = [estimate.estimate_seconds(scenario, 2, others=k) for k in (0.0, 2.0, 6.0)]
+    assert times[0] < times[1] < times[2]
+
+
+def test_two_workers_halve_the_work_only_when_two_cores_are_free(scenario, monkeypatch):
+    monkeypatch.setattr("coprod_sim.sweep.executors.default_workers", lambda: 2)
+    one, two = (estimate.estimate_seconds(scenario, w, others=0.0) for w in (1, 2))
+    work = 20 * (estimate.run_seconds(3000, 120) + estimate.RUN_OVERHEAD_SECONDS)
+    assert one == pytest.approx(work + estimate.START_SECONDS)
+    assert two == pytest.approx(work / 2 + estimate.START_SECONDS)
+    busy = estimate.estimate_seconds(scenario, 2, others=2.0)  # four processes on two cores
+    assert busy == pytest.approx(work + 2 * estimate.START_SECONDS)
+
+
+def test_the_probe_and_the_load_average_give_the_competing_processes(monkeypatch):
+    monkeypatch.setattr(estimate.os, "getloadavg", lambda: (0.5, 0.0, 0.0))
+    assert estimate.other_processes(2, slowdown=1.0) == pytest.approx(0.5)  # a free core: the average
+    assert estimate.other_processes(2, slowdown=3.0) == pytest.approx(5.0)  # busy: (3 x 2) - 1
+    assert estimate.probe_slowdown(0.02) >= 1.0
+
+
+def test_a_calibration_in_wall_seconds_from_an_older_version_is_measured_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = estimate._cache_path()
+    path.parent.mkdir(parents=True)
+    old = {"key": estimate._cache_key(), "calibration": [1, 1, 1, 1], "measured": time.time()}
+    path.write_text(json.dumps(old))
+    assert estimate._cached() is None
+    path.write_text(json.dumps({**old, "version": estimate.CALIBRATION_VERSION}))
+    assert estimate._cached() == (1.0, 1.0, 1.0, 1.0)
