@@ -162,7 +162,9 @@ def test_feedback_alternatives_move_the_virtuous_cycle_as_expected():
         harmless = _long_run("failure_harmless", replication)
         assert no_vicarious["efficacy"] < default["efficacy"] - 0.01
         assert no_vicarious["participation"] < default["participation"]
-        assert harmless["efficacy"] > default["efficacy"] + 0.01
+        # A smaller margin than vicarious learning's: by default strong self-efficacy already
+        # buffers failures (citizens.failure_buffering), so removing them gains less.
+        assert harmless["efficacy"] > default["efficacy"] + 0.005
 
 
 @pytest.mark.parametrize("overrides", [

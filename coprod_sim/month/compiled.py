@@ -79,9 +79,9 @@ def peer_active_share(indptr, indices, degree, mode, members, counts, out):
 
 
 @jit
-def utilities(efficacy, competence, peer, trust, invited, admin, hood, age, female, resources,
-              urban, digital_access, staff_incentives, service_quality, k, decision, offered,
-              who, u_who, v):
+def utilities(efficacy, competence, peer, degree, activity, trust, invited, admin, hood, age,
+              female, resources, urban, digital_access, staff_incentives, service_quality, k,
+              decision, offered, who, u_who, v):
     """Capped utilities (``logistic_choice``) of the citizens who might offer.
 
     Each citizen's uniform is drawn from the ``decision`` generator here, in citizen order,
@@ -96,7 +96,7 @@ def utilities(efficacy, competence, peer, trust, invited, admin, hood, age, fema
     m = 0
     for i in range(efficacy.shape[0]):
         x0, x1, x2 = eq.mode_utilities(
-            efficacy[i], competence[i], peer[i], trust[i], invited[i],
+            efficacy[i], competence[i], peer[i], degree[i], activity[i], trust[i], invited[i],
             staff_incentives[admin[i]], service_quality[hood[i]], age[i], female[i],
             resources[i], urban[hood[i]], digital_access[i], k)
         x0, x1, x2 = eq.capped(x0), eq.capped(x1), eq.capped(x2)

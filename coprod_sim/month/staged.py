@@ -102,8 +102,8 @@ class CompiledMonth:
         # Utilities of those who might offer; exp in NumPy; then their choices.
         admins, hoods = s.administrations, s.neighbourhoods
         count = fast.utilities(
-            c.self_efficacy, c.civic_competence, s.peer_active_share, c.trust, c.invited,
-            c.administration, c.neighbourhood, c.age, c.female, c.spare_resources,
+            c.self_efficacy, c.civic_competence, s.peer_active_share, s.degree, c.activity, c.trust,
+            c.invited, c.administration, c.neighbourhood, c.age, c.female, c.spare_resources,
             hoods.urban, c.digital_access, admins.staff_incentives, hoods.service_quality,
             kernel.coefficients, kernel.streams.decision, c.offered, w["who"], w["u_who"], w["v"])
         ev = np.exp(w["v"][:count])

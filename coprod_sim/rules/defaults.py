@@ -56,13 +56,13 @@ def propensity_utilities(state: State, params: Parameters) -> np.ndarray:
 
         v = np.empty((c.n, N_MODES))
         vectorised.mode_utilities(
-            c.self_efficacy, c.civic_competence, state.peer_active_share, c.trust, c.invited,
-            c.administration, c.neighbourhood, c.age, c.female, c.spare_resources,
+            c.self_efficacy, c.civic_competence, state.peer_active_share, state.degree, c.activity, c.trust,
+            c.invited, c.administration, c.neighbourhood, c.age, c.female, c.spare_resources,
             hoods.urban, c.digital_access, admins.staff_incentives, hoods.service_quality, k, v)
         return v
     return np.stack(eq.mode_utilities(
-        c.self_efficacy, c.civic_competence, state.peer_active_share, c.trust, c.invited,
-        admins.staff_incentives[c.administration], hoods.service_quality[c.neighbourhood],
+        c.self_efficacy, c.civic_competence, state.peer_active_share, state.degree, c.activity, c.trust,
+        c.invited, admins.staff_incentives[c.administration], hoods.service_quality[c.neighbourhood],
         c.age, c.female, c.spare_resources, hoods.urban[c.neighbourhood], c.digital_access,
         k), axis=1)
 
@@ -72,9 +72,12 @@ def logistic_choice(state: State, params: Parameters) -> np.ndarray:
     """Multinomial-logit choice among the three modes and staying out.
 
     p_m = exp(v_m) / (1 + sum_j exp(v_j)), with
-    v_m = beta_m + w_e (e - 1/2) + w_c (c - 1/2) + w_p a + w_t (t - 1/2) + w_i I + w_s sigma
-          + w_info kappa - w_eff effort_m (1 - r) - w_q (q - 1/2) + demography_m,
-    a the share of ties active last month, I an invitation, kappa the information campaign.
+    v_m = beta_m + w_e (e - 1/2) + w_c (c - 1/2) + w_p a + w_ask Q + w_t (t - 1/2) + w_i I
+          + w_s sigma + w_info kappa - w_eff effort_m (1 - r) - w_q (q - 1/2) + demography_m,
+    a the share of ties active last month, Q = r_ask n / (1 + r_ask n) the chance of being
+    asked by one of the n = a d active ties among one's d ties, for those not active last
+    month (recruitment into participation through people one knows; Verba, Schlozman &
+    Brady 1995), I an invitation, kappa the information campaign.
     demography_0 = b_age,ind (age - mean) + b_female + b_urban (1[urban] - 1/2)
     + w_eff effort_0 s_dig psi 1[digital access] (1 - r); demography_{1,2} = b_age,coll (age - mean).
     Self-efficacy weighs most (Parrado et al. 2013; Bovaird et al. 2015); effort against
@@ -146,13 +149,16 @@ def competence_collaboration(state: State, params: Parameters) -> np.ndarray:
 def mastery_vicarious(state: State, params: Parameters) -> Feedback:
     """Mastery, failure, rejection and vicarious experience move self-efficacy; it drifts back.
 
-    e' = e + f [g_s m_l S (1 - e) - g_f F e - g_r R e + g_v v (1 - e)] + d (e0 - e),
+    e' = e + f [g_s m_l S (1 - e) - g_f b F e - g_r R e + g_v v (1 - e)] + d (e0 - e),
     t' = t + g_t S (1 - t) - l_t (F + R) t + d_t (t0 - t),
     S, F, R indicators of success, failure, rejection this month, v the share of ties that
     succeeded, f the feedback strength (0: no virtuous cycle), each f g capped at 1, m_l the
-    mastery multiplier of the episode's level (1 executor; more where one had more control).
-    Sources: Bandura 1977 (mastery and vicarious experience); Finkel 1985; Johnson,
-    Carlson & Reynolds 2023 (participation raises later participation).
+    mastery multiplier of the episode's level (1 executor; more where one had more control),
+    b = 1 - w + 2 w (1 - e) how much a failure weighs (w the buffering: an occasional failure
+    matters little to those whose efficacy rests on repeated success).
+    Sources: Bandura 1977 (mastery and vicarious experience; failures after repeated success
+    matter less, p. 195); Finkel 1985; Johnson, Carlson & Reynolds 2023 (participation raises
+    later participation).
     """
     return efficacy_update(state, params)
 

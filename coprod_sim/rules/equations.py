@@ -98,18 +98,21 @@ def clip(x, low, high):
 
 # --- participation: logistic_choice -------------------------------------------------------
 
-def mode_utilities(efficacy, competence, peer_share, trust, invited, staff_incentives,
+def mode_utilities(efficacy, competence, peer_share, degree, activity, trust, invited, staff_incentives,
                    service_quality, age, female, resources, urban, digital_access, k):
     """Utilities (v_individual, v_group, v_collective) of taking part in each mode.
 
-    v_m = beta_m + w_e (e - 1/2) + w_c (c - 1/2) + w_p a + w_t (t - 1/2) + w_i I + w_s sigma
-          + w_info kappa - w_q (q - 1/2) - w_eff effort_m (1 - r) + demography_m,
-    the individual mode also + :func:`individual_mode_shift` (urban residents, digital channel).
+    v_m = beta_m + w_e (e - 1/2) + w_c (c - 1/2) + w_p a + w_ask Q(a d) + w_t (t - 1/2) + w_i I
+          + w_s sigma + w_info kappa - w_q (q - 1/2) - w_eff effort_m (1 - r) + demography_m,
+    a the share of one's d ties active last month, Q the chance of being asked by one of them
+    if one was not active last month (:func:`asked_by_ties`); the individual mode also
+    + :func:`individual_mode_shift` (urban residents, digital channel).
     """
     cp, pol = k.citizens, k.policy
     common = cp.efficacy_weight * (efficacy - 0.5)
     common = common + cp.competence_weight * (competence - 0.5)
     common = common + cp.peer_weight * peer_share
+    common = common + cp.recruitment_weight * asked_by_ties(peer_share * degree, activity, k)
     common = common + cp.trust_weight * (trust - 0.5)
     common = common + cp.invitation_weight * invited
     common = common + cp.incentive_weight * staff_incentives
@@ -126,6 +129,24 @@ def mode_utilities(efficacy, competence, peer_share, trust, invited, staff_incen
     collective = (common + cp.base_collective - cp.effort_weight * pol.effort_collective * lack
                   + collective_demography)
     return individual, group, collective
+
+
+def asked_by_ties(active_ties, activity, k):
+    """Q = (1 - a_0) r n / (1 + r n): the chance of being asked to take part by one of one's
+    n active ties, for those not active last month (a_0 = 1 if active last month).
+
+    Being asked by someone one knows is a main path into participation (Verba, Schlozman &
+    Brady 1995, Voice and Equality, Harvard University Press: recruitment networks), so the
+    request matters to those not already taking part; and who gets asked depends on whom
+    one knows: the more active people among one's ties, the likelier a request. Each active
+    tie asks with a small chance r a month; Q equals 1 - (1 - r)^n to first order in r n and
+    saturates at 1 like it, in a rational form (the same bits compiled and in NumPy).
+    Unlike the share of active ties (peer influence, w_p a), Q rises with the *number* of
+    active ties, so more ties, and clusters of active people, mean more requests.
+    ``activity`` is the citizen's activity bit field (bit 0: active last month).
+    """
+    x = k.citizens.recruitment_rate * active_ties
+    return (x / (1.0 + x)) * (1 - (activity & 1))
 
 
 def capped(utility):
@@ -183,20 +204,36 @@ def success_log_odds(competence, mode, coparticipant_share, collaboration, level
 
 def self_efficacy_after(efficacy, baseline, success, failure, rejected, vicarious_share, level,
                         k):
-    """e + f [g_s m_l S (1 - e) - g_f F e - g_r R e + g_v v (1 - e)] + d (e0 - e), in [0, 1].
+    """e + f [g_s m_l S (1 - e) - g_f b F e - g_r R e + g_v v (1 - e)] + d (e0 - e), in [0, 1].
 
     Each f g is capped at 1; m_l the mastery multiplier of the episode's level
-    (:func:`mastery_gain_at`).
+    (:func:`mastery_gain_at`); b how much a failure weighs at self-efficacy e
+    (:func:`failure_weight`).
     """
     cp = k.citizens
     f = cp.feedback_strength
     gain = mastery_gain_at(level, k)
-    loss = min(1.0, f * cp.failure_loss)
+    loss = min(1.0, f * cp.failure_loss) * failure_weight(efficacy, k)
     reject = min(1.0, f * cp.rejection_loss)
     vicarious = min(1.0, f * cp.vicarious_gain)
     up = (gain * success + vicarious * vicarious_share) * (1.0 - efficacy)
     down = (loss * failure + reject * rejected) * efficacy
     return clip(efficacy + up - down + cp.efficacy_drift * (baseline - efficacy), 0.0, 1.0)
+
+
+def failure_weight(efficacy, k):
+    """b = 1 - w + 2 w (1 - e): a failure weighs less the stronger one's self-efficacy.
+
+    "After strong efficacy expectations are developed through repeated success, the negative
+    impact of occasional failures is likely to be reduced" (Bandura 1977, Psychological
+    Review 84(2), p. 195; Bandura 1997). Self-efficacy is the model's record of experience
+    (an expectation of success formed from past episodes), so the buffering reads it: b = 1
+    at e = 1/2 (a failure costs g_f e, as without buffering), less above (those who usually
+    succeed shrug off an occasional failure), more below (a failure confirms the doubts of
+    those who expected it). w = ``citizens.failure_buffering`` (0: no buffering).
+    """
+    w = k.citizens.failure_buffering
+    return 1.0 - w + 2.0 * w * (1.0 - efficacy)
 
 
 def trust_after(trust, baseline, success, failure, rejected, k):

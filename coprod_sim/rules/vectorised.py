@@ -14,12 +14,12 @@ from coprod_sim.rules.jit import jit
 
 
 @jit
-def mode_utilities(efficacy, competence, peer, trust, invited, admin, hood, age, female,
+def mode_utilities(efficacy, competence, peer, degree, activity, trust, invited, admin, hood, age, female,
                    resources, urban, digital_access, staff_incentives, service_quality, k, v):
     """v[i] = ``equations.mode_utilities`` of citizen i (uncapped)."""
     for i in range(efficacy.shape[0]):
         x0, x1, x2 = eq.mode_utilities(
-            efficacy[i], competence[i], peer[i], trust[i], invited[i],
+            efficacy[i], competence[i], peer[i], degree[i], activity[i], trust[i], invited[i],
             staff_incentives[admin[i]], service_quality[hood[i]], age[i], female[i],
             resources[i], urban[hood[i]], digital_access[i], k)
         v[i, 0] = x0

@@ -178,8 +178,10 @@ def finish(out: Path, settings: dict[str, Any], workers: int = MAX_WORKERS,
     ident = identification(ensemble, ranges)
     ident.to_csv(out / "identification.csv", index=False)
     cutoff = float(draws.loc[keep, "distance"].max())
-    refit, adopted_outcomes = adopt(path, workers, progress)
-    adopted = {k: refit.get(k, spec(k).default) for k in ranges}
+    pinned = {r.parameter: float(f"{r.median:.3g}") for r in ident.itertuples()
+              if r.identified and r.parameter not in MODE_BASELINES}
+    refit, adopted_outcomes = adopt(path, workers, progress, fixed=pinned)
+    adopted = {k: refit.get(k, pinned.get(k, spec(k).default)) for k in ranges}
     held = held_out(path, ensemble, members, workers, progress)
     held.to_csv(out / "held_out.csv", index=False)
     summary = {
@@ -190,6 +192,7 @@ def finish(out: Path, settings: dict[str, Any], workers: int = MAX_WORKERS,
         "acceptance_distance": cutoff,
         "adopted": adopted,
         "adopted_refit": list(MODE_BASELINES),
+        "adopted_from_ensemble": pinned,
         "adopted_outcomes": adopted_outcomes,
         "adopted_fits_as_well_as_the_ensemble": adopted_outcomes["distance"] <= cutoff,
         "ensemble_range": {k: [float(ensemble[k].min()), float(ensemble[k].max())] for k in ranges},
@@ -208,13 +211,15 @@ targets are about (the yearly share and the gulf between modes)."""
 
 
 def adopt(path: Path = PRIOR, workers: int = MAX_WORKERS, progress: Callable[[int, int], None] | None = None,
-          points: int = 96, keep: int = 6, replications: int = 3
+          points: int = 96, keep: int = 6, replications: int = 3, fixed: dict[str, float] | None = None
           ) -> tuple[dict[str, float], dict[str, float]]:
-    """The defaults: the mode baselines refitted with every other parameter at its current
-    default (an ABC on three dimensions), rounded to three significant figures.
+    """The defaults: the mode baselines refitted with the ``fixed`` values (the ensemble's
+    medians of the other parameters the targets identify) and every other parameter at its
+    current default (an ABC on three dimensions), rounded to three significant figures.
 
     Parameters the targets do not identify keep their values: any value in their prior fits the
-    targets as well, and keeping them changes the model least. The adopted set should fit as well
+    targets as well, and keeping them changes the model least; those they identify take the
+    ensemble's median, the point estimate of the approximate posterior. The adopted set should fit as well
     as the ensemble's members (its mean distance on fresh seeds at most the acceptance cutoff):
     calibration.json records whether it does, and tests/test_calibration.py checks it.
     """
@@ -224,11 +229,13 @@ def adopt(path: Path = PRIOR, workers: int = MAX_WORKERS, progress: Callable[[in
     lows = np.array([ranges[k][0] for k in MODE_BASELINES])
     highs = np.array([ranges[k][1] for k in MODE_BASELINES])
     unit = qmc.LatinHypercube(d=len(MODE_BASELINES), seed=seed + 3).random(points)
+    fixed = dict(fixed or {})
     sample = [dict(zip(MODE_BASELINES, map(float, row), strict=True)) for row in qmc.scale(unit, lows, highs)]
-    first = evaluate(sample, [(seed + 3, 0)], workers, progress, path)
+    first = evaluate([{**fixed, **p} for p in sample], [(seed + 3, 0)], workers, progress, path)
     best = first.nsmallest(keep, "distance")["point"].tolist()
     rounded = [{k: float(f"{sample[i][k]:.3g}") for k in MODE_BASELINES} for i in best]
-    again = evaluate(rounded, [(seed + 4, r) for r in range(replications)], workers, progress, path)
+    again = evaluate([{**fixed, **p} for p in rounded], [(seed + 4, r) for r in range(replications)],
+                     workers, progress, path)
     mean = again.groupby("point").mean(numeric_only=True)
     winner = int(mean["distance"].idxmin())
     outcomes = {k: float(mean.loc[winner, k]) for k in ("participation_year", "repeat_share", "gulf")}

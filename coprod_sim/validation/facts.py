@@ -79,10 +79,17 @@ FACTS: tuple[Fact, ...] = (
          "participants' efficacy rises vs matched non-participants, failures' falls; feedback off"
          " lowers participation", citizens=True, control={"citizens.mastery_gain": 0.0},
          control_why="without mastery the cycle can only hurt"),
+    Fact("F4b", "taking part does more for low-status participants", "facts/F04_virtuous_cycle.toml",
+         survey.effect_by_status, EMERGENT, HELD_OUT,
+         "effect of taking part on self-efficacy (matched within status fifth) larger in the poorest"
+         " fifth than in the richest", citizens=True),
     Fact("F4c", "a stronger feedback does not lower participation", "facts/F04c_feedback_strength.toml",
          functools.partial(levers.monotone_in_lever, lever="citizens.feedback_strength",
-                           outcome="participation_year"), EMERGENT, HELD_OUT,
-         "past-year participation does not fall as the feedback strength rises 0 -> 0.5 -> 1 -> 2"),
+                           outcome="participation_year"), INPUT, HELD_OUT,
+         "past-year participation does not fall as the feedback strength rises 0 -> 0.5 -> 1 -> 2",
+         control={"citizens.failure_buffering": 0.0},
+         control_why="without the buffering of failures by one's record, doubling the feedback lowers"
+                     " participation"),
     Fact("F5", "selection bias toward the advantaged", "facts/F05_selection_bias.toml",
          survey.selection_bias, EMERGENT, HELD_OUT,
          "top/bottom status quintile ratio well above 1; organised steeper than individual;"
@@ -147,6 +154,12 @@ FACTS: tuple[Fact, ...] = (
          control={"levels.control_designer": 0.0, "levels.control_initiator": 0.0},
          control_why="without the control screen the share still falls through self-efficacy,"
                      " by about 2 points against 5: just past the margin (borderline)"),
+    Fact("F16", "social capital: recruitment through ties", "facts/F16_social_capital.toml",
+         levers.social_capital, INPUT, VERIFICATION,
+         "equalising ties and clustering across neighbourhoods lowers the status concentration of"
+         " participation (by > 0.01); 12 ties raise participation over 8",
+         control={"citizens.recruitment_weight": 0.0},
+         control_why="without recruitment through ties the network's shape must not matter this much"),
 )
 """F12's thresholds are ours: "sharp" is 10% -> 90% of the rise within 0.06 of spread; the
 tipping window is Granovetter's 0.10-0.12 widened by 0.02 for a finite, networked crowd."""

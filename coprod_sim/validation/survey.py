@@ -176,6 +176,44 @@ def virtuous_cycle(ctx: Context):
     return conds, {k: v.mean for k, v in att.items()} | {"feedback_off_minus_on": off.mean}
 
 
+def effect_by_status(ctx: Context):
+    """F4b: the effect of taking part on self-efficacy, per participant, is larger in the
+    poorest status fifth than in the richest (the heterogeneity Johnson, Carlson & Reynolds
+    2023 report). The construct is theirs: participants against comparable non-participants,
+    here the matched effect (:func:`matched_effect`) within each status quintile, over the
+    last year; the number of episodes a participant had is part of the effect, as taking
+    part in their study was."""
+    per_quintile = np.array([[_effect_in_quintile(df, q) for q in range(N_QUINTILES)]
+                             for df in ctx.citizens()])
+    per_episode = np.array([[_effect_in_quintile(df, q, per_episode=True) for q in range(N_QUINTILES)]
+                            for df in ctx.citizens()])
+    gap = mean_ci(per_quintile[:, 0] - per_quintile[:, -1])
+    gap_episode = mean_ci(per_episode[:, 0] - per_episode[:, -1])
+    conds = [above("dE vs matched: poorest - richest fifth", gap, 0.0)]
+    est = [mean_ci(per_quintile[:, q]) for q in range(N_QUINTILES)]
+    if (path := ctx.figure_path()):
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
+        bars(ax, [q.replace(" ", "\n") for q in QUINTILE_LABELS], est, colour="#1b7837")
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_ylabel("change in self-efficacy over a year,\nparticipants minus matched others")
+        ax.set_title("F4b: effect of taking part by status fifth (95% CI)", fontsize=10)
+        save(fig, path)
+    return conds, {"by_quintile": [e.mean for e in est], "poorest_minus_richest": gap.mean,
+                   "per_episode_poorest_minus_richest": gap_episode.mean}
+
+
+def _effect_in_quintile(df: pd.DataFrame, quintile: int, per_episode: bool = False) -> float:
+    """Matched effect of taking part in the window for one status quintile (divided by the
+    participants' mean number of episodes when ``per_episode``)."""
+    episodes = df["window_episodes"]
+    inside = (df["quintile"] == quintile).to_numpy()
+    treated = (episodes > 0).to_numpy() & inside
+    control = ((episodes == 0) & (df["window_rejections"] == 0)).to_numpy() & inside
+    effect = matched_effect(df, treated, control)
+    return effect / episodes[treated].mean() if per_episode and treated.any() else effect
+
+
 def selection_bias(ctx: Context):
     """F5: top/bottom status quintile ratio well above 1, steeper in organised modes than in
     the individual one, and participation rising with neighbourhood advantage."""
