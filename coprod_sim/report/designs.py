@@ -23,6 +23,7 @@ from coprod_sim.report.effects import contrast, row
 from coprod_sim.report.load import Sweep
 from coprod_sim.report.measures import (
     CONCENTRATION,
+    HIGH_LEVEL,
     LEVEL_POINT_MEASURES,
     MEASURES,
     PARTICIPATION_M,
@@ -33,7 +34,9 @@ from coprod_sim.report.measures import (
 )
 
 DESIGN_MEASURES = (*MEASURES, SUCCESS, *LEVEL_POINT_MEASURES)
-SENSITIVITY_MEASURES = (PARTICIPATION_M, CONCENTRATION, TOP_BOTTOM, MEASURES[3])
+SENSITIVITY_MEASURES = (PARTICIPATION_M, CONCENTRATION, TOP_BOTTOM, MEASURES[3], HIGH_LEVEL)
+"""Outcomes whose PRCC or Sobol' indices a sampled design reports: participation, the bias
+measures, and the share of designer and initiator episodes (how much control is shared)."""
 
 
 @dataclass

@@ -113,7 +113,7 @@ def figure_levels_by_point(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
     if sw.n_points < 2 or sw.n_points > 40 or sw.kind in ("latin_hypercube", "sobol"):
         return
     t = table[table["scope"] == "point"]
-    shown = (HIGH_LEVEL, ADVANTAGED_HIGH, MODE_MEASURES[0])
+    shown = (HIGH_LEVEL, ADVANTAGED_HIGH, *MODE_MEASURES)
     if t[t["measure"] == HIGH_LEVEL.column].empty:
         return
     points = point_levers(sw)
@@ -121,10 +121,11 @@ def figure_levels_by_point(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
                         for k, v in points.loc[dp].items()) for dp in points.index]
     pols = sw.policies
     col = colours(pols, sw.baseline)
-    fig, axes = plt.subplots(1, len(shown), figsize=(12, 2.2 + 0.3 * len(points) * len(pols)),
+    fig, axes = plt.subplots(1, len(shown), figsize=(15, 2.4 + 0.3 * len(points) * len(pols)),
                              sharey=True, constrained_layout=True)
     for ax, m in zip(axes, shown, strict=True):
         tm = t[t["measure"] == m.column]
+        reach = np.nanmax(tm[["value", "ci_high"]].to_numpy(dtype=float), initial=0.0) * m.factor
         for k, pol in enumerate(pols):
             tp = tm[tm["policy"] == pol].set_index("design_point")
             for y, dp in enumerate(points.index[::-1]):
@@ -134,8 +135,9 @@ def figure_levels_by_point(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
                                  r["ci_high"], m.factor, col[pol])
         if m.neutral is not None:
             ax.axvline(m.neutral * m.factor, color="black", lw=2, alpha=0.35)
-        ax.set_xlim(left=0)
-        ax.set_title(m.label, fontsize=9)
+        ax.set_xlim(0, max(reach * 1.12, 1.0))
+        ax.set_title(m.label.replace("designer and initiator episodes of the advantaged half",
+                                     "their share taken by the advantaged half"), fontsize=9)
         ax.set_xlabel("%", fontsize=8)
         ax.grid(alpha=0.3, axis="x")
     axes[0].set_yticks(range(len(points)), labels[::-1], fontsize=7)
@@ -143,7 +145,8 @@ def figure_levels_by_point(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
     keys.append(Line2D([], [], color="black", lw=2, alpha=0.35, label="50% = even"))
     fig.legend(handles=keys, loc="outside lower center", ncols=min(len(keys), 5), frameon=False,
                fontsize=8, title="dots: mean; bars: 95% CI over replications", title_fontsize=8)
-    fig.suptitle("Levels and the individual mode at each design point", fontsize=10)
+    fig.suptitle("Designer and initiator episodes, and participation by mode, at each design point",
+                 fontsize=10)
     save(fig, "levels_by_point")
 
 
