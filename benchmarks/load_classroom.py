@@ -76,6 +76,7 @@ class Client:
         self.ws = connect(ws_url, additional_headers={"Cookie": cookie, "Accept-Language": "en"},
                           max_size=None, ping_interval=None)
         self.widgets: dict[str, dict] = {}
+        self.risk_slider: str | None = None
         control = uuid.uuid4().hex
         self.send("comm_open", {"comm_id": control, "target_name": "solara.control", "data": {}})
         self.send("comm_msg", {"comm_id": control,
@@ -126,9 +127,12 @@ class Client:
         return 1000 * (time.perf_counter() - t)
 
     def lever_and_reset(self, value: float) -> None:
-        """Risk aversion (the slider from 0 to 1 by 0.02) to ``value``, then Reset."""
-        slider = next(cid for cid, st in self.widgets.items() if st.get("_model_name") == "SliderModel"
-                      and st.get("step") == 0.02 and st.get("max") == 1)
+        """Risk aversion (the slider from 0 to 1 by 0.02 that starts at 0.5) to ``value``, then Reset."""
+        if self.risk_slider is None:
+            self.risk_slider = next(cid for cid, st in self.widgets.items()
+                                    if st.get("_model_name") == "SliderModel" and st.get("step") == 0.02
+                                    and st.get("max") == 1 and st.get("v_model") == 0.5)
+        slider = self.risk_slider
         self.send("comm_msg", {"comm_id": slider, "data": {"method": "update", "state": {"v_model": value},
                                                             "buffer_paths": []}})
         time.sleep(0.2)
@@ -222,6 +226,12 @@ def start_server(host: str, citizens: int) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
 
 
+def cpu_seconds(process: psutil.Process) -> float:
+    """CPU time (user and system) a process has used so far, its threads and children included."""
+    t = process.cpu_times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def load() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} / {five:.1f} on {os.cpu_count()} CPUs"
@@ -233,6 +243,7 @@ class Run:
         self.sessions: list[Client | Browser] = []
         self.latency: dict[int, list[float]] = {}
         self.errors: list[str] = []
+        self.resets = 0
         self.lock = threading.Lock()
 
     def rss(self) -> float:
@@ -273,6 +284,8 @@ class Run:
                     action += 1
                     if action % 5 == 0:
                         s.lever_and_reset(rng.choice([0.2, 0.3, 0.7]))
+                        with self.lock:
+                            self.resets += 1
                     else:
                         out.append(s.step())
             except Exception as e:
@@ -341,7 +354,14 @@ def main() -> None:
         for k, mb in sorted(memory.items()):
             print(f"  server memory with {k:>2} sessions: {mb:6.0f} MB "
                   f"({(mb - idle) / k:+.1f} MB per session)")
+        cpu0, client0 = cpu_seconds(server), cpu_seconds(psutil.Process())
         run.drive(args.seconds)
+        server_cpu, client_cpu = cpu_seconds(server) - cpu0, cpu_seconds(psutil.Process()) - client0
+        actions = sum(len(ms) for ms in run.latency.values()) + run.resets
+        print(f"server CPU while stepping: {server_cpu:.1f} s in {args.seconds:.0f} s "
+              f"({100 * server_cpu / args.seconds:.0f}% of one core) for {actions} steps and Resets: "
+              f"{1000 * server_cpu / max(actions, 1):.0f} ms each; the clients' process "
+              f"{100 * client_cpu / args.seconds:.0f}% of one core")
         print(f"step latency, {args.seconds:.0f} s of stepping ({load()}):")
         for k, ms in sorted(run.latency.items()):
             if ms:

@@ -29,7 +29,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "speed.slow": "slow",
         "speed.normal": "normal",
         "speed.fast": "fast",
-        "busy": "Building the town again...",
         "finished": "Run finished at month {month}: press Reset to start again.",
         "levers.intro": "Move a lever, then press Reset: the same town, with the same luck, starts again "
                         "with the new value.",
@@ -127,7 +126,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "speed.slow": "lente",
         "speed.normal": "normale",
         "speed.fast": "rapide",
-        "busy": "La ville se reconstruit...",
         "finished": "Fin de la simulation au mois {month} : appuyez sur Recommencer pour repartir.",
         "levers.intro": "Déplacez un levier, puis appuyez sur Recommencer : la même ville, avec le même "
                         "hasard, repart avec la nouvelle valeur.",

@@ -1,7 +1,7 @@
 """The teaching page's layout, from Solara's own components (Mesa's model, our page).
 
-Mesa's SolaraViz page fixes things a classroom needs changed (no end-of-run message, a Reset
-without a busy state, slider values hidden, development controls, a grid that scrolls), so
+Mesa's SolaraViz page fixes things a classroom needs changed (no end-of-run message, slider
+values hidden, development controls, a grid that scrolls), so
 the page is laid out here: one screen with no page scroll at 1366x768 and above (town on the
 left, four plots two by two), a bar of buttons, the levers in a panel, Info in an overlay.
 """
@@ -18,12 +18,12 @@ import solara.lab
 
 from coprod_sim.params import Parameters, spec
 from coprod_sim.viz import page_style
-from coprod_sim.viz.canvas import Canvas
 from coprod_sim.viz.charts import WHO, shown_charts
 from coprod_sim.viz.classroom import TeacherPanel, is_teacher
 from coprod_sim.viz.controls import FEEDBACK_KEY, FEEDBACK_OFF, control, lever_keys
 from coprod_sim.viz.i18n import LANGUAGES, count, number, pick_language, t
 from coprod_sim.viz.info import info_markdown, lever_value_text, status
+from coprod_sim.viz.pictures import Pictures
 from coprod_sim.viz.session import LIMITS, Town, open_town
 from coprod_sim.viz.town import COLOUR_BY
 
@@ -33,18 +33,6 @@ SHOWN_TIMEOUT = 2.0
 """While playing, a month is sent to the browser once it has shown the previous one (or after
 this many seconds): on a busy server or a slow device the months run on and the next picture
 shows the latest, rather than queueing pictures no one will see."""
-
-
-@solara.component
-def TownPicture(town: Town, tick: int, colour_by: str, lang: str):
-    frame = solara.use_memo(lambda: town.town_frame(colour_by), [town.generation, tick, colour_by, lang])
-    Canvas(css_class="coprod-town-map", event_drawn=town.drawn, **frame)
-
-
-@solara.component
-def ChartPicture(town: Town, name: str, tick: int, lang: str):
-    frame = solara.use_memo(lambda: town.chart_frame(name), [town.generation, tick, name, lang])
-    Canvas(css_class=f"coprod-chart coprod-chart-{name}", **frame)
 
 
 def lesson(town: Town, lang: str) -> str:
@@ -83,23 +71,23 @@ def Lever(key: str, value: Any, on_value, lang: str, disabled: bool = False, sho
 
 
 @solara.component
-def LeverPanel(levers: dict, set_levers, applied: dict, lang: str, disabled: bool):
-    def setter(key):
-        return lambda v: set_levers({**levers, key: v})
-
+def LeverPanel(levers: dict, set_levers, applied: dict, lang: str):
+    # One setter per lever, made once: a lever whose value did not change is not drawn again.
+    setters = solara.use_memo(lambda: {key: lambda v, key=key: set_levers(lambda now: {**now, key: v})
+                                       for key in lever_keys()}, [])
     with solara.Div(classes=["coprod-levers"]):
         solara.HTML(tag="p", unsafe_innerHTML=t("levers.intro", lang), classes=["coprod-levers-intro"])
         if levers != applied:
             solara.Warning(t("levers.changed", lang), dense=True, classes=["coprod-levers-changed"])
         off = bool(levers[FEEDBACK_OFF])
-        solara.Switch(label=t("lever.cycle", lang), value=not off, disabled=disabled,
-                      on_value=lambda on: set_levers({**levers, FEEDBACK_OFF: not on}),
+        solara.Switch(label=t("lever.cycle", lang), value=not off,
+                      on_value=lambda on: set_levers(lambda now: {**now, FEEDBACK_OFF: not on}),
                       classes=["coprod-cycle-switch"])
         solara.HTML(tag="div", classes=["coprod-lever-help"], unsafe_innerHTML=t("lever.cycle.help", lang))
         for key in lever_keys():
             # One control per lever: with the cycle off, its strength shows 0 and cannot move.
             is_feedback = key == FEEDBACK_KEY
-            Lever(key, levers[key], setter(key), lang, disabled=disabled or (is_feedback and off),
+            Lever(key, levers[key], setters[key], lang, disabled=is_feedback and off,
                   shown=0.0 if is_feedback and off else None)
 
 
@@ -126,15 +114,18 @@ def TownPage(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang
     moving parts in :func:`Live` (so a month re-renders only those)."""
     town.set_language(lang)
     levers, set_levers = solara.use_state(dict(town.applied))
-    busy, set_busy = solara.use_state(False)
+    _resets, set_resets = solara.use_state(0)  # Reset bumps it: the levers' panel compares again
     show_levers, set_show_levers = solara.use_state(False)
     show_info, set_show_info = solara.use_state(False)
+    # Live reads the levers only when Reset is pressed: through a ref, so that moving a lever
+    # does not redraw the buttons, the status lines and the pictures.
+    levers_now = solara.use_ref(levers)
+    levers_now.current = levers
     classes = ["coprod-page"] + (["levers-open"] if show_levers else [])
     with solara.Div(classes=classes):
-        Live(town, base, notices, lang, set_lang, levers, busy, set_busy,
-             lambda: set_show_levers(not show_levers), lambda: set_show_info(True))
+        Live(town, base, notices, lang, set_lang, levers_now, set_resets, set_show_levers, set_show_info)
         # Always rendered; below 1600 px wide the CSS hides it until "Levers" opens it.
-        LeverPanel(levers, set_levers, town.applied, lang, disabled=busy)
+        LeverPanel(levers, set_levers, town.applied, lang)
         if show_info:
             with solara.Div(classes=["coprod-info-overlay"]):
                 solara.Button(t("button.close", lang), on_click=lambda: set_show_info(False),
@@ -145,14 +136,14 @@ def TownPage(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang
 
 @solara.component
 def Live(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: str, set_lang,
-         levers: dict, busy: bool, set_busy, toggle_levers, open_info):
+         levers_now, set_resets, set_show_levers, set_show_info):
     """The buttons, the status lines, the town and the plots. A month changes only
-    :func:`MonthStatus` and :func:`MonthPictures` (they read ``tick``), not the buttons."""
+    :func:`MonthStatus` and :func:`MonthPictures` (they read ``tick``), not the buttons.
+    ``levers_now.current``: the levers as set, which Reset applies."""
     headers = solara.lab.headers.value or {}
     tick = solara.use_memo(lambda: solara.reactive(0), [])  # one more per month sent to the browser
     _ended, set_ended = solara.use_state(False)  # run finished or town put away: redraw the buttons
     playing, set_playing = solara.use_state(False)
-    reset_no, set_reset_no = solara.use_state(0)
     colour_by, set_colour_by = solara.use_state(COLOUR_BY[0])
     who, set_who = solara.use_state(WHO[0])  # income fifths or levels of involvement, third plot
     speed, set_speed = solara.use_state("normal")
@@ -181,19 +172,13 @@ def Live(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: st
 
     solara.use_thread(play, dependencies=[playing, speed], intrusive_cancel=False)
 
-    def rebuild(cancel: threading.Event) -> None:
-        if reset_no == 0:
-            return
-        town.reset(levers)
-        show_month()
-        set_busy(False)
-
-    solara.use_thread(rebuild, dependencies=[reset_no], intrusive_cancel=False)
-
     def on_reset() -> None:
+        # Building the same town again takes tens of milliseconds: done here, with no busy
+        # state to draw and undraw (which cost more than the build).
         set_playing(False)
-        set_busy(True)
-        set_reset_no(lambda n: n + 1)
+        town.reset(levers_now.current)
+        show_month()
+        set_resets(lambda n: n + 1)
 
     def on_step() -> None:
         town.step()  # at the end of the run (or once put away) this only redraws the message
@@ -203,13 +188,13 @@ def Live(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: st
     with solara.Div(classes=["coprod-live"]):
         with solara.Div(classes=["coprod-bar"]):
             solara.HTML(tag="div", unsafe_innerHTML=t("title", lang), classes=["coprod-title"])
-            solara.Button(t("button.reset", lang), on_click=on_reset, disabled=busy, color="primary",
+            solara.Button(t("button.reset", lang), on_click=on_reset, color="primary",
                           classes=["coprod-reset"])
             solara.Button(t("button.pause", lang) if playing else t("button.play", lang),
-                          on_click=lambda: set_playing(not playing), disabled=busy or finished or away,
+                          on_click=lambda: set_playing(not playing), disabled=finished or away,
                           classes=["coprod-play"])
             solara.Button(t("button.step", lang), on_click=on_step, classes=["coprod-step"],
-                          disabled=busy or playing or finished or away)
+                          disabled=playing or finished or away)
             solara.v.Select(v_model=speed, label=t("speed", lang), dense=True, hide_details=True,
                             items=[{"text": t(f"speed.{s}", lang), "value": s} for s in SPEEDS],
                             on_v_model=set_speed, class_="coprod-speed")
@@ -219,33 +204,30 @@ def Live(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang: st
                                                  for c in COLOUR_BY])
             solara.ToggleButtonsSingle(value=who, on_value=set_who, dense=True, classes=["coprod-who"],
                                        children=[solara.Button(t(f"who.{w}", lang), value=w) for w in WHO])
-            solara.Button(t("button.levers", lang), on_click=toggle_levers,
+            solara.Button(t("button.levers", lang), on_click=lambda: set_show_levers(lambda shown: not shown),
                           classes=["coprod-levers-button"], outlined=True)
-            solara.Button(t("button.info", lang), on_click=open_info,
+            solara.Button(t("button.info", lang), on_click=lambda: set_show_info(True),
                           classes=["coprod-info-button"], outlined=True)
             other = LANGUAGES[(LANGUAGES.index(lang) + 1) % len(LANGUAGES)]
             solara.Button(t("button.language", lang), on_click=lambda: set_lang(other),
                           classes=["coprod-language"], text=True)
         with solara.Div(classes=["coprod-status-row"]):
-            MonthStatus(town, base, lang, busy, tick)
+            MonthStatus(town, base, lang, tick)
             for key, fields in notices:
                 fields = {k: count(v, lang) if isinstance(v, int) else v for k, v in fields.items()}
                 solara.Text(t(key, lang, **fields), classes=["coprod-notice"])
             if is_teacher(headers):
                 TeacherPanel(lang)
-        MonthPictures(town, tick, colour_by, who, lang, busy)
+        MonthPictures(town, tick, colour_by, who, lang)
 
 
 @solara.component
-def MonthStatus(town: Town, base: Parameters, lang: str, busy: bool, tick: solara.Reactive[int]):
-    """The end-of-run or busy notice, the status line and the lesson, for the month shown."""
+def MonthStatus(town: Town, base: Parameters, lang: str, tick: solara.Reactive[int]):
+    """The end-of-run notice, the status line and the lesson, for the month shown."""
     tick.value  # noqa: B018 (reading it makes a new month re-render this component)
     finished, away = town.finished, town.put_away
     with solara.Div(classes=["coprod-month-status"]):
-        if busy:
-            solara.ProgressLinear(True)
-            solara.Text(t("busy", lang), classes=["coprod-busy"])
-        elif away:
+        if away:
             solara.Warning(t("classroom.idle", lang, minutes=f"{LIMITS.idle_minutes:g}"), dense=True)
         else:
             if finished:
@@ -255,14 +237,22 @@ def MonthStatus(town: Town, base: Parameters, lang: str, busy: bool, tick: solar
 
 
 @solara.component
-def MonthPictures(town: Town, tick: solara.Reactive[int], colour_by: str, who: str, lang: str, busy: bool):
+def MonthPictures(town: Town, tick: solara.Reactive[int], colour_by: str, who: str, lang: str):
     """The town and the four plots (``who``: by income or by level in the third place), for
-    the month shown."""
+    the month shown, in one widget (:func:`~coprod_sim.viz.pictures.Pictures`)."""
     month_no = tick.value
-    with solara.Div(classes=["coprod-main"] + (["coprod-busy-main"] if busy else [])):
-        if not town.put_away:
-            with solara.Div(classes=["coprod-town"]):
-                TownPicture(town, month_no, colour_by, lang)
-            with solara.Div(classes=["coprod-plots"]):
-                for name in shown_charts(who):
-                    ChartPicture(town, name, month_no, lang)
+
+    def frames() -> tuple[list[str], list[dict]]:
+        if town.put_away:
+            return [], []
+        made = [town.town_frame(colour_by) | {"css_class": "coprod-town-map"}]
+        made += [town.chart_frame(name) | {"css_class": f"coprod-chart coprod-chart-{name}"}
+                 for name in shown_charts(who)]
+        # The stills go apart: the browser gets them again only when one changes.
+        return [f.pop("still") for f in made], made
+
+    stills, made = solara.use_memo(frames, [town.generation, month_no, colour_by, who, lang, town.put_away])
+    if not made:
+        solara.Div(classes=["coprod-main"])
+        return
+    Pictures(stills=stills, frames=made, month=town.month, event_drawn=town.drawn)

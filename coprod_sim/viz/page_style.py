@@ -42,7 +42,6 @@ html, body { overflow: hidden !important; }
 .coprod-levers .v-slider__thumb-label { font-size: 13px; }
 .coprod-main { grid-column: 2; grid-row: 3; display: grid; min-height: 0; min-width: 0;
   grid-template-columns: 41fr 59fr; grid-template-rows: minmax(0, 1fr); gap: 4px; padding: 2px 4px; }
-.coprod-busy-main { opacity: 0.35; }
 .coprod-town, .coprod-plots { min-height: 0; min-width: 0; }
 .coprod-plots { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr);
   grid-template-rows: minmax(0, 1fr) minmax(0, 1fr); gap: 2px; }
