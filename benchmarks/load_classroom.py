@@ -43,6 +43,17 @@ import psutil
 from websockets.sync.client import connect
 
 STATUS = re.compile(r"^Month (\d+)")
+TAGS = re.compile(r"<[^>]*>")
+
+
+def texts(state: dict) -> list[str]:
+    """The words a widget shows: its text children, or its HTML without the tags (the page
+    writes the status line and the lesson in one HTML widget)."""
+    out = [ch for ch in state.get("children") or [] if isinstance(ch, str)]
+    inner = state.get("unsafe_innerHTML")
+    if isinstance(inner, str):
+        out.append(TAGS.sub("\n", inner).strip())
+    return out
 warnings.filterwarnings("ignore", message="connect\\(\\) must be used as a context manager")
 
 
@@ -117,8 +128,12 @@ class Client:
                                "data": {"method": "custom", "content": {"event": "click", "data": {}}}})
 
     def until_month(self, target: int, timeout: float = 120) -> None:
-        # an update of the status line, or a new one (Reset replaces it by the busy notice)
-        self.wait(lambda m: f'"Month {target} ' in json.dumps(m["content"]), timeout)
+        # an update of the status line (or a new status widget)
+        def shown(m: dict) -> bool:
+            state = m["content"].get("data", {}).get("state", {})
+            return any(s.startswith(f"Month {target} ") for s in texts(state))
+
+        self.wait(shown, timeout)
 
     def step(self) -> float:
         month, t = self.month(), time.perf_counter()
@@ -143,8 +158,8 @@ class Client:
             raise RuntimeError(f"the lever did not take: status {status!r}")
 
     def status(self) -> str:
-        return next(ch for st in self.widgets.values() if isinstance(st.get("children"), list)
-                    for ch in st["children"] if isinstance(ch, str) and STATUS.match(ch))
+        return next(line for st in self.widgets.values() for text in texts(st)
+                    for line in text.splitlines() if STATUS.match(line))
 
     def close(self) -> None:
         """As a closing tab does: tell the server (the page's beacon), then hang up."""

@@ -8,6 +8,7 @@ left, four plots two by two), a bar of buttons, the levers in a panel, Info in a
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from typing import Any
@@ -232,8 +233,10 @@ def MonthStatus(town: Town, base: Parameters, lang: str, tick: solara.Reactive[i
         else:
             if finished:
                 solara.Success(t("finished", lang, month=town.month), dense=True, classes=["coprod-finished"])
-            solara.Text(status(town.model, town.applied, base, lang), classes=["coprod-status"])
-            solara.Text(lesson(town, lang), classes=["coprod-lesson"])
+            # Both lines in one widget: one message a month.
+            line = html.escape(status(town.model, town.applied, base, lang))
+            solara.HTML(tag="div", unsafe_innerHTML=f"<span class='coprod-status'>{line}</span>"
+                        f"<span class='coprod-lesson'>{html.escape(lesson(town, lang))}</span>")
 
 
 @solara.component
@@ -244,15 +247,16 @@ def MonthPictures(town: Town, tick: solara.Reactive[int], colour_by: str, who: s
 
     def frames() -> tuple[list[str], list[dict]]:
         if town.put_away:
-            return [], []
+            return [], None, []
         made = [town.town_frame(colour_by) | {"css_class": "coprod-town-map"}]
         made += [town.chart_frame(name) | {"css_class": f"coprod-chart coprod-chart-{name}"}
                  for name in shown_charts(who)]
-        # The stills go apart: the browser gets them again only when one changes.
-        return [f.pop("still") for f in made], made
+        # The stills and the citizens' places go apart: sent again only when they change.
+        return [f.pop("still") for f in made], made[0].pop("dots"), made
 
-    stills, made = solara.use_memo(frames, [town.generation, month_no, colour_by, who, lang, town.put_away])
+    stills, dots, made = solara.use_memo(frames, [town.generation, month_no, colour_by, who, lang,
+                                                  town.put_away])
     if not made:
         solara.Div(classes=["coprod-main"])
         return
-    Pictures(stills=stills, frames=made, month=town.month, event_drawn=town.drawn)
+    Pictures(stills=stills, dots=dots, frames=made, month=town.month, event_drawn=town.drawn)

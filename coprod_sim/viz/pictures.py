@@ -14,8 +14,8 @@ import solara
 
 
 @solara.component_vue("pictures.vue", vuetify=False)
-def Pictures(stills: list[str], frames: list[dict], month: int, main_class: str = "coprod-main",
+def Pictures(stills: list[str], dots: dict, frames: list[dict], month: int, main_class: str = "coprod-main",
              event_drawn: Callable[[int], None] | None = None):
     """The town (``frames[0]``) and the plots: each frame's width, height, ``css_class`` and
-    marks (the town's also its dots and colours), painted over ``stills[i]`` (data URIs);
-    ``event_drawn(month)`` once a new ``month`` is on screen."""
+    marks (the town's also its citizens' colours, placed by ``dots``), painted over
+    ``stills[i]`` (data URIs); ``event_drawn(month)`` once a new ``month`` is on screen."""
