@@ -9,7 +9,8 @@ outcomes only for those who offer, shares of ties by scattering from the (few) a
 Identical results: the equations are the ones the NumPy rules evaluate on arrays, and the
 kernel's own steps (choice, capacity, bookkeeping) are written with the same operations in
 the same order as :class:`coprod_sim.month.kernel.Kernel`'s NumPy month (no fast-math). The
-random draws are NumPy's, from the same streams and in the same amounts; ``exp`` of the
+random draws are NumPy's, from the same streams and in the same amounts (uniforms nobody
+uses are skipped by jumping the stream ahead: :mod:`coprod_sim.month.jumps`); ``exp`` of the
 utilities and the logistic function of the success log-odds stay in NumPy/SciPy. Counts of
 ties are integers, exact in any order. ``tests/test_accelerated.py`` checks both paths.
 
@@ -71,10 +72,9 @@ def tie_shares(indptr, indices, degree, members, count, counts, out):
 def peer_active_share(indptr, indices, degree, mode, members, counts, out):
     """Share of each citizen's ties active (any mode) last month, into ``out``."""
     count = 0
-    for i in range(mode.shape[0]):
-        if mode[i] >= 0:
-            members[count] = i
-            count += 1
+    for i in range(mode.shape[0]):  # branch-free compaction (the active are scattered)
+        members[count] = i
+        count += mode[i] >= 0
     tie_shares(indptr, indices, degree, members, count, counts, out)
 
 
@@ -104,13 +104,15 @@ def utilities(efficacy, competence, peer, degree, activity, trust, invited, admi
         b = math.ceil(top * 1.4426950408889634 + 0.001) - POWER_MIN
         offered[i] = -1
         u = decision.random()
-        if b >= POWERS.shape[0] or (b >= 0 and u < POWERS[b]):
-            who[m] = i
-            u_who[m] = u
-            v[m, 0] = x0
-            v[m, 1] = x1
-            v[m, 2] = x2
-            m += 1
+        # Branch-free compaction: written at m always, kept (m advanced) for candidates.
+        top_power = POWERS.shape[0] - 1
+        bound = POWERS[min(max(b, 0), top_power)]
+        who[m] = i
+        u_who[m] = u
+        v[m, 0] = x0
+        v[m, 1] = x1
+        v[m, 2] = x2
+        m += (b > top_power) | ((b >= 0) & (u < bound))
     return m
 
 

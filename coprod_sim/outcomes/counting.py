@@ -131,13 +131,14 @@ def year_values(activity, mask, n_year, efficacy, efficacy_baseline, ses_rank, r
     on, off = 1.0 - y_mean, 0.0 - y_mean
     p = 0
     q = 0
+    # Branch-free compaction: every value is written to both lists and only the right
+    # position advances (participants are scattered, so a branch would mispredict).
     for i in range(n):
-        if activity[i] & mask:
-            work[0, p] = efficacy[i]
-            work[1, p] = efficacy_baseline[i]
-            p += 1
-            work[3, i] = on * (ses_rank[i] - rank_mean)
-        else:
-            work[2, q] = efficacy[i]
-            q += 1
-            work[3, i] = off * (ses_rank[i] - rank_mean)
+        y = (activity[i] & mask) != 0
+        e = efficacy[i]
+        work[0, p] = e
+        work[1, p] = efficacy_baseline[i]
+        work[2, q] = e
+        work[3, i] = (on if y else off) * (ses_rank[i] - rank_mean)
+        p += y
+        q += not y
