@@ -30,31 +30,41 @@ replications = 2
 [calibrate.parameters]
 "citizens.base_individual" = {{ low = -7.0, high = -4.0 }}
 """
-TRUTH = {"citizens.base_individual": -5.0}
+TRUTH = {"citizens.base_individual": -5.0, "citizens.base_group": -7.5}
+GROUP = '"citizens.base_group" = { low = -9.5, high = -6.0 }\n'
 
 
-def make_study(folder, trials=30, truth=TRUTH, seed=101):
-    """A table whose observed participation is one run of the model with known values."""
+def make_study(folder, trials=30, truth=TRUTH, seed=101, extra=""):
+    """A table whose observed participation (by neighbourhood, and in group mode town-wide) is
+    one run of the model with known values."""
+    from coprod_sim.run import neighbourhood_participation, run
     from coprod_sim.town.table import _cached
 
     (folder / "data").mkdir(exist_ok=True)
     HOODS.to_csv(folder / "data" / "hoods.csv", index=False)
     path = folder / "fit.toml"
-    path.write_text(SCENARIO.format(trials=trials))
+    path.write_text(SCENARIO.format(trials=trials) + extra)
     params = load_scenario(path).run_at(0, 0).params.replace(truth)
-    hoods, _ = cal.simulate_trial(params, seed, 1, [])
-    HOODS.assign(participation=hoods[0]).to_csv(folder / "data" / "hoods.csv", index=False)
+    result = run(params, seed, replication=0)
+    observed = HOODS.assign(
+        participation=neighbourhood_participation(result.neighbourhoods, params.simulation.steps),
+        participation_group=result.summary["last_quarter_mean"]["participation_year_group"])
+    observed.to_csv(folder / "data" / "hoods.csv", index=False)
     _cached.cache_clear()
     return path
 
 
-def test_recovers_a_known_parameter_within_its_reported_uncertainty(tmp_path):
-    path = make_study(tmp_path)
+def test_recovers_known_parameters_within_their_reported_uncertainty(tmp_path):
+    path = make_study(tmp_path, trials=40, extra=GROUP)
     result = cal.calibrate(load_scenario(path), load_calibrate(path), tmp_path / "out")
-    ens = result.ensemble["citizens.base_individual"]
-    assert ens.min() <= TRUTH["citizens.base_individual"] <= ens.max()
-    assert ens.max() - ens.min() < 1.0  # informative: a third of the searched range at most
-    assert len(result.trials) == 30
+    assert result.method == "quadratic response surface"
+    assert result.observations.targets == {"participation_year_group": pytest.approx(
+        pd.read_csv(tmp_path / "data" / "hoods.csv")["participation_group"][0])}
+    for key, (low, high) in load_calibrate(path).parameters.items():
+        lo, hi = result.interval[key]
+        assert lo <= TRUTH[key] <= hi, (key, lo, hi)
+        assert hi - lo < 0.5 * (high - low), (key, lo, hi)  # informative: half the searched range at most
+    assert len(result.trials) == 40 and result.ensemble.shape[0] >= 3
 
 
 def test_resumes_after_an_interrupt(tmp_path, monkeypatch):

@@ -21,9 +21,13 @@ middle of the ranges, times (1 + 1/R): the observation is taken to be as noisy a
 the simulated town, the trial's mean as R runs. The root mean squared error per neighbourhood
 (population-weighted, in percentage points) is reported beside it.
 
-Uncertainty is an ensemble of good fits: every trial whose loss is within the 95% quantile of
-a chi-square with as many degrees of freedom as fitted parameters of the best trial's (a
-profile-likelihood region; Wilks 1938, *Annals of Mathematical Statistics* 9(1), 60-62).
+The first ``SEARCH_SHARE`` of the trials search (TPE); the rest are drawn uniformly in batches
+around the good fits found so far (:func:`region_points`), so that the ensemble spans the
+region of good fits rather than the few points a search happened to try there.
+
+Uncertainty is a region of good fits, from a quadratic surface fitted to the trials' losses
+(:mod:`coprod_sim.analysis.calibrate_region`): its centre is the fit, its 95% region the
+reported range, and the trials inside it the ensemble of good fits.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from coprod_sim.scenario.plan import Scenario
 ENSEMBLE_LEVEL = 0.95
 NOISE_RUNS = 8
 """Replications measuring the model's run-to-run noise, once per study."""
+SEARCH_SHARE = 0.6
+"""Share of the trials spent searching (TPE); the rest explore the region of the good fits."""
 STUDY_FILE = "calibrate.db"
 
 
@@ -87,6 +93,8 @@ class CalibrationResult:
     simulated: np.ndarray  # (T, K) per trial, per neighbourhood
     simulated_targets: np.ndarray  # (T, J) per trial, per town-wide target
     resumed: int = 0
+    interval: dict[str, tuple[float, float]] = field(default_factory=dict)  # the region of good fits
+    method: str = ""
     files: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -236,7 +244,7 @@ def calibrate(scenario: Scenario, spec: CalibrateSpec, out: Path, *, overwrite: 
     obs = observations(base, spec)
     name = study_name(scenario, spec)
     study, done = open_study(out, name, scenario.seed, overwrite)
-    keys, targets = list(spec.parameters), list(obs.targets)
+    targets = list(obs.targets)
     noise = study_noise(study, base, spec, obs, scenario.seed)
 
     def objective(trial) -> float:
@@ -252,13 +260,49 @@ def calibrate(scenario: Scenario, spec: CalibrateSpec, out: Path, *, overwrite: 
         if progress is not None:
             progress(len(_complete(study)), spec.trials, study.best_value)
 
-    remaining = spec.trials - done
+    search = max(2, math.ceil(SEARCH_SHARE * spec.trials))
     try:
-        if remaining > 0:
-            study.optimize(objective, n_trials=remaining, callbacks=[report], catch=())
+        if done < search:  # the search: TPE's proposals
+            study.optimize(objective, n_trials=search - done, callbacks=[report], catch=())
+        while (left := spec.trials - len(_complete(study))) > 0:  # the ensemble's region
+            batch = min(left, max(3, math.ceil((spec.trials - search) / 4)))
+            if not _waiting(study):
+                for point in region_points(study, spec, batch, scenario.seed):
+                    study.enqueue_trial(point)
+            study.optimize(objective, n_trials=len(_waiting(study)), callbacks=[report], catch=())
     except KeyboardInterrupt:
         raise CalibrateInterrupted(len(_complete(study)), out) from None
-    return summarise(study, obs, keys, out, name, done)
+    return summarise(study, obs, spec, out, name, done)
+
+
+def _waiting(study) -> list:
+    import optuna
+
+    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+
+
+def region_points(study, spec: CalibrateSpec, count: int, seed: int) -> list[dict[str, float]]:
+    """Points drawn uniformly around the good fits so far, so that the ensemble spans its region.
+
+    The box spans the trials within the ensemble's threshold of the best, widened by half its
+    width on each side (at least a twentieth of the range): where the good fits reach the box's
+    edge, the next batch reaches further. Drawn from a generator seeded by the scenario and the
+    number of trials, so a resumed study draws the same points.
+    """
+    from scipy.stats import chi2
+
+    trials = _complete(study)
+    losses = np.array([t.value for t in trials])
+    good = [t for t in trials if t.value <= losses.min() + chi2.ppf(ENSEMBLE_LEVEL, len(spec.parameters))]
+    rng = np.random.default_rng([seed, len(trials)])
+    points = [{} for _ in range(count)]
+    for key, (low, high) in spec.parameters.items():
+        values = np.array([t.params[key] for t in good])
+        pad = max(0.5 * np.ptp(values), 0.05 * (high - low))
+        lo, hi = max(low, values.min() - pad), min(high, values.max() + pad)
+        for point, x in zip(points, rng.uniform(lo, hi, count), strict=True):
+            point[key] = float(x)
+    return points
 
 
 def _var(x: np.ndarray) -> np.ndarray:
@@ -266,12 +310,15 @@ def _var(x: np.ndarray) -> np.ndarray:
 
 
 # ============================================================================ the ensemble
-def summarise(study, obs: Observations, keys: list[str], out: Path, name: str,
+def summarise(study, obs: Observations, spec: CalibrateSpec, out: Path, name: str,
               resumed: int) -> CalibrationResult:
-    """Every completed trial with its loss, error and whether it is in the ensemble."""
+    """Every completed trial with its loss, error and whether it is in the ensemble; the fit
+    and the region of good fits (:mod:`coprod_sim.analysis.calibrate_region`)."""
     import pandas as pd
-    from scipy.stats import chi2
 
+    from coprod_sim.analysis.calibrate_region import region
+
+    keys = list(spec.parameters)
     trials = _complete(study)
     hood = np.array([t.user_attrs["hood_mean"] for t in trials])
     town = np.array([t.user_attrs["town_mean"] for t in trials]).reshape(len(trials), len(obs.targets))
@@ -279,10 +326,15 @@ def summarise(study, obs: Observations, keys: list[str], out: Path, name: str,
                           **{k: [t.params[k] for t in trials] for k in keys},
                           "loss": [t.value for t in trials],
                           "rmse_points": [100 * t.user_attrs["rmse"] for t in trials]})
-    frame["in_ensemble"] = frame["loss"] <= frame["loss"].min() + chi2.ppf(ENSEMBLE_LEVEL, len(keys))
-    best = trials[int(np.argmin(frame["loss"]))]
-    return CalibrationResult(out, name, frame, obs, keys, {k: float(best.params[k]) for k in keys}, hood,
-                             town, resumed)
+    lows, highs = (np.array([spec.parameters[k][i] for k in keys]) for i in (0, 1))
+    good = region(frame[keys].to_numpy(), frame["loss"].to_numpy(), lows, highs)
+    frame["fitted_loss"] = good.fitted
+    frame["in_ensemble"] = good.inside
+    return CalibrationResult(out, name, frame, obs, keys, dict(zip(keys, good.centre.tolist(), strict=True)),
+                             hood, town, resumed,
+                             interval={k: (float(lo), float(hi))
+                                       for k, lo, hi in zip(keys, good.low, good.high, strict=True)},
+                             method=good.method)
 
 
 def one_factor_noise(runs: np.ndarray, weight: np.ndarray) -> tuple[float, np.ndarray]:

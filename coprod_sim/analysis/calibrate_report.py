@@ -35,16 +35,22 @@ def write_outputs(scenario: Scenario, result: CalibrationResult) -> dict[str, Pa
     return files
 
 
+def best_index(result: CalibrationResult) -> int:
+    """The trial nearest the fit: lowest loss on the fitted surface (or lowest loss without one)."""
+    fitted = result.trials["fitted_loss"].to_numpy()
+    return int(np.nanargmin(fitted)) if np.isfinite(fitted).any() else int(np.argmin(result.trials["loss"]))
+
+
 def best_row(result: CalibrationResult):
-    return result.trials.loc[result.trials["loss"].idxmin()]
+    return result.trials.iloc[best_index(result)]
 
 
 def fit_table(result: CalibrationResult, table):
     """Per neighbourhood: observed, simulated at the best fit, and the ensemble's range."""
     import pandas as pd
 
-    best = int(np.argmin(result.trials["loss"].to_numpy()))
-    members = result.simulated[result.trials["in_ensemble"].to_numpy()]
+    best = best_index(result)
+    members = _members(result, result.simulated)
     return pd.DataFrame({"neighbourhood": np.arange(len(table)), "id": list(table.ids),
                          "name": list(table.names), "population": table.population,
                          "observed": result.observations.rate, "simulated": result.simulated[best],
@@ -68,7 +74,7 @@ def fit_figure(fit, result: CalibrationResult, path: Path) -> Path:
                     fmt="none", ecolor="#888888", elinewidth=1, capsize=2, zorder=1,
                     label="range of the good fits")
         ax.scatter(100 * seen["observed"], 100 * seen["simulated"], s=size, color="#1f77b4", alpha=0.8,
-                   edgecolor="white", zorder=2, label="best fit (area: population)")
+                   edgecolor="white", zorder=2, label="trial nearest the fit (area: population)")
         if len(seen) <= 25:
             for _, row in seen.iterrows():
                 ax.annotate(str(row["name"]), (100 * row["observed"], 100 * row["simulated"]), fontsize=8,
@@ -88,11 +94,17 @@ def fit_figure(fit, result: CalibrationResult, path: Path) -> Path:
         ax.set_xlabel("observed participation, past year (%)")
         ax.set_ylabel("simulated participation, past year (%)")
     ax.set_title(f"Observed and simulated {'by neighbourhood' if len(seen) else 'town-wide'}\n"
-                 f"best fit: root mean squared error {rmse:.2f} points", fontsize=10)
+                 f"trial nearest the fit: root mean squared error {rmse:.2f} points", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _members(result: CalibrationResult, values: np.ndarray) -> np.ndarray:
+    """The ensemble's rows of ``values`` (the trial nearest the fit if the ensemble is empty)."""
+    inside = result.trials["in_ensemble"].to_numpy()
+    return values[inside] if inside.any() else values[[best_index(result)]]
 
 
 def _targets_panel(ax, result: CalibrationResult) -> None:
@@ -100,12 +112,12 @@ def _targets_panel(ax, result: CalibrationResult) -> None:
     names = list(result.observations.targets)
     observed = 100 * result.observations.target_values
     sims = 100 * result.simulated_targets
-    best = sims[int(np.argmin(result.trials["loss"].to_numpy()))]
-    members = sims[result.trials["in_ensemble"].to_numpy()]
+    best = sims[best_index(result)]
+    members = _members(result, sims)
     y = np.arange(len(names))
     ax.hlines(y, members.min(axis=0), members.max(axis=0), color="#888888", lw=3,
               label="range of the good fits")
-    ax.scatter(best, y, color="#1f77b4", s=60, zorder=3, label="simulated, best fit")
+    ax.scatter(best, y, color="#1f77b4", s=60, zorder=3, label="simulated, trial nearest the fit")
     ax.scatter(observed, y, marker="x", color="#d62728", s=70, zorder=4, label="observed")
     ax.set_yticks(y, names)
     ax.set_ylim(-0.8, len(names) - 0.2)
@@ -145,8 +157,8 @@ def write_scenario(source: Path, best: dict[str, float], out: Path, table: Path,
     data.setdefault("parameters", {}).update({**typed, **{k: round(v, 6) for k, v in best.items()}})
     if isinstance(data.get("name"), str):
         data["name"] = f"{data['name']} (calibrated)"
-    head = (f"# Written by coprod calibrate from {source.name}: the best fit's values are in"
-            " [parameters];\n# the range of the good fits is in calibrate.md and trials.csv.\n")
+    head = (f"# Written by coprod calibrate from {source.name}: the fitted values are in [parameters];\n"
+            "# the region of good fits is in calibrate.md, every trial in trials.csv.\n")
     path = out / SCENARIO_FILE
     path.write_text(head + to_toml(data))
     return path
@@ -196,22 +208,23 @@ def to_toml(data: dict[str, Any], prefix: str = "") -> str:
 def write_summary(scenario: Scenario, result: CalibrationResult, fit, path: Path) -> Path:
     ens = result.ensemble
     lines = [f"# Calibration of {scenario.name}", "",
-             f"{len(result.trials)} trials ({result.resumed} from an earlier session), {len(ens)} in the"
-             " ensemble of good fits (loss within the 95% quantile of a chi-square with"
-             f" {len(result.keys)} degree{'s' if len(result.keys) > 1 else ''} of freedom of the best's)."
-             " Loss and ensemble: docs/your-town.md.",
-             "", "| parameter | best fit | ensemble median | ensemble range |", "|---|---|---|---|"]
+             f"{len(result.trials)} trials ({result.resumed} from an earlier session); the fit and the"
+             f" region of good fits from a {result.method} (95%, {len(result.keys)}"
+             f" degree{'s' if len(result.keys) > 1 else ''} of freedom); {len(ens)} trials inside it form"
+             " the ensemble of good fits. Loss, fit and region: docs/your-town.md.",
+             "", "| parameter | fit | region of good fits | ensemble's trials |", "|---|---|---|---|"]
     for k in result.keys:
-        lines.append(f"| `{k}` | {result.best[k]:.4g} | {ens[k].median():.4g} |"
-                     f" {ens[k].min():.4g} to {ens[k].max():.4g} |")
+        low, high = result.interval[k]
+        spread = f"{ens[k].min():.4g} to {ens[k].max():.4g}" if len(ens) else "none"
+        lines.append(f"| `{k}` | {result.best[k]:.4g} | {low:.4g} to {high:.4g} | {spread} |")
     best = best_row(result)
-    lines += ["", f"Best loss {best['loss']:.3g} (root mean squared error per neighbourhood and target"
-                  f" {best['rmse_points']:.2f} percentage points).", ""]
+    lines += ["", f"Trial nearest the fit: loss {best['loss']:.3g}, root mean squared error per"
+                  f" neighbourhood and target {best['rmse_points']:.2f} percentage points.", ""]
     targets = result.observations.targets
     if targets:
         lines += ["Town-wide targets: " + ", ".join(f"{k} = {v:.3g}" for k, v in targets.items()) + ".", ""]
     lines += ["Files: fit.png (observed against simulated), fit.csv (per neighbourhood), trials.csv (every"
-              f" trial), {SCENARIO_FILE} (the scenario with the best fit: `coprod run`, `coprod sweep` use it"
-              " as it is), calibrate.db (the resumable study).", ""]
+              f" trial), {SCENARIO_FILE} (the scenario with the fitted values: `coprod run`, `coprod sweep`"
+              " use it as it is), calibrate.db (the resumable study).", ""]
     path.write_text("\n".join(lines))
     return path

@@ -36,7 +36,7 @@ def calibrate(
 ) -> None:
     """Fit the [calibrate] table's parameters to the town table's observed participation (and
     any town-wide targets) with Optuna on common random numbers. Writes fit.png, fit.csv,
-    trials.csv, calibrate.md, calibrated.toml (the scenario with the best fit, usable as it is)
+    trials.csv, calibrate.md, calibrated.toml (the scenario with the fitted values, usable as is)
     and the resumable study calibrate.db into --out (--citizens and --steps are written into
     calibrated.toml too). Interrupted: run the same command again to resume."""
     import dataclasses
@@ -76,7 +76,7 @@ def calibrate(
     if result.resumed:
         console.print(f"Resumed a study of {result.resumed} trials.", highlight=False)
     for key in result.keys:
-        ens = result.ensemble[key]
-        console.print(f"{key}: best {result.best[key]:.4g}, good fits {ens.min():.4g} to {ens.max():.4g}",
+        low, high = result.interval[key]
+        console.print(f"{key}: fit {result.best[key]:.4g}, good fits {low:.4g} to {high:.4g}",
                       highlight=False)
     console.print(f"Wrote {', '.join(p.name for p in files.values())} to {out}/", highlight=False)
