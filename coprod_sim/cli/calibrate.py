@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from coprod_sim.cli.errors import UserError, console, err_console, user_errors
+from coprod_sim.cli.options import plural
 from coprod_sim.cli.sweep import _folder_name
 
 
@@ -59,8 +60,9 @@ def calibrate(
     out = out or Path("out") / f"{_folder_name(scenario.name)}_calibrate"
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder.")
-    console.print(f"[bold]{escape(scenario.name)}[/]: {spec.trials} trials x {spec.replications}"
-                  f" replications, {len(spec.parameters)} parameters, into {out}/", highlight=False)
+    console.print(f"[bold]{escape(scenario.name)}[/]: {plural(spec.trials, 'trial')} x"
+                  f" {plural(spec.replications, 'replication')}, {plural(len(spec.parameters), 'parameter')},"
+                  f" into {escape(str(out))}/", highlight=False)
 
     def say(done: int, total: int, best: float) -> None:
         if progress:
