@@ -21,18 +21,23 @@ def scenario(tmp_path, monkeypatch):
 
 
 def test_more_competing_processes_mean_a_longer_estimate(scenario):
-    times = [estimate.estimate_seconds(scenario, 2, others=k) for k in (0.0, 2.0, 6.0)]
+    times = [estimate.estimate_seconds(scenario, 2, others=k, factor=1.0) for k in (0.0, 2.0, 6.0)]
     assert times[0] < times[1] < times[2]
 
 
 def test_two_workers_halve_the_work_only_when_two_cores_are_free(scenario, monkeypatch):
     monkeypatch.setattr("coprod_sim.sweep.executors.default_workers", lambda: 2)
-    one, two = (estimate.estimate_seconds(scenario, w, others=0.0) for w in (1, 2))
+    one, two = (estimate.estimate_seconds(scenario, w, others=0.0, factor=1.0, command=False)
+                for w in (1, 2))
     work = 20 * (estimate.run_seconds(3000, 120) + estimate.RUN_OVERHEAD_SECONDS)
     assert one == pytest.approx(work + estimate.START_SECONDS)
     assert two == pytest.approx(work / 2 + estimate.START_SECONDS)
-    busy = estimate.estimate_seconds(scenario, 2, others=2.0)  # four processes on two cores
-    assert busy == pytest.approx(work + 2 * estimate.START_SECONDS)
+    busy = estimate.estimate_seconds(scenario, 2, others=2.0, factor=1.0, command=False)  # 4 on 2
+    assert busy == pytest.approx(work + 1.5 * estimate.START_SECONDS)
+    costly = estimate.estimate_seconds(scenario, 2, others=0.0, factor=2.0, command=False)
+    assert costly == pytest.approx(two + 20 * estimate.run_seconds(3000, 120) / 2)
+    command = estimate.estimate_seconds(scenario, 2, others=0.0, factor=1.0)
+    assert command == pytest.approx(two + estimate.COMMAND_SECONDS)
 
 
 def test_the_probe_and_the_load_average_give_the_competing_processes(monkeypatch):
@@ -51,3 +56,8 @@ def test_a_calibration_in_wall_seconds_from_an_older_version_is_measured_again(t
     assert estimate._cached() is None
     path.write_text(json.dumps({**old, "version": estimate.CALIBRATION_VERSION}))
     assert estimate._cached() == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_the_scenarios_own_cost_is_probed_on_its_points(scenario, tmp_path):
+    factor = estimate.scenario_factor(scenario, points=1, months=2, citizens=300)
+    assert 0.5 <= factor <= 3.0

@@ -24,11 +24,13 @@ from coprod_sim.scenario.plan import Scenario
 
 _CALIBRATION: tuple[float, float, float, float] | None = None
 START_SECONDS = 2.0  # starting the worker processes (imports, compiled code from its cache), idle core
+COMMAND_SECONDS = 1.5  # `coprod sweep` itself: importing, loading the file, writing the tables
 RUN_OVERHEAD_SECONDS = 0.03  # per run, besides simulating it: sending it, writing its file, the tables
 PROBE_SECONDS = 0.2  # CPU time of the load probe
 CACHE_DAYS = 7
 """A measured speed is reused this long on the same machine and code, then measured again."""
-CALIBRATION_VERSION = 2  # 2: CPU seconds (1 was wall seconds, which kept the load of its moment)
+CALIBRATION_VERSION = 3  # 3: CPU seconds at 1,000 and 10,000 citizens (1: wall seconds, which
+# kept the load of its moment; 2: 500 and 3,000 citizens, which overestimated large towns 2-fold)
 
 
 def calibration() -> tuple[float, float, float, float]:
@@ -71,9 +73,9 @@ def _measure() -> tuple[float, float, float, float]:
     from coprod_sim.params import Parameters
 
     short, long = 4, 28
-    sizes = (500, 3000)
+    sizes = (1000, 10_000)  # the range of most sweeps; the cost per citizen falls in larger towns
     month, build = {}, {}
-    _timed(Parameters({"population.n_citizens": 500, "simulation.steps": short}), 0)  # warm-up
+    _timed(Parameters({"population.n_citizens": 1000, "simulation.steps": short}), 0)  # warm-up
     for n in sizes:
         times = {}
         for steps in (short, long):
@@ -151,7 +153,10 @@ def other_processes(cores: int, slowdown: float | None = None) -> float:
     # slowdown s = (others + 1) / cores once the cores are all taken; s = 1 says only that a
     # core was free (fewer than one other process per remaining core)
     from_probe = slowdown * cores - 1.0 if slowdown > 1.05 else 0.0
-    return max(from_probe, min(average, cores - 1.0), 0.0)
+    # a short probe is favoured by the scheduler (a process that has just woken runs first), so
+    # on a busy machine it sees less contention than a worker running for minutes; measured
+    # sweeps at load averages of 9 to 12 on 2 cores ran about halfway between the two readings
+    return max(from_probe, min(average, cores - 1.0), (from_probe + average) / 2, 0.0)
 
 
 def core_share(workers: int, cores: int, others: float) -> float:
@@ -159,9 +164,43 @@ def core_share(workers: int, cores: int, others: float) -> float:
     return workers * min(1.0, cores / (others + workers))
 
 
-def estimate_seconds(scenario: Scenario, workers: int = 1, *, others: float | None = None) -> float:
-    """Wall time of the whole sweep on ``workers`` local processes, from a calibration here and
-    the machine's load now (``others``: the competing processes, default measured)."""
+def scenario_factor(scenario: Scenario, points: int = 6, months: int = 12, citizens: int = 2000
+                    ) -> float:
+    """CPU time of the scenario's own points over what the calibration predicts for them.
+
+    The calibration runs the default town; a scenario's policies may cost more (co-design
+    seats drawn by sortition, levels opened) or less. Up to ``points`` of its points, evenly
+    spread, are run briefly (``months`` months, at most ``citizens`` citizens, after a warm-up
+    that loads the compiled code) and timed in CPU seconds; 1 if they cannot be run here.
+    """
+    from coprod_sim.params import Parameters
+    from coprod_sim.run import run as simulate
+
+    chosen = scenario.points()
+    chosen = [chosen[round(i * (len(chosen) - 1) / max(points - 1, 1))]
+              for i in range(min(points, len(chosen)))]
+    measured = predicted = 0.0
+    try:
+        simulate(Parameters({"population.n_citizens": 200, "simulation.steps": 2}), 0,
+                 record_neighbourhoods=False)
+        for p in chosen:
+            n = min(int(p.overrides.get("population.n_citizens", citizens)), citizens)
+            params = Parameters({**p.overrides, "population.n_citizens": n, "simulation.steps": months})
+            cpu = time.process_time()
+            simulate(params, 1, record_neighbourhoods=False)
+            measured += time.process_time() - cpu
+            predicted += run_seconds(n, months)
+    except Exception:  # a custom rule not importable here, a town table elsewhere: no correction
+        return 1.0
+    return min(max(measured / predicted, 0.5), 3.0) if predicted > 0 else 1.0
+
+
+def estimate_seconds(scenario: Scenario, workers: int = 1, *, others: float | None = None,
+                     factor: float | None = None, command: bool = True) -> float:
+    """Wall time of the whole sweep on ``workers`` local processes, from a calibration here, the
+    scenario's own cost (``factor``, default :func:`scenario_factor`) and the machine's load now
+    (``others``: the competing processes, default measured); ``command``: the time of
+    ``coprod sweep`` as a command (its start and its tables), not only of the runs."""
     from coprod_sim.params import spec
     from coprod_sim.sweep.executors import default_workers
 
@@ -171,14 +210,15 @@ def estimate_seconds(scenario: Scenario, workers: int = 1, *, others: float | No
     for p in scenario.points():
         n = p.overrides.get("population.n_citizens", n_default)
         steps = p.overrides.get("simulation.steps", steps_default)
-        work += run_seconds(n, steps) + RUN_OVERHEAD_SECONDS
-    work *= scenario.replications
+        work += run_seconds(n, steps)
+    factor = scenario_factor(scenario) if factor is None else factor
+    work = scenario.replications * (work * factor + scenario.n_points * RUN_OVERHEAD_SECONDS)
     cores = default_workers()
     parallel = max(1, min(workers, scenario.n_runs))
     others = other_processes(cores) if others is None else others
-    share = core_share(parallel, cores, others)
-    # the workers start side by side, each at its share of a core
-    return work / share + START_SECONDS / (share / parallel)
+    # the workers start side by side, mostly loading code from disk: slowed by the others
+    start = (START_SECONDS + COMMAND_SECONDS * command) * max(1.0, (others + 1.0) / cores)
+    return work / core_share(parallel, cores, others) + start
 
 
 def measure_throughput(runs: int = 100, citizens: int = 10_000, steps: int = 120, workers: int = 2,
