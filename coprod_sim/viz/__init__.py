@@ -10,3 +10,4 @@ of a model, so they are tested and benchmarked without a browser.
 SCENARIO_ENV = "COPROD_VIZ_SCENARIO"
 CITIZENS_ENV = "COPROD_VIZ_CITIZENS"
 LANG_ENV = "COPROD_VIZ_LANG"
+SERVING_ENV = "COPROD_VIZ_SERVING"  # set by the server: warm the page up in the background

@@ -16,7 +16,7 @@ import solara
 import solara.lab
 
 from coprod_sim.params import Parameters
-from coprod_sim.viz import CITIZENS_ENV, LANG_ENV, SCENARIO_ENV
+from coprod_sim.viz import CITIZENS_ENV, LANG_ENV, SCENARIO_ENV, SERVING_ENV
 
 CLASSROOM_CITIZENS = 1_000
 """A scenario's town is shown at most this size unless ``--citizens`` asks otherwise."""
@@ -76,7 +76,10 @@ def prewarm() -> None:
 
 
 solara.lab.on_kernel_start(_on_kernel_start)
-threading.Thread(target=prewarm, name="coprod-viz-prewarm", daemon=True).start()
+# Only when the server imports this module: a script or test that imports it must not leave a
+# daemon thread in Numba or matplotlib code at exit (it crashed the interpreter's shutdown).
+if os.environ.get(SERVING_ENV):
+    threading.Thread(target=prewarm, name="coprod-viz-prewarm", daemon=True).start()
 
 
 @solara.component

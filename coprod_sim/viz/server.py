@@ -116,7 +116,7 @@ def serve(scenario: Path | None, host: str, port: int, citizens: int | None = No
     fewer_malloc_arenas()  # before the server starts its threads
     from solara.__main__ import run
 
-    from coprod_sim.viz import CITIZENS_ENV, LANG_ENV, SCENARIO_ENV
+    from coprod_sim.viz import CITIZENS_ENV, LANG_ENV, SCENARIO_ENV, SERVING_ENV
     from coprod_sim.viz.classroom import CLASSROOM_URL_ENV
     from coprod_sim.viz.session import LIMITS
 
@@ -128,7 +128,7 @@ def serve(scenario: Path | None, host: str, port: int, citizens: int | None = No
     forbid_cdn_fetches()
     for name, value in ((SCENARIO_ENV, None if scenario is None else str(Path(scenario).resolve())),
                         (CITIZENS_ENV, None if citizens is None else str(citizens)),
-                        (LANG_ENV, lang), (CLASSROOM_URL_ENV, classroom_url)):
+                        (LANG_ENV, lang), (CLASSROOM_URL_ENV, classroom_url), (SERVING_ENV, "1")):
         if value is None:
             os.environ.pop(name, None)
         else:
