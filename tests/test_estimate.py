@@ -58,6 +58,18 @@ def test_a_calibration_in_wall_seconds_from_an_older_version_is_measured_again(t
     assert estimate._cached() == (1.0, 1.0, 1.0, 1.0)
 
 
-def test_the_scenarios_own_cost_is_probed_on_its_points(scenario, tmp_path):
-    factor = estimate.scenario_factor(scenario, points=1, months=2, citizens=300)
+def test_the_scenarios_own_cost_is_probed_once_on_its_points(scenario, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert estimate.scenario_factor(scenario) == 1.0  # the default town at another size
+    path = tmp_path / "seats.toml"
+    path.write_text('name = "seats"\nsteps = 24\n[parameters]\npopulation.n_citizens = 300\n'
+                    '[policies.lottery]\npolicy.codesign_seats = 20.0\npolicy.seat_selection = "sortition"\n')
+    seats = load_scenario(path)
+    factor = estimate.scenario_factor(seats, months=2, citizens=300)
     assert 0.5 <= factor <= 3.0
+
+    def never(*args):
+        raise AssertionError("probed again")
+
+    monkeypatch.setattr(estimate, "_probe_factor", never)
+    assert estimate.scenario_factor(seats, months=2, citizens=300) == factor  # kept

@@ -171,14 +171,56 @@ def scenario_factor(scenario: Scenario, points: int = 6, months: int = 12, citiz
     The calibration runs the default town; a scenario's policies may cost more (co-design
     seats drawn by sortition, levels opened) or less. Up to ``points`` of its points, evenly
     spread, are run briefly (``months`` months, at most ``citizens`` citizens, after a warm-up
-    that loads the compiled code) and timed in CPU seconds; 1 if they cannot be run here.
+    that loads the compiled code) and timed in CPU seconds; 1 if they cannot be run here. A
+    scenario's factor is kept with the calibration (same code, same points): validating a file
+    again does not run it again.
     """
-    from coprod_sim.params import Parameters
-    from coprod_sim.run import run as simulate
-
     chosen = scenario.points()
     chosen = [chosen[round(i * (len(chosen) - 1) / max(points - 1, 1))]
               for i in range(min(points, len(chosen)))]
+    if all(set(p.overrides) <= SIZE_KEYS for p in chosen):
+        return 1.0  # the calibration's own town, at other sizes: nothing to correct
+    key = hashlib.sha256(json.dumps([_cache_key(), points, months, citizens,
+                                     [p.overrides for p in chosen]], sort_keys=True,
+                                    default=str).encode()).hexdigest()
+    known = _read_costs()
+    if key in known:
+        return known[key]
+    factor = _probe_factor(chosen, months, citizens)
+    known[key] = factor
+    _write_costs(dict(list(known.items())[-200:]))  # the last 200 scenarios probed
+    return factor
+
+
+SIZE_KEYS = frozenset({"population.n_citizens", "simulation.steps", "simulation.seed"})
+"""Keys that change a run's size or seed, not what a citizen-month costs."""
+
+
+def _costs_path() -> Path:
+    return _cache_path().with_name("scenario-costs.json")
+
+
+def _read_costs() -> dict[str, float]:
+    try:
+        data = json.loads(_costs_path().read_text())
+        return {str(k): float(v) for k, v in data.items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _write_costs(costs: dict[str, float]) -> None:
+    try:
+        _costs_path().parent.mkdir(parents=True, exist_ok=True)
+        _costs_path().write_text(json.dumps(costs))
+    except OSError:  # a read-only home: probe again next time
+        pass
+
+
+def _probe_factor(chosen, months: int, citizens: int) -> float:
+    """Run the chosen points briefly; their CPU time over the calibration's prediction."""
+    from coprod_sim.params import Parameters
+    from coprod_sim.run import run as simulate
+
     measured = predicted = 0.0
     try:
         simulate(Parameters({"population.n_citizens": 200, "simulation.steps": 2}), 0,
