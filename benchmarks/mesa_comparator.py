@@ -145,10 +145,15 @@ class Citizen(FixedAgent):
             if tie.was_active:
                 active_ties += 1
         peer = active_ties / self.n_ties if self.n_ties else 0.0
+        asked = 0.0  # being asked by one of one's active ties, if not active last month
+        if not self.was_active:
+            x = m.recruitment_rate * active_ties
+            asked = x / (1.0 + x)
         self.invited = self.random.random() < m.invitation_probability(self)
         common = (m.efficacy_weight * (self.self_efficacy - 0.5)
                   + m.competence_weight * (self.competence - 0.5)
                   + m.peer_weight * peer
+                  + m.recruitment_weight * asked
                   + m.trust_weight * (self.trust - 0.5)
                   + m.invitation_weight * self.invited
                   + m.incentive_weight * self.administration.staff_incentives
@@ -201,8 +206,9 @@ class Citizen(FixedAgent):
             vicarious = sum(1 for tie in self.ties() if tie.succeeded) / self.n_ties
         failed = self.mode is not None and not self.succeeded
         e = self.self_efficacy
+        buffered = m.loss * (1.0 - m.buffering + 2.0 * m.buffering * (1.0 - e))
         e = (e + (m.gain * self.succeeded + m.vicarious * vicarious) * (1.0 - e)
-             - (m.loss * failed + m.reject * self.rejected) * e
+             - (buffered * failed + m.reject * self.rejected) * e
              + m.efficacy_drift * (self.efficacy_baseline - e))
         self.self_efficacy = min(max(e, 0.0), 1.0)
         t = self.trust
@@ -278,7 +284,8 @@ class ComparatorModel(mesa.Model):
 
     def _read_parameters(self, p: Parameters) -> None:
         cp, ap, pol = p.citizens, p.administration, p.policy
-        for name in ("efficacy_weight", "competence_weight", "peer_weight", "trust_weight",
+        for name in ("efficacy_weight", "competence_weight", "peer_weight", "recruitment_weight",
+                     "recruitment_rate", "trust_weight",
                      "invitation_weight", "incentive_weight", "quality_weight", "efficacy_drift",
                      "trust_gain", "trust_loss", "trust_drift", "success_base",
                      "success_competence_weight", "success_collaboration_weight",
@@ -292,6 +299,7 @@ class ComparatorModel(mesa.Model):
         self.female_individual = cp.female_individual_effect
         self.age_collective = cp.age_collective_effect
         self.difficulty = (0.0, cp.difficulty_group, cp.difficulty_collective)
+        self.buffering = cp.failure_buffering
         f = cp.feedback_strength
         self.gain, self.loss, self.reject, self.vicarious = (
             min(1.0, f * g) for g in (cp.mastery_gain, cp.failure_loss, cp.rejection_loss,
