@@ -47,3 +47,13 @@ def test_checking_a_generator_leaves_it_as_it_was():
     g, reference = np.random.default_rng(11), np.random.default_rng(11)
     jumps.stream(g)
     assert g.random(5).tolist() == reference.random(5).tolist()
+
+
+def test_a_generator_given_another_streams_state_is_jumped_on_that_stream():
+    """Setting ``bit_generator.state`` (which may change the increment) rebuilds the table."""
+    g, other, reference = (np.random.default_rng(s) for s in (1, 2, 2))
+    jumps.skip(jumps.stream(g), 10)  # a table for g's own stream
+    g.bit_generator.state = other.bit_generator.state
+    jumps.skip(jumps.stream(g), 1000)
+    reference.random(1000)
+    assert g.random(3).tolist() == reference.random(3).tolist()

@@ -95,15 +95,17 @@ def _works(generator: np.random.Generator, view: np.ndarray, table: np.ndarray) 
         generator.bit_generator.state = saved
 
 
-_cache: dict[int, tuple[np.random.Generator, np.ndarray, np.ndarray]] = {}
+_cache: dict[int, tuple[np.random.Generator, np.ndarray, np.ndarray, tuple[int, int]]] = {}
 
 
 def jumps_for(generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(state, table) for :func:`skip` on ``generator``: its state as uint64[4] (aliasing
     NumPy's) and its jump table; ``NO_JUMPS`` (draw and drop) if it is not a PCG64 we can
-    jump. Kept per generator object (the table depends on its stream's increment)."""
+    jump. Kept per generator object and increment (the table depends on the increment, which
+    setting ``bit_generator.state`` may change)."""
     cached = _cache.get(id(generator))
-    if cached is not None and cached[0] is generator:
+    if cached is not None and cached[0] is generator and (
+            int(cached[1][2]), int(cached[1][3])) == cached[3]:
         return cached[1], cached[2]
     view = _state_view(generator)
     if view is None:
@@ -113,7 +115,7 @@ def jumps_for(generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return NO_JUMPS
     if len(_cache) > 256:  # generators of finished runs: forget them
         _cache.clear()
-    _cache[id(generator)] = (generator, view, table)
+    _cache[id(generator)] = (generator, view, table, (int(view[2]), int(view[3])))
     return view, table
 
 
