@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from coprod_sim.scenario.errors import ScenarioError
 from coprod_sim.scenario.loader import load_scenario
 from coprod_sim.town.build import build_state
 from coprod_sim.town.streams import Streams
@@ -13,14 +14,14 @@ from coprod_sim.town.table import town_geometry
 pytest.importorskip("geopandas")
 
 
-def write_grid(folder, columns=4, rows=3, suffix="geojson", crs=3857):
-    """Square neighbourhoods of 1 km on a grid, advantage rising to the east."""
+def write_grid(folder, columns=4, rows=3, suffix="geojson", crs=3857, size=1000.0):
+    """Square neighbourhoods of 1 km (``size`` in the CRS's units) on a grid, advantage rising to the east."""
     import geopandas as gpd
     from shapely.geometry import box
 
     (folder / "data").mkdir(exist_ok=True)
     cells = [dict(id=f"h{i}_{j}", population=1000 + 50 * (i + j), income=1000.0 * i + j,
-                  geometry=box(i * 1000, j * 1000, (i + 1) * 1000, (j + 1) * 1000))
+                  geometry=box(i * size, j * size, (i + 1) * size, (j + 1) * size))
              for i in range(columns) for j in range(rows)]
     path = folder / "data" / f"grid.{suffix}"
     gpd.GeoDataFrame(cells, crs=crs).to_file(path)
@@ -128,3 +129,22 @@ def test_a_synthetic_town_sweep_keeps_no_neighbourhood_files(tmp_path):
     path.write_text('name = "plain"\nsteps = 2\n[population]\nn_citizens = 200\n')
     outcome = run_task(next(load_scenario(path).runs()))
     assert outcome.status == "done" and outcome.hoods is None
+
+
+def test_geojson_in_metres_is_refused_since_geojson_is_longitude_latitude(tmp_path):
+    # GeoJSON is read as WGS 84 (RFC 7946): metres would give NaN areas (every area rural) and a
+    # distorted map; each row outside the degrees' range is named instead
+    import json
+
+    path = write_grid(tmp_path, crs=3857)
+    data = json.loads(path.read_text())
+    data.pop("crs", None)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ScenarioError, match=r"row 1 \(id 'h0_0'\), column 'geometry': coordinates outside"):
+        load_scenario(scenario(tmp_path))
+    # the same squares in degrees are accepted
+    write_grid(tmp_path, crs=4326, size=0.01)
+    params = load_scenario(scenario(tmp_path)).run_at(0, 0).params
+    from coprod_sim.town.table import town_table
+
+    assert town_table(params).urban.all()  # ~1 km2 squares of ~1,000 residents: finite areas

@@ -158,3 +158,15 @@ def test_the_cli_reports_a_bad_table_with_exit_2_and_no_traceback(tmp_path):
     result = CliRunner().invoke(app, ["run", str(write_scenario(tmp_path))])
     assert result.exit_code == 2
     assert "Traceback" not in result.output and "column 'population'" in result.output
+
+
+@pytest.mark.parametrize("setting", ["administration_column", "age_column", "urban_column", "name_column"])
+def test_an_optional_column_the_scenario_renames_must_exist(tmp_path, setting):
+    # a misspelt optional column would otherwise fall back silently to the synthetic rule
+    write_table(tmp_path)
+    with pytest.raises(ScenarioError, match=rf"no column 'council'.*town\.{setting}"):
+        load_scenario(write_scenario(tmp_path, extra=f'{setting} = "council"\n'))
+    # renamed to a column that exists, it is read
+    present = {"administration_column": "administration", "age_column": "age_mean", "urban_column": "urban",
+               "name_column": "name"}[setting]
+    load_scenario(write_scenario(tmp_path, extra=f'{setting} = "{present}"\n'))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from coprod_sim.names import LEVELS, MODES
-from coprod_sim.params import ParameterError, Parameters
+from coprod_sim.params import ParameterError, Parameters, spec
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -32,6 +32,9 @@ MAX_LISTED = 12  # problems listed in one message
 OBSERVED = ("participation", *(f"participation_{m}" for m in MODES),
             *(f"participation_{lv}" for lv in LEVELS))
 """Observed participation columns (share of residents active in the past year), optional."""
+OPTIONAL = ("name_column", "urban_column", "density_column", "administration_column", "age_column",
+            "female_column")
+"""Settings naming optional columns: absent is fine, unless the scenario renamed them."""
 URBAN_WORDS = {"1": True, "true": True, "yes": True, "urban": True, "y": True,
                "0": False, "false": False, "no": False, "rural": False, "n": False}
 
@@ -201,6 +204,11 @@ class _Checker:
         ok = [self.require(s["id_column"], "id_column", "each neighbourhood's unique identifier"),
               self.require(s["population_column"], "population_column", "residents"),
               self.require(s["advantage"], "advantage", "the advantage measure town.advantage names")]
+        # an optional column the scenario names explicitly must exist: a misspelt name would
+        # otherwise silently fall back to the synthetic town's rule for that attribute
+        for key in OPTIONAL:
+            if s[key] != spec(f"town.{key}").default and not self.has(s[key]):
+                ok.append(self.require(s[key], key, f"the column town.{key} names"))
         if not all(ok):
             raise TableError(self.path, self.problems)
         ids = self._ids(s["id_column"])
@@ -342,6 +350,8 @@ def _with_geometry(t: TownTable, geometry, frame, checker: _Checker, s: dict[str
         elif g.geom_type not in ("Polygon", "MultiPolygon"):
             problems.append(f"row {i + 1} (id {t.ids[i]!r}), column 'geometry': a {g.geom_type}; allowed"
                             " a Polygon or MultiPolygon (the neighbourhood's area).")
+    if not problems:
+        problems = _outside_lonlat(geometry, t.ids)
     if problems:
         raise TableError(t.path, problems)
     urban = t.urban
@@ -349,6 +359,23 @@ def _with_geometry(t: TownTable, geometry, frame, checker: _Checker, s: dict[str
         area_km2 = _areas_km2(geometry)
         urban = t.population / np.maximum(area_km2, 1e-9) >= s["urban_density"]
     return dataclasses.replace(t, urban=urban, geometry=geometry, adjacency=adjacency(geometry))
+
+
+def _outside_lonlat(geometry, ids: tuple[str, ...]) -> list[str]:
+    """Rows whose coordinates cannot be longitude/latitude although the table's CRS says so.
+
+    GeoJSON's coordinates are WGS 84 longitude/latitude (RFC 7946), so a file written in metres
+    is read as degrees: its areas would be NaN (every neighbourhood silently rural) and its map
+    distorted. Such rows are refused instead.
+    """
+    if geometry.crs is None or not geometry.crs.is_geographic:
+        return []
+    b = np.asarray(geometry.bounds)
+    bad = (b[:, 0] < -180) | (b[:, 2] > 180) | (b[:, 1] < -90) | (b[:, 3] > 90)
+    return [f"row {i + 1} (id {ids[i]!r}), column 'geometry': coordinates outside longitude -180..180,"
+            f" latitude -90..90, but the table's coordinate system ({geometry.crs.name}) is longitude/"
+            "latitude (GeoJSON always is: RFC 7946); give longitude/latitude, or a GeoPackage in a"
+            " projected coordinate system." for i in np.flatnonzero(bad)]
 
 
 def _areas_km2(geometry) -> np.ndarray:
