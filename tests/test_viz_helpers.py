@@ -14,6 +14,7 @@ import string
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -329,6 +330,30 @@ def test_the_town_sent_to_the_browser_is_one_colour_per_citizen_at_its_place():
     centres[:, 1] = frame["height"] - centres[:, 1]
     nearest = np.linalg.norm(xy[:, None, :] - centres[None, :, :], axis=2).argmin(axis=1)
     np.testing.assert_array_equal(nearest, town.model.state.citizens.neighbourhood)
+
+
+# ----------------------------------------------------------------------------- a town drawn as a map
+def test_a_town_from_a_table_with_geometry_is_drawn_as_a_map_citizens_inside_their_area():
+    import shapely
+
+    from coprod_sim.scenario.loader import load_scenario
+
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "georgia.toml"
+    base = load_scenario(scenario).base_parameters().replace({"population.n_citizens": 600})
+    town = Town(base, "en")
+    assert town.areas() == (159, True)
+    lay = town_layout(town.model)
+    assert lay.outlines is not None and {k for k, _ in lay.outlines} == set(range(159))
+    hood = town.model.state.citizens.neighbourhood
+    for k in np.unique(hood):
+        shape = shapely.union_all([shapely.Polygon(ring) for j, ring in lay.outlines if j == k])
+        inside = shapely.contains_xy(shape.buffer(1e-9), lay.xy[hood == k, 0], lay.xy[hood == k, 1])
+        assert inside.all(), f"a citizen of area {k} drawn outside it"
+    frame = town.town_frame("taking part")
+    assert data_uri_image(frame["still"]).shape[:2] == (frame["height"], frame["width"])
+    assert not any("area 1" in m["text"] for m in frame["marks"])
+    assert "159 neighbourhoods" in info_markdown("en", *town.areas(), 120)
+    assert "159 quartiers" in info_markdown("fr", *town.areas(), 120)
 
 
 # ----------------------------------------------------------------------------- levels of involvement

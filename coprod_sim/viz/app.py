@@ -61,7 +61,7 @@ def _on_kernel_start():
 
 
 def prewarm() -> None:
-    """Import the page's heavy parts (Mesa, Numba, matplotlib) and draw the town once, after
+    """Import the page's heavy parts (Mesa, Numba, matplotlib), step and draw the town once, after
     the server has started: Solara imports this module before it listens, so the page answers
     within seconds and the first tab finds the layout, the fonts and the compiled month ready."""
     from coprod_sim.viz.charts import CHARTS
@@ -69,6 +69,7 @@ def prewarm() -> None:
 
     start_janitor()
     town = Town(BASE, LANG or "en")
+    town.step()  # the compiled month: built (or read from its disk cache) before anyone clicks Step
     town.town_frame()
     for name in CHARTS:
         town.chart_frame(name)

@@ -187,11 +187,17 @@ AREAS = {
     "en": {"many": "These are more common in the richer areas (area 1 is the poorest, area {k} the "
                    "richest), where people also have more friends.",
            "one": "This town has a single neighbourhood: on the map the poorest sit at the centre and "
-                  "the richest at the edge."},
+                  "the richest at the edge.",
+           "map": "These are more common in the richer areas, where people also have more friends. The "
+                  "map shows the town's own {k} neighbourhoods, each citizen inside theirs; an area's "
+                  "outline has the colour of the administration that serves it."},
     "fr": {"many": "Ils sont plus nombreux dans les quartiers aisés (le quartier 1 est le plus pauvre, le "
                    "quartier {k} le plus riche), où l'on a aussi plus d'amis.",
            "one": "Cette ville n'a qu'un quartier : sur la carte, les plus pauvres sont au centre et les "
-                  "plus riches au bord."},
+                  "plus riches au bord.",
+           "map": "Ils sont plus nombreux dans les quartiers aisés, où l'on a aussi plus d'amis. La carte "
+                  "montre les {k} quartiers de la ville, chaque habitant dans le sien ; le contour d'un "
+                  "quartier a la couleur de l'administration qui le sert."},
 }
 
 
@@ -209,14 +215,17 @@ def _register() -> None:
         MESSAGES[lang]["info"] = INFO[lang]
         MESSAGES[lang]["info.areas.many"] = AREAS[lang]["many"]
         MESSAGES[lang]["info.areas.one"] = AREAS[lang]["one"]
+        MESSAGES[lang]["info.areas.map"] = AREAS[lang]["map"]
 
 
 _register()
 
 
-def info_markdown(lang: str, areas: int, months: int) -> str:
-    """The Info text for a town of ``areas`` neighbourhoods and a run of ``months`` months."""
-    sentence = t("info.areas.one", lang) if areas == 1 else t("info.areas.many", lang, k=areas)
+def info_markdown(lang: str, areas: int, months: int, on_map: bool = False) -> str:
+    """The Info text for a town of ``areas`` neighbourhoods (drawn ``on_map`` from a table with
+    geometry) and a run of ``months`` months."""
+    sentence = (t("info.areas.map", lang, k=areas) if on_map else t("info.areas.one", lang) if areas == 1
+                else t("info.areas.many", lang, k=areas))
     return t("info", lang, areas=sentence, months=months)
 
 

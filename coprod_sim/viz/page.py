@@ -132,7 +132,7 @@ def TownPage(town: Town, base: Parameters, notices: list[tuple[str, dict]], lang
                 solara.Button(t("button.close", lang), on_click=lambda: set_show_info(False),
                               classes=["coprod-info-close"], color="primary")
                 solara.HTML(tag="div", classes=["coprod-info"], unsafe_innerHTML=markdown.markdown(
-                    info_markdown(lang, base.population.n_neighbourhoods, town.last_month)))
+                    info_markdown(lang, *town.areas(), town.last_month)))
 
 
 @solara.component

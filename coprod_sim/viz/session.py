@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coprod_sim.params import Parameters
+from coprod_sim.town.table import town_geometry
 from coprod_sim.viz.charts import CHARTS, Chart
 from coprod_sim.viz.controls import FEEDBACK_KEY, FEEDBACK_OFF, TownModel, kwarg_name, lever_keys
 from coprod_sim.viz.cycle import CycleTracker
@@ -106,6 +107,11 @@ class Town:
     @property
     def finished(self) -> bool:
         return self.model is not None and self.month >= self.last_month
+
+    def areas(self) -> tuple[int, bool]:
+        """(how many neighbourhoods, whether the town is drawn as a map)."""
+        return int(self.base.population.n_neighbourhoods if self.model is None
+                   else len(self.model.state.neighbourhoods)), town_geometry(self.base) is not None
 
     def step(self) -> bool:
         """One month; False (nothing done) at the end of the run or once put away."""

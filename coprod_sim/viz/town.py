@@ -27,8 +27,10 @@ from matplotlib.patches import Circle
 from matplotlib.ticker import FuncFormatter
 
 from coprod_sim.names import ADMIN_COLOURS, MODE_COLOURS, MODES, NO_MODE
+from coprod_sim.town.table import town_geometry
 from coprod_sim.viz.i18n import count, number, t
 from coprod_sim.viz.render import DPI, Blitter, marks
+from coprod_sim.viz.town_map import draw_outlines, map_layout
 
 if TYPE_CHECKING:
     from coprod_sim.model import CoproductionModel
@@ -50,6 +52,7 @@ class TownLayout:
     hood_centre: np.ndarray  # (K, 2)
     hood_radius: np.ndarray  # (K,)
     admin_xy: np.ndarray  # (A, 2) where each administration's office is drawn
+    outlines: tuple | None = None  # a map's (neighbourhood, ring) outlines; None: the ring of discs
 
 
 LAYOUT_CACHE_SIZE = 8
@@ -101,12 +104,18 @@ def sunflower(order: np.ndarray) -> np.ndarray:
 
 
 def compute_layout(model: CoproductionModel) -> TownLayout:
-    """Neighbourhoods on a ring, from the least advantaged (left of the top) clockwise to the
+    """A town from a table with geometry as a map (:func:`~coprod_sim.viz.town_map.map_layout`);
+    any other town's neighbourhoods on a ring, from the least advantaged (left of the top) clockwise to the
     most; inside each, a force-directed layout of its own ties (a sunflower disc, poorest at
     the centre, for a neighbourhood too large for it); administrations in the middle.
 
     Cluster radii grow with the square root of the population so density looks alike.
     """
+    rng_seed = int(np.random.SeedSequence(model.seed if isinstance(model.seed, int) else 0)
+                   .generate_state(1)[0])
+    geometry = town_geometry(model.params)
+    if geometry is not None:
+        return map_layout(model, geometry, rng_seed)
     state = model.state
     hoods, net = state.neighbourhoods, state.network
     k = len(hoods)
@@ -120,8 +129,6 @@ def compute_layout(model: CoproductionModel) -> TownLayout:
         angle = np.pi / 2 + np.pi / k - 2 * np.pi * np.arange(k) / k
         centre = ring * np.column_stack([np.cos(angle + np.pi / k), np.sin(angle + np.pi / k)])
     xy = np.zeros((n, 2))
-    rng_seed = int(np.random.SeedSequence(model.seed if isinstance(model.seed, int) else 0)
-                   .generate_state(1)[0])
     for j in range(k):
         members = np.flatnonzero(hood == j)
         if len(members) == 0:
@@ -192,6 +199,27 @@ def admin_name(a: int) -> str:
     return chr(65 + a % 26)
 
 
+def draw_rings(ax, lay: TownLayout, served: np.ndarray, admin_colour: list[str], lang: str) -> None:
+    """Each neighbourhood as a ring in its administration's colour, named (poorest, richest),
+    with a dashed spoke from the administration that serves it."""
+    k = len(lay.hood_centre)
+    if k > 1:
+        spokes = [(lay.admin_xy[served[j]], lay.hood_centre[j]) for j in range(k)]
+        ax.add_collection(LineCollection(spokes, colors=[admin_colour[a] for a in served],
+                                         linewidths=1.2, linestyles="dashed", alpha=0.45, zorder=0))
+    for j in range(k):
+        ax.add_patch(Circle(lay.hood_centre[j], 1.08 * lay.hood_radius[j], fill=False, zorder=1,
+                            edgecolor=admin_colour[served[j]], linewidth=1.5, alpha=0.8))
+        if k == 1:
+            continue
+        c = lay.hood_centre[j]
+        d = c / (np.linalg.norm(c) or 1.0)
+        tag = t("town.poorest", lang) if j == 0 else t("town.richest", lang) if j == k - 1 else ""
+        ax.text(*(c + d * (lay.hood_radius[j] * 1.3 + 0.05)),
+                t("town.area", lang, j=j + 1) + (f"\n({tag})" if tag else ""),
+                ha="center", va="center", fontsize=FONT, color="#333333")
+
+
 class TownView:
     """The town's drawing, in one language. Ties, neighbourhood rings, names and the key are
     drawn once (per colour scheme); each frame recolours the citizens and rewrites the
@@ -215,26 +243,15 @@ class TownView:
         ax.set_ylim(-lim, lim * 1.08)  # room for the title line
         ax.set_aspect("equal")
         ax.axis("off")
-        k = len(hoods)
-        # Static layer: spokes from each administration to the areas it serves, ties, rings.
-        if k > 1:
-            spokes = [(lay.admin_xy[hoods.administration[j]], lay.hood_centre[j]) for j in range(k)]
-            ax.add_collection(LineCollection(spokes, colors=[admin_colour[a] for a in hoods.administration],
-                                             linewidths=1.2, linestyles="dashed", alpha=0.45, zorder=0))
+        # Static layer: the neighbourhoods (a map's outlines, or rings with the spokes from each
+        # administration to the areas it serves), the ties.
+        if lay.outlines is not None:
+            draw_outlines(ax, lay.outlines, [admin_colour[a] for a in hoods.administration])
+        else:
+            draw_rings(ax, lay, hoods.administration, admin_colour, lang)
         tie_alpha = float(np.clip(60.0 / max(len(lay.edges), 1) ** 0.5, 0.03, 0.25))
         ax.add_collection(LineCollection(lay.edges, colors="#808080", linewidths=0.3, alpha=tie_alpha,
                                          zorder=1))
-        for j in range(k):
-            ax.add_patch(Circle(lay.hood_centre[j], 1.08 * lay.hood_radius[j], fill=False, zorder=1,
-                                edgecolor=admin_colour[hoods.administration[j]], linewidth=1.5, alpha=0.8))
-            if k == 1:
-                continue
-            c = lay.hood_centre[j]
-            d = c / (np.linalg.norm(c) or 1.0)
-            tag = t("town.poorest", lang) if j == 0 else t("town.richest", lang) if j == k - 1 else ""
-            ax.text(*(c + d * (lay.hood_radius[j] * 1.3 + 0.05)),
-                    t("town.area", lang, j=j + 1) + (f"\n({tag})" if tag else ""),
-                    ha="center", va="center", fontsize=FONT, color="#333333")
         for a in range(len(admins)):
             ax.scatter(*lay.admin_xy[a], marker="s", s=160, color=admin_colour[a], edgecolor="black",
                        linewidth=0.8, zorder=3)
