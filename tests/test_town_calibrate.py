@@ -147,3 +147,43 @@ def test_toml_writer_round_trips_a_scenario():
 
 def test_write_outputs_is_importable():
     assert callable(write_outputs)
+
+
+def test_ctrl_c_through_the_command_prints_no_traceback_and_its_hint_resumes(tmp_path, monkeypatch):
+    # the hint must repeat --steps/--citizens (part of the plan), or the study is refused as
+    # another plan's; Optuna's warning (with the KeyboardInterrupt's traceback) is not shown
+    import logging
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from coprod_sim.cli.app import app
+
+    path = make_study(tmp_path, trials=6)
+    out = tmp_path / "out"
+    real, calls = cal.simulate_trial, []
+
+    def interrupted(*args, **kw):
+        calls.append(1)
+        if len(calls) == 4:  # the noise runs, two trials, then Ctrl+C
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("optuna").addHandler(handler)
+    monkeypatch.setattr(cal, "simulate_trial", interrupted)
+    try:
+        first = CliRunner().invoke(app, ["calibrate", str(path), "--out", str(out), "--steps", "12",
+                                         "--no-progress"])
+    finally:
+        logging.getLogger("optuna").removeHandler(handler)
+    assert first.exit_code == 130, first.output
+    assert "Traceback" not in first.output
+    assert not [r for r in records if r.levelno >= logging.WARNING], [r.getMessage() for r in records]
+    hint = " ".join(first.output.split()).split("To continue: coprod ")[1]
+    assert "--steps 12" in hint
+    monkeypatch.setattr(cal, "simulate_trial", real)
+    again = CliRunner().invoke(app, [*shlex.split(hint), "--no-progress"])
+    assert again.exit_code == 0 and "Resumed a study of 2 trials" in again.output, again.output

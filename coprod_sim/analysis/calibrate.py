@@ -202,7 +202,9 @@ def study_name(scenario: Scenario, spec: CalibrateSpec) -> str:
 def _optuna():
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR, not WARNING: Optuna logs an interrupted trial as a warning with its traceback, and
+    # Ctrl+C is the documented way to pause a calibration (the command says how to resume)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     return optuna
 
 

@@ -71,8 +71,12 @@ def calibrate(
     try:
         result = fit(scenario, spec, out, overwrite=overwrite, progress=say)
     except CalibrateInterrupted as exc:
-        err_console.print(f"Interrupted: {exc.completed} trials are saved in {out}/. To continue:"
-                          f" coprod calibrate {file} --out {out}", highlight=False)
+        # the same options, or the study is refused as another plan's (steps and citizens are
+        # part of the scenario's fingerprint)
+        again = "".join(f" --{k} {v}" for k, v in (("trials", trials), ("citizens", citizens),
+                                                    ("steps", steps)) if v is not None)
+        err_console.print(escape(f"Interrupted: {exc.completed} trials are saved in {out}/. To continue:"
+                                 f" coprod calibrate {file} --out {out}{again}"), highlight=False)
         raise typer.Exit(130) from None
     files = write_outputs(scenario, result)
     if result.resumed:
