@@ -67,18 +67,24 @@ def test_recovers_known_parameters_within_their_reported_uncertainty(tmp_path):
     assert len(result.trials) == 40 and result.ensemble.shape[0] >= 3
 
 
-def test_resumes_after_an_interrupt(tmp_path, monkeypatch):
-    path = make_study(tmp_path, trials=8)
-    scenario, spec = load_scenario(path), load_calibrate(path)
+def interrupt_at(call: int):
+    """simulate_trial, raising KeyboardInterrupt (Ctrl+C) at its ``call``-th call."""
     real, calls = cal.simulate_trial, []
 
     def interrupted(*args, **kw):
         calls.append(1)
-        if len(calls) == 5:  # the noise runs, three trials, then Ctrl+C
+        if len(calls) == call:
             raise KeyboardInterrupt
         return real(*args, **kw)
 
-    monkeypatch.setattr(cal, "simulate_trial", interrupted)
+    return interrupted
+
+
+def test_resumes_after_an_interrupt(tmp_path, monkeypatch):
+    path = make_study(tmp_path, trials=8)
+    scenario, spec = load_scenario(path), load_calibrate(path)
+    real = cal.simulate_trial
+    monkeypatch.setattr(cal, "simulate_trial", interrupt_at(5))  # noise runs, three trials, Ctrl+C
     with pytest.raises(cal.CalibrateInterrupted) as info:
         cal.calibrate(scenario, spec, tmp_path / "out")
     assert info.value.completed == 3
@@ -161,19 +167,12 @@ def test_ctrl_c_through_the_command_prints_no_traceback_and_its_hint_resumes(tmp
 
     path = make_study(tmp_path, trials=6)
     out = tmp_path / "out"
-    real, calls = cal.simulate_trial, []
-
-    def interrupted(*args, **kw):
-        calls.append(1)
-        if len(calls) == 4:  # the noise runs, two trials, then Ctrl+C
-            raise KeyboardInterrupt
-        return real(*args, **kw)
-
+    real = cal.simulate_trial
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append
     logging.getLogger("optuna").addHandler(handler)
-    monkeypatch.setattr(cal, "simulate_trial", interrupted)
+    monkeypatch.setattr(cal, "simulate_trial", interrupt_at(4))  # noise runs, two trials, Ctrl+C
     try:
         first = CliRunner().invoke(app, ["calibrate", str(path), "--out", str(out), "--steps", "12",
                                          "--no-progress"])
