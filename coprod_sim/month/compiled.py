@@ -130,10 +130,10 @@ def choose_offers(who, ev, u_who, offered, offerers):
         c1 = p0 + p1
         u = u_who[a]
         choice = (u >= p0) + (u >= c1) + (u >= c1 + p2)
-        if choice < N_MODES:  # u beyond every mode's share: no offer
-            offered[i] = choice
-            offerers[count] = i
-            count += 1
+        offers = choice < N_MODES  # u beyond every mode's share: no offer
+        offered[i] = choice if offers else -1  # -1 already (``utilities``): branch-free
+        offerers[count] = i
+        count += offers
     return count
 
 
