@@ -107,6 +107,7 @@ def test_writes_a_scenario_the_other_commands_run_as_it_is(tmp_path):
     assert result.exit_code == 0, result.output
     for name in ("fit.png", "fit.csv", "trials.csv", "calibrate.md", "calibrated.toml", "hoods.csv"):
         assert (out / name).is_file()
+    assert "good fits from the " in (out / "calibrate.md").read_text()  # the method named in a sentence
     fitted = load_scenario(out / "calibrated.toml").base["citizens.base_individual"]
     best = pd.read_csv(out / "trials.csv").sort_values("loss").iloc[0]["citizens.base_individual"]
     assert fitted == pytest.approx(best, abs=1e-5)

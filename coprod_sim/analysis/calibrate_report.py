@@ -209,7 +209,7 @@ def write_summary(scenario: Scenario, result: CalibrationResult, fit, path: Path
     ens = result.ensemble
     lines = [f"# Calibration of {scenario.name}", "",
              f"{len(result.trials)} trials ({result.resumed} from an earlier session); the fit and the"
-             f" region of good fits from a {result.method} (95%, {len(result.keys)}"
+             f" region of good fits from the {result.method} (95%, {len(result.keys)}"
              f" degree{'s' if len(result.keys) > 1 else ''} of freedom); {len(ens)} trials inside it form"
              " the ensemble of good fits. Loss, fit and region: docs/your-town.md.",
              "", "| parameter | fit | region of good fits | ensemble's trials |", "|---|---|---|---|"]
