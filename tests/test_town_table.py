@@ -170,3 +170,10 @@ def test_an_optional_column_the_scenario_renames_must_exist(tmp_path, setting):
     present = {"administration_column": "administration", "age_column": "age_mean", "urban_column": "urban",
                "name_column": "name"}[setting]
     load_scenario(write_scenario(tmp_path, extra=f'{setting} = "{present}"\n'))
+
+
+def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path):
+    # pandas would silently read the first and rename the second 'urban.1'
+    write_table(tmp_path, columns=[*COLUMNS[:5], "urban", *COLUMNS[6:]])
+    with pytest.raises(ScenarioError, match=r"line 1 \(the header\) names column 'urban' 2 times"):
+        load_scenario(write_scenario(tmp_path))

@@ -131,19 +131,37 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, Any]:
         if suffix == ".csv":
             # ids and labels stay text ("01" is not 1); numbers are converted column by column.
             # The separator is sniffed (',', ';' or tab, as spreadsheets save), a BOM skipped.
-            return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, sep=None,
-                               engine="python", encoding="utf-8-sig"), None
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, sep=None,
+                                engine="python", encoding="utf-8-sig")
+            _unique_header(path, frame)
+            return frame, None
         if suffix == ".parquet":
             return pd.read_parquet(path), None
         import geopandas as gpd  # only tables with geometry need it
 
         g = gpd.read_file(path, engine="pyogrio")
+    except TableError:
+        raise
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise TableError(path, [f"cannot be read as a {suffix} table: {exc}"]) from None
     except Exception as exc:  # pyogrio and pyarrow raise their own errors on a corrupt file
         raise TableError(path, [f"cannot be read as a {suffix} table ({type(exc).__name__}: {exc})."]
                          ) from None
     return pd.DataFrame(g.drop(columns=g.geometry.name)), g.geometry
+
+
+def _unique_header(path: Path, frame: pd.DataFrame) -> None:
+    """Refuses a CSV header naming a column twice: pandas would rename the second 'x.1' and
+    read the first without a word, whichever of the two the user meant."""
+    import pandas as pd
+
+    header = pd.read_csv(path, dtype=str, header=None, nrows=1, keep_default_na=False,
+                         skipinitialspace=True, sep=None, engine="python", encoding="utf-8-sig")
+    names = [str(v).strip() for v in header.iloc[0].tolist()] if len(header) else []
+    twice = sorted({v for v in names if names.count(v) > 1})
+    if twice:
+        raise TableError(path, [f"line 1 (the header) names column {v!r} {names.count(v)} times; each"
+                                " column needs its own name." for v in twice])
 
 
 class _Checker:
