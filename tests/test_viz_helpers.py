@@ -332,6 +332,23 @@ def test_the_town_sent_to_the_browser_is_one_colour_per_citizen_at_its_place():
     np.testing.assert_array_equal(nearest, town.model.state.citizens.neighbourhood)
 
 
+def test_tabs_closed_together_give_memory_back_once(monkeypatch):
+    import threading
+
+    calls = []
+    done = threading.Event()
+    monkeypatch.setattr(session_module, "give_back_memory", lambda: calls.append(1) or done.set())
+    monkeypatch.setattr(session_module, "_give_back", None)
+    for _ in range(30):
+        session_module.give_back_memory_soon(delay=0.2)
+    assert done.wait(10)
+    session_module._give_back.join(5)
+    assert calls == [1]
+    session_module.give_back_memory_soon(delay=0.01)  # a later tab: a new one
+    session_module._give_back.join(5)
+    assert calls == [1, 1]
+
+
 # ----------------------------------------------------------------------------- a town drawn as a map
 def test_a_town_from_a_table_with_geometry_is_drawn_as_a_map_citizens_inside_their_area():
     import shapely

@@ -204,7 +204,24 @@ def close_session(kernel_id: str) -> None:
         town = SESSIONS.pop(kernel_id, None)
     if town is not None:
         town.release()
-    threading.Timer(2.0, give_back_memory).start()
+    give_back_memory_soon()
+
+
+_give_back: threading.Timer | None = None
+_give_back_lock = threading.Lock()
+
+
+def give_back_memory_soon(delay: float = 5.0) -> None:
+    """Give memory back ``delay`` seconds from now, once for all the tabs closed meanwhile: a
+    class leaving closes thirty tabs within seconds, and thirty full collections in a row held
+    the server up long enough for the last tabs' goodbyes to time out."""
+    global _give_back
+    with _give_back_lock:
+        if _give_back is not None and not _give_back.finished.is_set():
+            return
+        _give_back = threading.Timer(delay, give_back_memory)
+        _give_back.daemon = True
+        _give_back.start()
 
 
 def give_back_memory() -> None:
