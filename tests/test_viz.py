@@ -28,6 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-b
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 START_TIMEOUT = 180  # seconds for the server to answer; imports are slow on a busy CI machine
 UI_TIMEOUT = 120_000  # milliseconds for the page to react
+EXPECT_TIMEOUT = 30_000  # milliseconds for an expectation to come true (Playwright's 5 s: short when busy)
 
 
 # The server runs under an audit hook that refuses, and reports, any connection or name lookup
@@ -225,6 +226,8 @@ def test_teaching_page_in_headless_chromium(server, shots):
         "(bash scripts/setup.sh --test installs it). Never download a browser instead.")
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=EXPECT_TIMEOUT)
+
     traffic = Traffic()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -350,6 +353,8 @@ def test_two_browser_sessions_get_their_own_towns_and_closing_one_frees_it(class
     """Classroom mode on loopback: two tabs, two towns; a Step or a lever in one leaves the
     other alone; closing a tab frees its town (the teacher's count goes down)."""
     from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT)
 
     traffic = Traffic()
     with sync_playwright() as pw:
