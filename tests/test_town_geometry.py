@@ -148,3 +148,17 @@ def test_geojson_in_metres_is_refused_since_geojson_is_longitude_latitude(tmp_pa
     from coprod_sim.town.table import town_table
 
     assert town_table(params).urban.all()  # ~1 km2 squares of ~1,000 residents: finite areas
+
+
+def test_a_text_in_a_numeric_geojson_property_is_named_without_a_library_warning(tmp_path):
+    import json
+    import warnings
+
+    path = write_grid(tmp_path, crs=4326, size=0.01)
+    data = json.loads(path.read_text())
+    data["features"][4]["properties"]["population"] = "lots"
+    path.write_text(json.dumps(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # geopandas' 'Could not parse column' reached the terminal
+        with pytest.raises(ScenarioError, match=r"row 5 \(id '[^']+'\), column 'population': 'lots' is not"):
+            load_scenario(scenario(tmp_path))

@@ -137,9 +137,13 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, Any]:
             return frame, None
         if suffix == ".parquet":
             return pd.read_parquet(path), None
+        import warnings
+
         import geopandas as gpd  # only tables with geometry need it
 
-        g = gpd.read_file(path, engine="pyogrio")
+        with warnings.catch_warnings():  # a mixed column is left as text, then named row by row
+            warnings.simplefilter("ignore", UserWarning)
+            g = gpd.read_file(path, engine="pyogrio")
     except TableError:
         raise
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
