@@ -342,3 +342,17 @@ def test_levels_of_involvement_are_answered_by_policy_level_point_and_seat(tmp_p
     dep = e[e.scope == "policy x parameter"]
     assert set(dep.parameter) == {"administration.risk_aversion"}
     assert_every_number_is_in_effects(out)
+
+
+def test_terminal_headline_says_no_change_for_an_exactly_zero_difference():
+    from types import SimpleNamespace
+
+    from coprod_sim.report.markdown import headline
+    from coprod_sim.report.measures import CONCENTRATION, PARTICIPATION_M
+
+    row = {"diff_n": 5, "distinguishable": False}
+    rows = SimpleNamespace(policy={(PARTICIPATION_M.column, "same"): {**row, "diff_value": 0.0},
+                                   (CONCENTRATION.column, "same"): {**row, "diff_value": 0.004}})
+    line = headline(SimpleNamespace(), rows, "same")
+    assert "no change" in line.split(";")[0] and "+0.0" not in line.split(";")[0], line
+    assert "not distinguishable from noise" in line.split(";")[1], line

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from coprod_sim.cli.errors import UserError, console, err_console, user_errors
+from coprod_sim.cli.errors import UserError, console, interrupted, user_errors
 from coprod_sim.cli.options import plural
 from coprod_sim.cli.sweep import _folder_name
 
@@ -75,9 +75,8 @@ def calibrate(
         # part of the scenario's fingerprint)
         again = "".join(f" --{k} {v}" for k, v in (("trials", trials), ("citizens", citizens),
                                                     ("steps", steps)) if v is not None)
-        err_console.print(escape(f"Interrupted: {exc.completed} trials are saved in {out}/. To continue:"
-                                 f" coprod calibrate {file} --out {out}{again}"), highlight=False)
-        raise typer.Exit(130) from None
+        raise interrupted(escape(f"{exc.completed} trials are saved in {out}/. To continue:"
+                                 f" coprod calibrate {file} --out {out}{again}")) from None
     files = write_outputs(scenario, result)
     if result.resumed:
         console.print(f"Resumed a study of {result.resumed} trials.", highlight=False)

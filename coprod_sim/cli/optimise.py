@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from coprod_sim.cli.errors import UserError, check_positive, console, err_console, user_errors
+from coprod_sim.cli.errors import UserError, check_positive, console, interrupted, user_errors
 from coprod_sim.cli.options import SetOption, WorkersOption
 from coprod_sim.cli.sweep import RulesModuleOption, _folder_name
 
@@ -79,9 +79,8 @@ def optimise(
         result = search(scenario, spec, out, storage=storage, workers=workers, scheduler=scheduler,
                         resume=resume, overwrite=overwrite, progress=progress)
     except OptimiseInterrupted as exc:
-        err_console.print(f"Interrupted: {exc.evaluated} candidates are saved in the study. To continue:"
-                          f" coprod optimise {file} --out {out} --resume", highlight=False)
-        raise typer.Exit(130) from None
+        raise interrupted(escape(f"{exc.evaluated} candidates are saved in the study. To continue:"
+                                 f" coprod optimise {file} --out {out} --resume")) from None
     files = write_report(scenario, spec, result, workers=workers, scheduler=scheduler)
     console.print(f"Done: {result.evaluated} candidates evaluated ({result.skipped_over_budget} proposals"
                   f" over budget skipped). Wrote {', '.join(p.name for p in files.values())} to {out}/",

@@ -165,7 +165,9 @@ def headline(sw: Sweep, rows: Rows, pol: str) -> str:
     parts = []
     for m in (PARTICIPATION_M, CONCENTRATION, HIGH_LEVEL):
         r = rows.policy.get((m.column, pol))
-        if r and r.get("diff_n"):
+        if r and r.get("diff_n") and r["diff_value"] == 0:
+            parts.append(f"{m.label} no change (paired difference exactly zero)")
+        elif r and r.get("diff_n"):
             noise = "" if r["distinguishable"] else ", not distinguishable from noise"
             parts.append(f"{m.label} {m.fmt(r['diff_value'], True)}{m.unit_of_difference}{noise}")
     return f"{pol}: " + ("; ".join(parts) if parts else "no comparison with the baseline (runs missing)")
