@@ -20,7 +20,6 @@ town table (docs/your-town.md); a table without them needs ``[calibrate.targets]
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,21 +63,12 @@ def load_calibrate(path: str | Path) -> CalibrateSpec:
             hint = did_you_mean(key, SETTINGS)
             problems.fail(f"calibrate.{key}", f"[calibrate] {key}: unknown setting.{hint}"
                                               f" Allowed: {', '.join(SETTINGS)}.")
-    trials = _count(problems, table, "trials", 60, 2)
-    replications = _count(problems, table, "replications", 3, 1)
+    trials = problems.integer(table, "calibrate", "trials", 60, 2, MAX_TRIALS)
+    replications = problems.integer(table, "calibrate", "replications", 3, 1, MAX_TRIALS)
     parameters = _parameters(problems, table.get("parameters"))
     targets = _targets(problems, table.get("targets", {}))
     problems.check()
     return CalibrateSpec(parameters, targets, trials, replications)
-
-
-def _count(problems: Problems, table: Mapping[str, Any], key: str, default: int, low: int) -> int:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_TRIALS:
-        problems.fail(f"calibrate.{key}", f"[calibrate] {key} = {value!r}: allowed an integer in"
-                                          f" [{low}, {MAX_TRIALS}].")
-        return default
-    return value
 
 
 def _parameters(problems: Problems, table: Any) -> dict[str, tuple[float, float]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,16 @@ class Problems:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def integer(self, table: Mapping[str, Any], section: str, key: str, default: int, low: int,
+                high: int) -> int:
+        """``table[key]`` (or ``default``) if an integer in [low, high]; else a problem, and ``default``."""
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.fail(f"{section}.{key}", f"[{section}] {key} = {value!r}: allowed an integer in"
+                                          f" [{low}, {high}].")
+            return default
+        return value
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:

@@ -113,9 +113,9 @@ def _settings(problems: Problems, table: Mapping[str, Any]) -> OptimiseSpec:
     if not isinstance(unit, str):
         problems.fail("optimise.budget_unit", f"[optimise] budget_unit = {unit!r}: allowed a string.")
         unit = "cost units"
-    trials = _int(problems, table, "trials", 80, 1, 100_000)
-    population = _int(problems, table, "population", 16, 2, 10_000)
-    fresh = _int(problems, table, "fresh_replications", 10, 0, 10_000)
+    trials = problems.integer(table, "optimise", "trials", 80, 1, 100_000)
+    population = problems.integer(table, "optimise", "population", 16, 2, 10_000)
+    fresh = problems.integer(table, "optimise", "fresh_replications", 10, 0, 10_000)
     bias = table.get("bias", "concentration_index")
     if bias not in BIAS_MEASURES:
         problems.fail("optimise.bias", f"[optimise] bias = {bias!r}: allowed one of"
@@ -124,15 +124,6 @@ def _settings(problems: Problems, table: Mapping[str, Any]) -> OptimiseSpec:
     levers = _levers(problems, table.get("levers"))
     return OptimiseSpec(tuple(levers), None if budget is None else float(budget), unit, trials,
                         population, bias, fresh)
-
-
-def _int(problems: Problems, table: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        problems.fail(f"optimise.{key}", f"[optimise] {key} = {value!r}: allowed an integer in"
-                                         f" [{low}, {high}].")
-        return default
-    return value
 
 
 def _levers(problems: Problems, table: Any) -> list[OptimiseLever]:
