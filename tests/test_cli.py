@@ -237,6 +237,31 @@ def test_ctrl_c_exits_130_with_a_message_and_no_traceback(args, ready, delay):
     assert r.stderr.count("Interrupted") == 1 and "Traceback" not in r.stderr + r.stdout, r.stderr
 
 
+def test_ctrl_c_disguised_as_numbas_system_error_still_exits_130(capsys):
+    # Ctrl+C while Numba loads a cached function surfaces as a SystemError whose context is
+    # the KeyboardInterrupt (seen in CI); it must read as an interruption, not a crash.
+    import typer
+
+    from coprod_sim.cli.errors import caused_by_ctrl_c, user_errors
+
+    def loads_cache():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set")  # noqa: B904 (implicit context, as in Numba)
+
+    with pytest.raises(typer.Exit) as stopped:
+        user_errors(loads_cache)()
+    assert stopped.value.exit_code == 130 and "Interrupted" in capsys.readouterr().err
+
+    def real_bug():
+        raise SystemError("a genuine internal error")
+
+    assert not caused_by_ctrl_c(SystemError("x"))
+    with pytest.raises(SystemError, match="genuine"):
+        user_errors(real_bug)()
+
+
 def test_params_table_at_80_columns_keeps_every_key_whole_and_fits():
     from coprod_sim.params import iter_keys
 

@@ -83,6 +83,14 @@ def main() -> None:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         sys.exit(130)
+    except SystemError as exc:
+        from coprod_sim.cli.errors import caused_by_ctrl_c
+
+        if not caused_by_ctrl_c(exc):
+            raise
+        if not _reported():
+            print("Interrupted.", file=sys.stderr)
+        sys.exit(130)
     except SystemExit as exc:
         # Ctrl+C while Typer parses or calls a command: Typer exits 130 without a word
         if exc.code == 130 and not _reported():

@@ -48,6 +48,22 @@ def interruption_reported() -> bool:
     return bool(_said)
 
 
+def caused_by_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl+C in disguise.
+
+    Ctrl+C while Numba loads a cached function comes out as ``SystemError: ... returned a
+    result with an exception set``, with the KeyboardInterrupt as its context.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def user_errors(fn: Callable) -> Callable:
     """Turn a user's mistake into a one-paragraph message and exit code 2, Ctrl+C into 130."""
 
@@ -68,6 +84,10 @@ def user_errors(fn: Callable) -> Callable:
             # Abort: a command that runs another click program (the page's server) gets
             # Ctrl+C back as click's Abort.
             raise interrupted() from None
+        except SystemError as exc:
+            if caused_by_ctrl_c(exc):
+                raise interrupted() from None
+            raise
 
     return wrapper
 
