@@ -175,6 +175,14 @@ OUTCOMES: dict[str, Outcome] = _outcomes(
               "0 = equal, >0 favours the advantaged",
               f"concentration index over SES rank of participation at the {lv} level (past year)",
               0.0) for lv in LEVELS],
+    *[Outcome(f"advantage_correlation_{lv}", f"neighbourhood advantage vs participation, {lv} level",
+              "correlation", "correlation across neighbourhoods, 0 = none",
+              f"correlation of neighbourhood advantage with participation at the {lv} level"
+              " (past year)", 0.0) for lv in LEVELS],
+    *[Outcome(f"advantaged_output_share_{lv}", f"output reaching the advantaged half, {lv} level",
+              "share", "50% = even",
+              f"share of this month's coproduced output from {lv} episodes reaching the advantaged"
+              " half of residents", 0.5) for lv in LEVELS],
     *[Outcome(f"participation_year_{m}_{lv}", f"participation, {m} mode, {lv} level", "share",
               "share of citizens",
               f"share of citizens active in {m} mode at the {lv} level in the past year")
@@ -183,6 +191,10 @@ OUTCOMES: dict[str, Outcome] = _outcomes(
               "1 = no bias",
               f"top/bottom SES quintile ratio in {m} mode at the {lv} level (past year)", 1.0)
       for m in MODES for lv in LEVELS],
+    *[Outcome(f"concentration_index_{m}_{lv}", f"concentration index, {m} mode, {lv} level",
+              "index", "0 = equal, >0 favours the advantaged",
+              f"concentration index over SES rank of participation in {m} mode at the {lv} level"
+              " (past year)", 0.0) for m in MODES for lv in LEVELS],
     Outcome("high_level_share", "designer and initiator episodes", "share",
             "of this month's episodes",
             "share of this month's episodes at the designer or initiator level"),

@@ -24,12 +24,14 @@ def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods,
     participants of the year, of the year in mode 0..2, regulars (active in >= 2 months of
     the year), offers, rejections, successes, failures]; by_quintile (3, N_QUINTILES) =
     participants, participants in individual mode, in group or collective mode; by_hood =
-    participants; by_level the counts by level of involvement (:func:`count_levels`).
+    participants; by_level the counts by level of involvement (:func:`count_levels`), with
+    this month's successes by neighbourhood, mode and level.
     """
     ints = np.zeros(12, np.int64)
     by_q = np.zeros((3, N_QUINTILES), np.int64)
     by_hood = np.zeros(n_hoods, np.int64)
-    by_level = level_arrays()
+    by_level = level_arrays(n_hoods)
+    successes = by_level[6]
     n_half = mode.shape[0] // 2
     for i in range(mode.shape[0]):
         m = mode[i]
@@ -42,6 +44,8 @@ def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods,
             ints[9] += 1
         elif r == RESULT_SUCCESS:
             ints[10] += 1
+            if m >= 0 and level[i] >= 0:  # (a negative index would wrap round silently)
+                successes[hood[i], m, level[i]] += 1
         elif r == RESULT_FAILURE:
             ints[11] += 1
         recent = activity[i] & mask
@@ -65,31 +69,35 @@ def year_counts(mode, activity, activity_by_mode, mask, quintile, hood, n_hoods,
             ints[6] += 1
         if y1 or y2:
             by_q[2, q] += 1
-        count_levels(i, q, rank[i], n_half, level[i], y0, y1, y2, activity_by_level, mask,
-                     by_level)
+        count_levels(i, q, hood[i], rank[i], n_half, level[i], y0, y1, y2, activity_by_level,
+                     mask, by_level)
     return ints, by_q, by_hood, by_level
 
 
 @jit
-def level_arrays():
-    """Zeroed counts by level: (by_level (3, 5), by_mode_level (3, 3, 5), rank_sums (3,),
-    month (3,)), as :func:`count_levels` fills them."""
+def level_arrays(n_hoods):
+    """Zeroed counts by level, as :func:`count_levels` (and ``year_counts``) fill them:
+    (by_level (3, 5), by_mode_level (3, 3, 5), rank_sums (3,), month (3,), by_hood_level
+    (3, K), mode_level_rank_sums (3, 3), successes (K, 3, 3))."""
     return (np.zeros((3, N_QUINTILES), np.int64), np.zeros((3, 3, N_QUINTILES), np.int64),
-            np.zeros(3, np.int64), np.zeros(3, np.int64))
+            np.zeros(3, np.int64), np.zeros(3, np.int64), np.zeros((3, n_hoods), np.int64),
+            np.zeros((3, 3), np.int64), np.zeros((n_hoods, 3, 3), np.int64))
 
 
 @jit
-def count_levels(i, q, r, n_half, lv, y0, y1, y2, activity_by_level, mask, counts):
-    """Add citizen i, a participant of the year, to the counts by level of involvement.
+def count_levels(i, q, h, r, n_half, lv, y0, y1, y2, activity_by_level, mask, counts):
+    """Add citizen i, a participant of the year living in neighbourhood h, to the counts by
+    level of involvement.
 
-    counts = (by_level, by_mode_level, rank_sums, month): participants at each level by
-    quintile, at each mode and level by quintile, the sum of the integer SES ranks ``r`` of
-    each level's participants, and this month's episodes [all, designer or initiator,
-    designer or initiator in the advantaged half (r >= n_half)]. ``y0..y2`` are the
-    citizen's mode histories within the window (one episode a month, so a month's mode and
-    level bits line up).
+    counts = (by_level, by_mode_level, rank_sums, month, by_hood_level, mode_level_rank_sums,
+    successes): participants at each level by quintile, at each mode and level by quintile,
+    the sum of the integer SES ranks ``r`` of each level's participants, this month's episodes
+    [all, designer or initiator, designer or initiator in the advantaged half (r >= n_half)],
+    participants at each level by neighbourhood, the sum of the ranks at each mode and level;
+    ``successes`` is counted by ``year_counts``. ``y0..y2`` are the citizen's mode histories
+    within the window (one episode a month, so a month's mode and level bits line up).
     """
-    by_level, by_mode_level, rank_sums, month = counts
+    by_level, by_mode_level, rank_sums, month, by_hood_level, mode_rank_sums, _ = counts
     # Branch-free counting (participants are scattered: branches would mispredict).
     high = 1 if lv >= 1 else 0
     month[0] += 1 if lv >= 0 else 0
@@ -100,9 +108,16 @@ def count_levels(i, q, r, n_half, lv, y0, y1, y2, activity_by_level, mask, count
         on = 1 if y != 0 else 0
         by_level[b, q] += on
         rank_sums[b] += on * r
-        by_mode_level[0, b, q] += 1 if (y0 & y) != 0 else 0
-        by_mode_level[1, b, q] += 1 if (y1 & y) != 0 else 0
-        by_mode_level[2, b, q] += 1 if (y2 & y) != 0 else 0
+        by_hood_level[b, h] += on
+        on0 = 1 if (y0 & y) != 0 else 0
+        on1 = 1 if (y1 & y) != 0 else 0
+        on2 = 1 if (y2 & y) != 0 else 0
+        by_mode_level[0, b, q] += on0
+        by_mode_level[1, b, q] += on1
+        by_mode_level[2, b, q] += on2
+        mode_rank_sums[0, b] += on0 * r
+        mode_rank_sums[1, b] += on1 * r
+        mode_rank_sums[2, b] += on2 * r
 
 
 @jit

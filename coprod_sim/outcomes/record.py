@@ -100,7 +100,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     row["advantaged_output_share"] = metrics.advantaged_output_share(
         state.output_per_resident * hoods.size, hoods.advantage, hoods.size)
     row.update(_means(state, e_year, base_year, e_others))
-    row.update(level_outcomes(c, per_quintile, mask, state.seat_counts, counts=by_level))
+    row.update(level_outcomes(state, params, per_quintile, per_hood, mask, counts=by_level))
     row = {k: float(v) for k, v in row.items()}
     if not neighbourhoods:
         return row, None
