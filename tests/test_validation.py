@@ -118,3 +118,46 @@ def test_a_policy_that_does_nothing_changes_nothing(label, policy, baseline):
     base = {"population.n_citizens": 400, "simulation.steps": 24}
     a, b = run_many([({**base, **baseline}, 5, 0), ({**base, **policy}, 5, 0)], workers=1)
     pd.testing.assert_frame_equal(a["timeseries"], b["timeseries"], check_exact=True)
+
+
+def test_sensitivity_design_is_generated_from_the_tree():
+    """The sensitivity analysis of record cannot go stale: its file is what the generator writes
+    from today's defaults (regenerate: python -m coprod_sim.validation.sensitivity)."""
+    from coprod_sim.validation import sensitivity
+
+    assert sensitivity.SCENARIO.read_text(encoding="utf-8") == sensitivity.render(), (
+        "scenarios/sensitivity_full.toml is stale: run python -m coprod_sim.validation.sensitivity")
+
+
+@pytest.mark.parametrize("name", ["sensitivity_full.toml", "sensitivity.toml"])
+def test_every_sensitivity_range_holds_the_default(name):
+    import tomllib
+    from pathlib import Path
+
+    from coprod_sim.params import spec
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / name
+    sweep = tomllib.loads(path.read_text(encoding="utf-8"))["sweep"]
+    ranges = {f"{g}.{k}": v for g, keys in sweep.items() if isinstance(keys, dict)
+              for k, v in keys.items() if isinstance(v, dict)}
+    assert len(ranges) >= 5
+    outside = {key: (r["low"], spec(key).default, r["high"]) for key, r in ranges.items()
+               if not r["low"] <= spec(key).default <= r["high"]}
+    assert not outside, f"{name}: ranges that miss the tree's default (low, default, high): {outside}"
+
+
+def test_sensitivity_ranges_follow_their_rule(monkeypatch):
+    from coprod_sim.params import Param
+    from coprod_sim.validation import sensitivity
+
+    intercept = Param(-8.31, "a mode's baseline", "logit", -20.0, 10.0)
+    assert sensitivity.behavioural_range("base_group", intercept) == pytest.approx((-9.31, -7.31))
+    weight = Param(13.6, "a weight", "logit", 0.0, 20.0)
+    assert sensitivity.behavioural_range("efficacy_weight", weight) == pytest.approx((6.8, 20.0))
+    negative = Param(-0.005, "an age effect", "logit/year", -1.0, 1.0)
+    assert sensitivity.behavioural_range("age", negative) == pytest.approx((-0.0075, -0.0025))
+    # a parameter of a sampled group with nothing to scale and no span is refused, not skipped
+    zero = {"new_weight": Param(0.0, "new", "logit", 0.0, 1.0)}
+    monkeypatch.setitem(sensitivity.TREE, "citizens", {**sensitivity.TREE["citizens"], **zero})
+    with pytest.raises(ValueError, match=r"citizens\.new_weight"):
+        sensitivity.ranges()
