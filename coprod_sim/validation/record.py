@@ -43,6 +43,11 @@ def markdown(rows: list[FactResult], settings: Settings, elapsed: float,
             lines.append(f"| {r.id} | {r.klass} | {r.expected} | {r.simulated.replace('; ', '<br>')} "
                          f"| {r.verdict} | {fig} |")
         lines.append("")
+    gaps = [r for r in rows if r.known_gap and r.passed is False]
+    if gaps:
+        lines += ["## Known gaps", "", "Facts the current rules do not reproduce, and why "
+                  "(docs/facts.md says the same with the numbers).", ""]
+        lines += [f"- **{r.id}** ({r.title}): {r.known_gap}" for r in gaps] + [""]
     if controls:
         lines += ["## Controls: each fact without its coefficient", "",
                   "An emergent fact must still hold without its most direct coefficient; an input fact "
@@ -69,6 +74,7 @@ def write(rows: list[FactResult], settings: Settings, out: Path, elapsed: float,
         "seconds": round(elapsed, 1),
         "facts": [{"id": r.id, "title": r.title, "class": r.klass, "split": r.split,
                    "expected": r.expected, "simulated": r.simulated, "result": r.verdict,
+                   "known_gap": r.known_gap or None,
                    "details": r.details, "figure": r.figure.name if r.figure else None} for r in rows],
         "controls": [{**dataclasses.asdict(c), "consistent": c.consistent} for c in controls or []],
     }
