@@ -131,7 +131,7 @@ TREE: dict[str, dict[str, Param]] = {
         "n_citizens": _p(1000, "Number of citizens in the town", "citizens", 10, 5_000_000),
         "n_neighbourhoods": _p(8, "Number of neighbourhoods, spread evenly on an advantage gradient", "neighbourhoods", 1, 10_000),
         "n_administrations": _p(2, "Number of administrations; neighbourhood k is served by administration k mod A", "administrations", 1, 100),
-        "urban_share": _p(0.6, "Share of neighbourhoods that are urban (larger, looser-knit)", "share", 0.0, 1.0),
+        "urban_share": _p(0.6, "Share of neighbourhoods that are urban (larger; urban residents differ only by citizens.urban_individual_effect)", "share", 0.0, 1.0),
         "urban_size_factor": _p(1.5, "Population of an urban neighbourhood relative to a rural one", "ratio", 0.1, 10.0),
         "ses_segregation": _p(0.6, "Correlation between a citizen's socio-economic status and their neighbourhood's advantage", "correlation", 0.0, 0.99),
         "efficacy_mean": _p(0.40, "Median self-efficacy of a citizen of average status", "score", 0.01, 0.99),
