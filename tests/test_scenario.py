@@ -176,6 +176,12 @@ BAD = [
      "Did you mean 'policy.outreach'"),
     ("unknown top-level key", "replication = 3\n", "replication", "Did you mean 'replications'"),
     ("not a parameter", "[parameters]\noutreach = 'universal'\n", "outreach", "group.name"),
+    # a file setting written after a [table] header belongs to that table in TOML
+    ("file setting under [parameters]", "[parameters]\nsteps = 24\n", "steps",
+     "'steps' is a setting of the whole file: write it at the top"),
+    ("misspelt file setting under [parameters]", "[parameters]\nreplicatons = 3\n", "replicatons",
+     "Did you mean 'replications'? 'replications' is a setting of the whole file"),
+    ("file setting in a policy", "[policies.p]\nseed = 3\n", "seed", "before the first [table]"),
     ("wrong type (string for number)", '[parameters]\n"administration.risk_aversion" = "high"\n',
      "administration.risk_aversion", "a number in [0, 1]"),
     ("wrong type (fraction for integer)", "[parameters]\npopulation.n_citizens = 10.5\n",

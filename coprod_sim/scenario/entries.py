@@ -7,6 +7,7 @@ Parameter keys are exactly ``group.name`` whether written ``[group]`` then ``nam
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,9 @@ Entries = dict[str, tuple[str, Any]]
 SWEEP_SETTINGS = ("design", "samples", "seed")
 SWEEP_CONTAINERS = ("parameters", "levers")  # optional sub-tables holding the swept keys
 FIXED_ONCE = ("simulation.seed", "simulation.steps")  # set once per scenario, never swept
+FILE_SETTINGS = ("name", "description", "steps", "seed", "replications")
+"""Settings of the whole file (top-level keys): written under a [table] header by mistake, TOML
+puts them inside that table, where they would read as unknown parameters."""
 
 
 def all_keys() -> Iterator[str]:
@@ -47,10 +51,19 @@ def flatten(problems: Problems, where: str, table: Mapping[str, Any], prefix: tu
             flatten(problems, where, value, parts, out)
         else:
             key = ".".join(parts)
-            hint = did_you_mean(key, list(all_keys()))
-            problems.fail(key, f"{where} {key} = {value!r}: {key!r} is not a parameter.{hint}"
-                               " Parameter keys are 'group.name', e.g. policy.outreach.")
+            problems.fail(key, f"{where} {key} = {value!r}: {key!r} is not a parameter.{not_a_key_hint(key)}")
     return out
+
+
+def not_a_key_hint(key: str) -> str:
+    """What to write instead of a one-part key: a file setting in the wrong place, or a parameter."""
+    close = difflib.get_close_matches(key, FILE_SETTINGS, n=1, cutoff=0.8)
+    if close:
+        said = "" if close[0] == key else f" Did you mean {close[0]!r}?"
+        return (f"{said} {close[0]!r} is a setting of the whole file: write it at the top, before the"
+                " first [table] header (every line after a header belongs to that table).")
+    return (f"{did_you_mean(key, list(all_keys()))} Parameter keys are 'group.name', e.g."
+            " policy.outreach.")
 
 
 def base_entries(problems: Problems, data: Mapping[str, Any]) -> Entries:
