@@ -338,7 +338,13 @@ def test_levels_of_involvement_are_answered_by_policy_level_point_and_seat(tmp_p
     assert opened.diff_value > 0 and opened.distinguishable  # opening co-design shares more control
     seats = e[e.scope == "seats"]
     assert set(seats.policy) == {"sortition"} and set(seats.compared_with) == {"open_call"}
-    assert len(e[e.scope == "level gap"]) == 2 * 2 * 4  # two bias measures x two higher levels x policies
+    # four bias measures (ratio, concentration, area correlation, output share) x two higher levels x policies
+    assert len(e[e.scope == "level gap"]) == 4 * 2 * 4
+    for col in ("advantage_correlation_designer", "advantaged_output_share_executor",
+                "concentration_index_group_designer"):  # the area measures by level, mode x level
+        assert set(pol[pol.measure == col].policy) == {"baseline", "open", "open_call", "sortition"}
+        assert f"`{col.rsplit('_', 1)[0]}_" in text.split("## How to read the measures")[1] or col in text
+    assert "concentration_index_group_designer" in set(seats.measure)
     dep = e[e.scope == "policy x parameter"]
     assert set(dep.parameter) == {"administration.risk_aversion"}
     assert_every_number_is_in_effects(out)

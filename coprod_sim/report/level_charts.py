@@ -20,12 +20,13 @@ from matplotlib.lines import Line2D
 from coprod_sim.names import LEVELS, QUINTILE_LABELS
 from coprod_sim.report.charts import Save, _range_axis, colours, dot_interval, footnote
 from coprod_sim.report.designs import point_levers
-from coprod_sim.report.levels import seat_policies
 from coprod_sim.report.load import Sweep
 from coprod_sim.report.measures import (
     ADVANTAGED_HIGH,
     HIGH_LEVEL,
+    LEVEL_AREA,
     LEVEL_CONCENTRATION,
+    LEVEL_OUTPUT,
     LEVEL_PARTICIPATION,
     LEVEL_RATIO,
     MODE_MEASURES,
@@ -33,6 +34,7 @@ from coprod_sim.report.measures import (
     SEAT_SHARES,
     Measure,
 )
+from coprod_sim.report.seats import seat_policies
 
 
 def _policy_table(table: pd.DataFrame, m: Measure) -> pd.DataFrame:
@@ -47,22 +49,16 @@ def _offset(k: int, count: int) -> float:
 
 def _axis_label(m: Measure) -> str:
     if m.percent:
-        return "% of citizens"
+        return "% of the level's output" if m in LEVEL_OUTPUT else "% of citizens"
+    if m.scale == "correlation":
+        return "correlation across neighbourhoods (0 = none)"
     return "ratio (log scale)" if m.scale == "ratio" else "index (0 = equal)"
 
 
-def figure_levels(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
-    """Top: participation, top/bottom ratio and concentration index at each level, per policy.
-    Bottom: the share of designer and initiator episodes, and the advantaged half's share of them."""
-    if _policy_table(table, HIGH_LEVEL).empty:
-        return
-    pols = sw.policies
-    col = colours(pols, sw.baseline)
-    fig = plt.figure(figsize=(12, 3.0 + 0.5 * len(pols) + 2.2 + 0.3 * len(pols)), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1.5 + 0.3 * len(pols), 1.0 + 0.3 * len(pols)])
-    axes = top.subplots(1, 3, sharey=True)
+def _level_panels(axes, table: pd.DataFrame, families, pols: list[str], col: dict[str, str]) -> None:
+    """One panel per family of measures by level: a band per level, a dot per policy."""
     ylev = np.arange(len(LEVELS))[::-1]
-    for ax, family in zip(axes, (LEVEL_PARTICIPATION, LEVEL_RATIO, LEVEL_CONCENTRATION), strict=True):
+    for ax, family in zip(axes, families, strict=True):
         values, means = [], []
         for y, m in zip(ylev, family, strict=True):
             t = _policy_table(table, m)
@@ -82,6 +78,23 @@ def figure_levels(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
         ax.grid(alpha=0.3, axis="x")
     axes[0].set_yticks(ylev, LEVELS)
     axes[0].set_ylim(-0.6, len(LEVELS) - 0.4)
+
+
+def figure_levels(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
+    """Top: participation, top/bottom ratio and concentration index at each level, per policy.
+    Middle: the area bias at each level (neighbourhoods' advantage against participation, and
+    the advantaged half's share of output). Bottom: the share of designer and initiator
+    episodes, and the advantaged half's share of them."""
+    if _policy_table(table, HIGH_LEVEL).empty:
+        return
+    pols = sw.policies
+    col = colours(pols, sw.baseline)
+    band = 1.5 + 0.3 * len(pols)
+    fig = plt.figure(figsize=(12, 2 * band + 1.0 + 0.3 * len(pols) + 1.2), layout="constrained")
+    top, middle, bottom = fig.subfigures(3, 1, height_ratios=[band, band, 1.0 + 0.3 * len(pols)])
+    _level_panels(top.subplots(1, 3, sharey=True), table,
+                  (LEVEL_PARTICIPATION, LEVEL_RATIO, LEVEL_CONCENTRATION), pols, col)
+    _level_panels(middle.subplots(1, 2, sharey=True), table, (LEVEL_AREA, LEVEL_OUTPUT), pols, col)
     axes2 = bottom.subplots(1, 2, sharey=True)
     ypol = np.arange(len(pols))[::-1]
     for ax, m in zip(axes2, (HIGH_LEVEL, ADVANTAGED_HIGH), strict=True):

@@ -6,8 +6,8 @@ initiator levels and the advantaged half's share of them, participation and the 
 at each level, and paired differences from the baseline; per design point the same, and the
 swept parameters' main effects on them; by mode, participation and the top/bottom ratio (the
 digital channel and the urban effect act on the individual mode). When some policy opens
-co-design seats, who holds them and who declines, each seat policy paired against the first one
-(in the scenario's order, the baseline first). Every number comes from a row of effects.csv.
+co-design seats, who holds them and who declines (:mod:`coprod_sim.report.seats`). Every number
+comes from a row of effects.csv.
 """
 
 from __future__ import annotations
@@ -16,42 +16,36 @@ import math
 from typing import Any
 
 from coprod_sim import stats
-from coprod_sim.names import LEVELS, MODES, QUINTILE_LABELS
-from coprod_sim.report import effects
+from coprod_sim.names import LEVELS, MODES
+from coprod_sim.report import effects, seats
 from coprod_sim.report.load import Sweep
 from coprod_sim.report.measures import (
     ADVANTAGED_HIGH,
-    CONCENTRATION,
     HIGH_LEVEL,
+    LEVEL_AREA,
     LEVEL_CONCENTRATION,
+    LEVEL_OUTPUT,
     LEVEL_PARTICIPATION,
     LEVEL_RATIO,
+    MODE_LEVEL_CONCENTRATION,
     MODE_LEVEL_PARTICIPATION,
     MODE_LEVEL_RATIO,
     MODE_MEASURES,
     MODE_RATIOS,
     PARTICIPATION_M,
-    SEAT_ACCEPTANCE,
-    SEAT_SHARES,
     Measure,
 )
+from coprod_sim.report.said import Said, cell, diff_text, level_text, md_table
 
-LEVEL_GAP_MEASURES = (LEVEL_RATIO, LEVEL_CONCENTRATION)
+LEVEL_GAP_MEASURES = (LEVEL_RATIO, LEVEL_CONCENTRATION, LEVEL_AREA, LEVEL_OUTPUT)
 """Bias measures compared between levels within a policy (is the gap steeper at higher levels?)."""
+GAP_WORDS = ("top/bottom ratio", "concentration index", "correlation of neighbourhood advantage with"
+             " participation", "advantaged half's share of output")
 PARAMETER_MEASURES = (PARTICIPATION_M, HIGH_LEVEL, ADVANTAGED_HIGH, *MODE_MEASURES)
 """Measures whose policy effect is compared between a swept parameter's ends."""
 
 
 # ============================================================================ numbers
-def seat_policies(sw: Sweep) -> list[str]:
-    """Policies (scenario order, baseline first) whose runs held co-design seats."""
-    col = effects.column(SEAT_SHARES[0])
-    if col not in sw.runs:
-        return []
-    held = sw.runs.groupby("policy")[col].apply(lambda v: v.notna().any())
-    return [p for p in sw.policies if held.get(p, False)]
-
-
 def level_gap_rows(sw: Sweep) -> list[dict[str, Any]]:
     """Per policy: each higher level's bias minus the executor level's, paired by replication."""
     rows = []
@@ -66,22 +60,6 @@ def level_gap_rows(sw: Sweep) -> list[dict[str, Any]]:
                     columns={effects.column(base_m): effects.column(m)})
                 e = effects.difference(d, other, m, by_rep)
                 rows.append(effects.row("level gap", m, pol, diff=e, compared_with=base_m.column))
-    return rows
-
-
-def seat_rows(sw: Sweep) -> list[dict[str, Any]]:
-    """Each seat policy against the first one: who holds the seats, who accepts, paired."""
-    pols = seat_policies(sw)
-    if len(pols) < 2:
-        return []
-    ref = sw.runs[sw.runs["policy"] == pols[0]]
-    rows = []
-    by_rep = sw.replications >= 2
-    for m in (PARTICIPATION_M, CONCENTRATION, *SEAT_SHARES, *SEAT_ACCEPTANCE):
-        for pol in pols[1:]:
-            d = sw.runs[sw.runs["policy"] == pol]
-            rows.append(effects.row("seats", m, pol, effects.level(d, m, by_rep),
-                                    effects.difference(d, ref, m, by_rep), compared_with=pols[0]))
     return rows
 
 
@@ -112,52 +90,14 @@ def policy_by_parameter_rows(sw: Sweep) -> list[dict[str, Any]]:
 
 def rows(sw: Sweep) -> list[dict[str, Any]]:
     """The level-specific rows of effects.csv (policy and point rows are computed with the rest)."""
-    return level_gap_rows(sw) + seat_rows(sw) + policy_by_parameter_rows(sw)
+    return level_gap_rows(sw) + seats.seat_rows(sw) + policy_by_parameter_rows(sw)
 
 
 # ============================================================================ words
-class Said:
-    """Rows of effects.csv by (scope, measure, policy) for the sentences of this section."""
-
-    def __init__(self, table):
-        self.at: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for r in table.to_dict("records"):
-            if r["scope"] in ("policy", "level gap", "seats"):
-                self.at[(r["scope"], r["measure"], r["policy"])] = r
-
-    def get(self, scope: str, m: Measure, pol: str) -> dict[str, Any] | None:
-        return self.at.get((scope, m.column, pol))
-
-
-def _ci(m: Measure, low: float, high: float, signed: bool) -> str:
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return "no interval"
-    return f"95% CI {m.fmt(low, signed)} to {m.fmt(high, signed)}"
-
-
-def level_text(m: Measure, r: dict[str, Any] | None) -> str:
-    """'12.3% (95% CI 11.0% to 13.6%)'."""
-    if r is None or not math.isfinite(r.get("value", math.nan)):
-        return "n/a (no such episode)"
-    return f"{m.fmt(r['value'])} ({_ci(m, r['ci_low'], r['ci_high'], False)})"
-
-
-def diff_text(m: Measure, r: dict[str, Any] | None) -> str:
-    """'+1.2 points (95% CI +0.4 to +2.0; distinguishable from noise)', from the raw difference."""
-    if r is None or not math.isfinite(r.get("diff_value", math.nan)):
-        return "cannot be compared (no such episode on one side)"
-    d = r["diff_value"]
-    if d == 0 and not (r["diff_ci_low"] < 0 < r["diff_ci_high"]):
-        return "no change (the runs are identical)"
-    verdict = "distinguishable from noise" if r["distinguishable"] else "not distinguishable from noise"
-    return (f"{m.fmt(d, True)}{m.unit_of_difference} ({_ci(m, r['diff_ci_low'], r['diff_ci_high'], True)};"
-            f" {verdict})")
-
-
 def _gap_sentence(s: Said, pol: str) -> str:
     """Is the status gap steeper at the designer and initiator levels than among executors?"""
     parts = []
-    for family, what in ((LEVEL_RATIO, "top/bottom ratio"), (LEVEL_CONCENTRATION, "concentration index")):
+    for family, what in zip(LEVEL_GAP_MEASURES, GAP_WORDS, strict=True):
         levels = ", ".join(f"{lv} {level_text(m, s.get('policy', m, pol))}"
                            for lv, m in zip(LEVELS, family, strict=True))
         gaps = []
@@ -189,6 +129,8 @@ def policy_level_lines(sw: Sweep, s: Said) -> list[str]:
                   for lv, m in zip(LEVELS, LEVEL_PARTICIPATION, strict=True)]
         words += [f"top/bottom ratio at the {lv} level {diff_text(m, s.get('policy', m, pol))}"
                   for lv, m in zip(LEVELS, LEVEL_RATIO, strict=True)]
+        words += [f"concentration index at the {lv} level {diff_text(m, s.get('policy', m, pol))}"
+                  for lv, m in zip(LEVELS, LEVEL_CONCENTRATION, strict=True)]
         lines.append(head + "; ".join(words) + ".")
     return lines
 
@@ -254,83 +196,34 @@ def dependence_lines(table) -> list[str]:
     return lines
 
 
-def seat_lines(sw: Sweep, s: Said) -> list[str]:
-    pols = seat_policies(sw)
-    if not pols:
-        return []
-    lines = ["## Co-design seats: who sits, who declines", "",
-             "Share of the month's co-design seats held by each fifth of the citizens by"
-             " socio-economic status (20% each would be a cross section), and the share of those asked"
-             " who accepted a seat (the rest declined). Each policy with seats after the first is"
-             f" compared with **{pols[0]}**, paired on the same random draws.", ""]
-    first, last = QUINTILE_LABELS[0], QUINTILE_LABELS[-1]
-    for pol in pols:
-        q1, q5 = SEAT_SHARES[0], SEAT_SHARES[-1]
-        a1, a5 = SEAT_ACCEPTANCE[0], SEAT_ACCEPTANCE[-1]
-        text = (f"- **{pol}**: the poorest fifth holds {level_text(q1, s.get('policy', q1, pol))} of the"
-                f" seats, the richest {level_text(q5, s.get('policy', q5, pol))}; of those asked,"
-                f" {level_text(a1, s.get('policy', a1, pol))} of the poorest fifth accepted and"
-                f" {level_text(a5, s.get('policy', a5, pol))} of the richest.")
-        if pol != pols[0]:
-            text += (f" Against {pols[0]}: seats of {first} {diff_text(q1, s.get('seats', q1, pol))},"
-                     f" of {last} {diff_text(q5, s.get('seats', q5, pol))}; acceptance in {first}"
-                     f" {diff_text(a1, s.get('seats', a1, pol))}, in {last}"
-                     f" {diff_text(a5, s.get('seats', a5, pol))}; participation"
-                     f" {diff_text(PARTICIPATION_M, s.get('seats', PARTICIPATION_M, pol))}, concentration"
-                     f" index {diff_text(CONCENTRATION, s.get('seats', CONCENTRATION, pol))}.")
-        lines.append(text)
-    lines += ["", _table(["policy", *QUINTILE_LABELS], [
-        [p, *[_cell(m, s.get("policy", m, p)) for m in SEAT_SHARES]] for p in pols]),
-        "", "Accepted, of those asked:", "",
-        _table(["policy", *QUINTILE_LABELS], [
-            [p, *[_cell(m, s.get("policy", m, p)) for m in SEAT_ACCEPTANCE]] for p in pols]),
-        "", "![Co-design seats](figures/seats.png)", ""]
-    return lines
-
-
-def _cell(m: Measure, r: dict[str, Any] | None, diff: bool = False) -> str:
-    if r is None or not math.isfinite(r.get("value", math.nan)):
-        return "n/a"
-    text = m.fmt(r["value"])
-    if math.isfinite(r.get("ci_low", math.nan)):
-        text += f" [{m.fmt(r['ci_low'])}, {m.fmt(r['ci_high'])}]"
-    if diff and math.isfinite(r.get("diff_value", math.nan)):
-        star = "**" if r["distinguishable"] else ""
-        d = "no change" if r["diff_value"] == 0 else m.fmt(r["diff_value"], True)
-        text += f"<br>{star}{d}{star} vs baseline"
-    return text
-
-
-def _table(header: list[str], body: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    out += ["| " + " | ".join(row) + " |" for row in body]
-    return "\n".join(out)
-
-
 def tables(sw: Sweep, s: Said) -> list[str]:
     diff = sw.baseline in sw.policies
-    by_level = _table(
-        ["policy", "level", "participation", "top/bottom ratio", "concentration index"],
-        [[p, lv, *[_cell(m, s.get("policy", m, p), diff and p != sw.baseline) for m in ms]]
+    by_level = md_table(
+        ["policy", "level", "participation", "top/bottom ratio", "concentration index",
+         "area correlation", "output to the advantaged half"],
+        [[p, lv, *[cell(m, s.get("policy", m, p), diff and p != sw.baseline) for m in ms]]
          for p in sw.policies
-         for lv, *ms in zip(LEVELS, LEVEL_PARTICIPATION, LEVEL_RATIO, LEVEL_CONCENTRATION, strict=True)])
-    high = _table(["policy", HIGH_LEVEL.label, ADVANTAGED_HIGH.label],
-                  [[p, *[_cell(m, s.get("policy", m, p), diff and p != sw.baseline)
+         for lv, *ms in zip(LEVELS, LEVEL_PARTICIPATION, *LEVEL_GAP_MEASURES, strict=True)])
+    high = md_table(["policy", HIGH_LEVEL.label, ADVANTAGED_HIGH.label],
+                  [[p, *[cell(m, s.get("policy", m, p), diff and p != sw.baseline)
                          for m in (HIGH_LEVEL, ADVANTAGED_HIGH)]] for p in sw.policies])
-    n = len(LEVELS)
-    mode_level = _table(
-        ["policy", "mode", *[f"{lv}: participation" for lv in LEVELS],
-         *[f"{lv}: top/bottom ratio" for lv in LEVELS]],
-        [[p, mode, *[_cell(m, s.get("policy", m, p)) for m in MODE_LEVEL_PARTICIPATION[k * n:(k + 1) * n]],
-          *[_cell(m, s.get("policy", m, p)) for m in MODE_LEVEL_RATIO[k * n:(k + 1) * n]]]
-         for p in sw.policies for k, mode in enumerate(MODES)])
+    cells = list(zip(MODE_LEVEL_PARTICIPATION, MODE_LEVEL_RATIO, MODE_LEVEL_CONCENTRATION, strict=True))
+    where = [(mode, lv) for mode in MODES for lv in LEVELS]
+    mode_level = md_table(
+        ["policy", "mode", "level", "participation", "top/bottom ratio", "concentration index"],
+        [[p, mode, lv, *[cell(m, s.get("policy", m, p)) for m in ms]]
+         for p in sw.policies for (mode, lv), ms in zip(where, cells, strict=True)])
     return ["### By policy and level", "",
             "Each cell: the mean [95% CI]" + ("; below it, the paired difference from the baseline"
                                               " (bold: distinguishable from noise)." if diff else "."),
+            "Area correlation: the correlation across neighbourhoods of advantage with participation at"
+            " the level; output to the advantaged half: the share of the output of the level's episodes"
+            " that goes to the more advantaged half of residents.",
             "", by_level, "", high, "", "![By level of involvement](figures/levels.png)", "",
             "### By mode and level", "",
             "Share of citizens active in each mode at each level in the past year, and the top/bottom"
-            " ratio there (n/a: no citizen of the poorest fifth at that mode and level).", "",
+            " ratio and concentration index among them (n/a: no citizen of the poorest fifth, or nobody,"
+            " at that mode and level).", "",
             mode_level, ""]
 
 
@@ -348,9 +241,9 @@ def point_lines(sw: Sweep, table) -> list[str]:
              ""]
     for pol in sw.policies:
         body = [[*(f"{v:g}" if isinstance(v, float | int) else str(v) for v in vals),
-                 *[_cell(m, at.get((m.column, pol, int(dp))), pol != sw.baseline) for m in shown]]
+                 *[cell(m, at.get((m.column, pol, int(dp))), pol != sw.baseline) for m in shown]]
                 for dp, vals in points.iterrows()]
-        lines += [f"**{pol}**", "", _table([*(k.split(".")[-1] for k in points.columns),
+        lines += [f"**{pol}**", "", md_table([*(k.split(".")[-1] for k in points.columns),
                                             *(m.label for m in shown)], body), ""]
     return lines
 
@@ -378,7 +271,7 @@ def section(sw: Sweep, table, figures: set[str]) -> list[str]:
     if modes:
         lines += ["**By mode** (the digital channel and the urban effect act on the individual mode):",
                   "", *modes, ""]
-    return [*lines, *tables(sw, s), *point_lines(sw, table), *seat_lines(sw, s)]
+    return [*lines, *tables(sw, s), *point_lines(sw, table), *seats.seat_lines(sw, s)]
 
 
 def glossary() -> list[str]:
@@ -389,13 +282,19 @@ def glossary() -> list[str]:
         " administration). **Participation at a level** (`participation_year_executor`, ...): share of"
         " citizens active at that level in the past year. **Top/bottom ratio** and **concentration"
         " index at a level** (`top_bottom_ratio_designer`, `concentration_index_designer`, ...): the"
-        " same measures as above among that level's participants; **by mode and level**"
-        " (`participation_year_group_designer`, `top_bottom_ratio_group_designer`, ...): within one"
+        " same measures as above among that level's participants. **Area correlation at a level**"
+        " (`advantage_correlation_designer`, ...): the correlation across neighbourhoods of their"
+        " advantage with their participation at that level; **output to the advantaged half at a"
+        " level** (`advantaged_output_share_designer`, ...): the share of the month's output of that"
+        " level's successful episodes that goes to the more advantaged half of residents (50% ="
+        " even). **By mode and level** (`participation_year_group_designer`,"
+        " `top_bottom_ratio_group_designer`, `concentration_index_group_designer`, ...): within one"
         " mode and one level. A top/bottom ratio is n/a where no citizen of the poorest fifth took"
-        " part at that mode and level.",
-        "- **status gap by level** (scope 'level gap' in effects.csv): a higher level's top/bottom ratio"
-        " or concentration index minus the executors', paired by replication; above 0 = the gap is"
-        " steeper where citizens share control.",
+        " part at that mode and level; the other measures are n/a where nobody did (or, for the"
+        " output, nothing succeeded at that level).",
+        "- **status gap by level** (scope 'level gap' in effects.csv): a higher level's top/bottom ratio,"
+        " concentration index, area correlation or advantaged half's share of output minus the"
+        " executors', paired by replication; above 0 = the gap is steeper where citizens share control.",
         f"- **by mode**: {MODE_RATIOS[0].label} (`{MODE_RATIOS[0].column}`) and {MODE_RATIOS[1].label}"
         f" (`{MODE_RATIOS[1].column}`): the top/bottom ratio within those modes.",
         "- **co-design seats** (`seat_share_q1` ... `q5`): share of the month's seats held by each fifth"

@@ -107,11 +107,20 @@ LEVEL_RATIO = tuple(_measure(f"top_bottom_ratio_{lv}", f"the top/bottom ratio am
                              "ratio", (0.0, math.inf)) for lv in LEVELS)
 LEVEL_CONCENTRATION = tuple(_measure(f"concentration_index_{lv}", f"the concentration index among"
                                      f" {lv}s", "index", "mean", (-1.0, 1.0)) for lv in LEVELS)
+LEVEL_AREA = tuple(_measure(f"advantage_correlation_{lv}", "the correlation, across neighbourhoods, of"
+                            f" advantage with participation at the {lv} level", "index", "correlation",
+                            (-1.0, 1.0)) for lv in LEVELS)
+LEVEL_OUTPUT = tuple(_share(f"advantaged_output_share_{lv}", f"share of the output of {lv} episodes that"
+                            " goes to the more advantaged half of the neighbourhoods' residents; 50% = even")
+                     for lv in LEVELS)
 MODE_LEVEL_PARTICIPATION = tuple(_share(f"participation_year_{m}_{lv}", f"share of citizens active in {m}"
                                         f" mode at the {lv} level") for m in MODES for lv in LEVELS)
 MODE_LEVEL_RATIO = tuple(_measure(f"top_bottom_ratio_{m}_{lv}", f"the top/bottom ratio in {m} mode at"
                                   f" the {lv} level", "ratio", "ratio", (0.0, math.inf))
                          for m in MODES for lv in LEVELS)
+MODE_LEVEL_CONCENTRATION = tuple(_measure(f"concentration_index_{m}_{lv}", f"the concentration index in {m}"
+                                          f" mode at the {lv} level", "index", "mean", (-1.0, 1.0))
+                                 for m in MODES for lv in LEVELS)
 HIGH_LEVEL = _share("high_level_share", "share of the month's episodes (accepted collaborations) in which"
                     " citizens design the service or initiate it rather than carry it out; higher ="
                     " more control shared with citizens")
@@ -124,10 +133,11 @@ SEAT_ACCEPTANCE = tuple(_share(f"seat_acceptance_q{q}", "share of this fifth's r
                                " co-design seat who accepted; the rest declined")
                         for q in range(1, N_QUINTILES + 1))
 LEVEL_MEASURES = (HIGH_LEVEL, ADVANTAGED_HIGH, *LEVEL_PARTICIPATION, *LEVEL_RATIO, *LEVEL_CONCENTRATION,
-                  *MODE_LEVEL_PARTICIPATION, *MODE_LEVEL_RATIO, *SEAT_SHARES, *SEAT_ACCEPTANCE)
+                  *LEVEL_AREA, *LEVEL_OUTPUT, *MODE_LEVEL_PARTICIPATION, *MODE_LEVEL_RATIO,
+                  *MODE_LEVEL_CONCENTRATION, *SEAT_SHARES, *SEAT_ACCEPTANCE)
 """Outcomes by level of involvement (Voorberg, Bekkers & Tummers 2015) and of co-design seats."""
 LEVEL_POINT_MEASURES = (HIGH_LEVEL, ADVANTAGED_HIGH, *LEVEL_PARTICIPATION, *LEVEL_RATIO,
-                        *LEVEL_CONCENTRATION, *MODE_MEASURES, *MODE_RATIOS)
+                        *LEVEL_CONCENTRATION, *LEVEL_AREA, *LEVEL_OUTPUT, *MODE_MEASURES, *MODE_RATIOS)
 """What a design point states by level and by mode (point table, main effects)."""
 
 FAMILIES = frozenset((*MODE_RATIOS, *LEVEL_MEASURES[2:]))
