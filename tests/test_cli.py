@@ -41,7 +41,8 @@ def test_run_summary_shows_levels_by_mode_and_who_accepts_seats():
     assert r.returncode == 0, r.stderr
     for fragment in ("Levels of involvement", "By mode and level", "initiator",
                      "Designer and initiator episodes", "Co-design seats held",
-                     "Of those asked for a seat, accepted"):
+                     "Of those asked for a seat, accepted", "Area bias by level",
+                     "top/bottom ratio, concentration index"):
         assert fragment in r.stdout
 
 

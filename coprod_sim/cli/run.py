@@ -151,13 +151,19 @@ def print_levels(mean: dict[str, float]) -> None:
         t.add_row(lv, _pct(mean[f"participation_year_{lv}"]), _num(mean[f"top_bottom_ratio_{lv}"]),
                   _num(mean[f"concentration_index_{lv}"]))
     console.print(t)
-    ml = Table(title="By mode and level: participation (top/bottom ratio)", title_justify="left")
+    area = "; ".join(f"{lv} {_num(mean[f'advantage_correlation_{lv}'])},"
+                     f" {_pct(mean[f'advantaged_output_share_{lv}'])}" for lv in LEVELS)
+    console.print(f"Area bias by level (neighbourhood advantage vs participation; output reaching the"
+                  f" advantaged half): {area}.", highlight=False)
+    ml = Table(title="By mode and level: participation (top/bottom ratio, concentration index)",
+               title_justify="left")
     ml.add_column("mode")
     for lv in LEVELS:
         ml.add_column(lv, justify="right")
     for m in MODES:
         ml.add_row(m, *[f"{_pct(mean[f'participation_year_{m}_{lv}'])}"
-                        f" ({_num(mean[f'top_bottom_ratio_{m}_{lv}'])})" for lv in LEVELS])
+                        f" ({_num(mean[f'top_bottom_ratio_{m}_{lv}'])},"
+                        f" {_num(mean[f'concentration_index_{m}_{lv}'])})" for lv in LEVELS])
     console.print(ml)
     console.print(
         f"Designer and initiator episodes: {_pct(mean['high_level_share'])} of episodes,"
