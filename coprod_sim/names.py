@@ -203,13 +203,16 @@ OUTCOMES: dict[str, Outcome] = _outcomes(
             "share of this month's designer and initiator episodes taken by the advantaged half"
             " (SES rank >= 1/2)", 0.5),
     *[Outcome(f"seat_share_q{q}", f"co-design seats held, SES quintile {q}", "share",
-              "of this month's seats, 20% = even",
-              f"share of this month's co-design seats held by SES quintile {q} (1 poorest)", 0.2)
+              "of the past year's seats, 20% = even",
+              f"share of the past year's co-design seats held by SES quintile {q} (1 poorest)", 0.2)
       for q in range(1, N_QUINTILES + 1)],
     *[Outcome(f"seat_acceptance_q{q}", f"co-design seats accepted, SES quintile {q}", "share",
               "of those asked",
-              f"share of SES quintile {q}'s residents asked for a co-design seat this month who"
-              " accepted") for q in range(1, N_QUINTILES + 1)],
+              f"share of SES quintile {q}'s residents asked for a co-design seat in the past year"
+              " who accepted") for q in range(1, N_QUINTILES + 1)],
+    Outcome("seats_filled_share", "co-design seats filled", "share", "of the seats opened",
+            "share of the past year's co-design seats that found a resident who accepted (the rest"
+            " stayed empty)"),
 )
 """Every time-series column a run records, in order, with its words."""
 

@@ -33,7 +33,7 @@ def state_arrays(kernel: Kernel) -> dict[str, np.ndarray]:
                 for f in fields(s.administrations)})
     out["service_quality"] = s.neighbourhoods.service_quality
     for name in ("peer_active_share", "coparticipant_share", "tie_success_share",
-                 "output_per_resident", "seat_counts"):
+                 "output_per_resident", "seat_counts", "seats_opened"):
         out[name] = getattr(s, name)
     return out
 

@@ -175,8 +175,8 @@ def print_levels(mean: dict[str, float]) -> None:
         console.print(f"Co-design seats held: {held}.", highlight=False)
         took = ", ".join(f"{label} {_pct(mean[f'seat_acceptance_q{q}'])}"
                          for q, label in enumerate(QUINTILE_LABELS, 1))
-        console.print(f"Of those asked for a seat, accepted: {took} (the rest declined).",
-                      highlight=False)
+        console.print(f"Of those asked for a seat, accepted: {took} (the rest declined);"
+                      f" seats filled: {_pct(mean['seats_filled_share'])}.", highlight=False)
 
 
 def _pct(x: float) -> str:

@@ -232,7 +232,9 @@ class Kernel:
         seats are open (:mod:`coprod_sim.rules.seats`).
         """
         s, pol = self.state, self.params.policy
-        s.seat_counts[:] = 0
+        slot = s.step % len(s.seats_opened)
+        s.seat_counts[slot] = 0
+        s.seats_opened[slot] = 0
         if pol.codesign_seats == 0.0:
             return accepted
         c = s.citizens
@@ -247,7 +249,8 @@ class Kernel:
         c.offered[fill.holders] = SEAT_MODE
         c.mode[fill.holders] = SEAT_MODE
         c.level[fill.holders] = SEAT_LEVEL
-        s.seat_counts[:] = (fill.asked, fill.accepted)
+        s.seat_counts[slot] = (fill.asked, fill.accepted)
+        s.seats_opened[slot] = seats.sum()
         return accepted | fill.holders
 
     def call(self, stage: str, trusted: bool = False):

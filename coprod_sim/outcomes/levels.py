@@ -102,7 +102,7 @@ def level_outcomes(state, params, per_quintile: np.ndarray, per_hood: np.ndarray
     episodes, high, advantaged = (int(x) for x in month)
     row["high_level_share"] = high / episodes if episodes else np.nan
     row["advantaged_high_level_share"] = advantaged / high if high else np.nan
-    row.update(_seat_rows(state.seat_counts))
+    row.update(_seat_rows(state.seat_counts, state.seats_opened))
     return {k: float(v) for k, v in row.items()}
 
 
@@ -136,17 +136,25 @@ def output_weights(params) -> np.ndarray:
                       dtype=np.float64).reshape(N_MODES, N_LEVELS)
 
 
-def _seat_rows(seats: np.ndarray | None) -> dict[str, float]:
-    """Who holds the month's co-design seats and who accepted, by quintile; ``seats`` (2, 5)
-    the residents asked and those who accepted (None: no seats)."""
-    asked = np.zeros(N_QUINTILES) if seats is None else seats[0]
-    accepted = np.zeros(N_QUINTILES) if seats is None else seats[1]
+def _seat_rows(seats: np.ndarray | None, opened: np.ndarray | None) -> dict[str, float]:
+    """Who held the past year's co-design seats, who accepted, by quintile, and the share of
+    seats filled; ``seats`` (W, 2, 5) the residents asked and those who accepted in each of
+    the window's months, ``opened`` (W,) the seats opened (None: no seats).
+
+    Ratios of the window's sums, not means of monthly ratios: where asking stops at the first
+    acceptance (sortition with redraws), a month's accepted/asked is 1/N for a geometric N,
+    whose mean is well above the chance of accepting.
+    """
+    asked, accepted = (np.zeros(N_QUINTILES) if seats is None else seats[:, i].sum(axis=0)
+                       for i in (0, 1))
     held = accepted.sum()
+    total = 0 if opened is None else opened.sum()
     row: dict[str, float] = {}
     for q in range(N_QUINTILES):
         row[f"seat_share_q{q + 1}"] = accepted[q] / held if held else np.nan
     for q in range(N_QUINTILES):
         row[f"seat_acceptance_q{q + 1}"] = accepted[q] / asked[q] if asked[q] else np.nan
+    row["seats_filled_share"] = held / total if total else np.nan
     return row
 
 

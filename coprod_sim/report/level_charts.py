@@ -190,6 +190,6 @@ def figure_seats(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
     axes[0].axhline(100 / len(QUINTILE_LABELS), color="black", lw=2, alpha=0.35,
                     label="a cross section (20% each)")
     axes[0].legend(frameon=False, fontsize=8, title="bars: mean; whiskers: 95% CI", title_fontsize=8)
-    footnote(fig, "Left: who sits on the month's co-design seats. Right: of the residents asked for a seat"
+    footnote(fig, "Left: who sat on the past year's co-design seats. Right: of the residents asked for a seat"
              " (sortition) or reached by the call (open call), the share who took it; the rest declined.")
     save(fig, "seats")

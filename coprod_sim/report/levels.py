@@ -297,9 +297,12 @@ def glossary() -> list[str]:
         " executors', paired by replication; above 0 = the gap is steeper where citizens share control.",
         f"- **by mode**: {MODE_RATIOS[0].label} (`{MODE_RATIOS[0].column}`) and {MODE_RATIOS[1].label}"
         f" (`{MODE_RATIOS[1].column}`): the top/bottom ratio within those modes.",
-        "- **co-design seats** (`seat_share_q1` ... `q5`): share of the month's seats held by each fifth"
+        "- **co-design seats** (`seat_share_q1` ... `q5`): share of the past year's seats held by each fifth"
         " by socio-economic status, a cross section gives each its fifth; **accepted, of those asked**"
         " (`seat_acceptance_q1` ... `q5`): the share of the residents offered a seat who took it (the"
         " rest declined). Under sortition, those drawn are asked in person; under an open call nobody"
-        " is asked in person, and 'asked' counts the residents the call reached.",
+        " is asked in person, and 'asked' counts the residents the call reached. A share of the year's"
+        " sums: redrawing a declined seat asks more people but does not change anyone's chance of"
+        " accepting; **seats filled** (`seats_filled_share`): the share of the year's seats that found"
+        " a resident who accepted.",
     ]

@@ -127,14 +127,16 @@ HIGH_LEVEL = _share("high_level_share", "share of the month's episodes (accepted
 ADVANTAGED_HIGH = _share("advantaged_high_level_share", "share of the month's designer and initiator"
                          " episodes taken by the advantaged half of the citizens (socio-economic rank at"
                          " or above the median); 50% = even, above = the advantaged take more of them")
-SEAT_SHARES = tuple(_share(f"seat_share_q{q}", "share of the month's co-design seats held by this fifth;"
-                           " 20% each = a cross section") for q in range(1, N_QUINTILES + 1))
+SEAT_SHARES = tuple(_share(f"seat_share_q{q}", "share of the past year's co-design seats held by this"
+                           " fifth; 20% each = a cross section") for q in range(1, N_QUINTILES + 1))
 SEAT_ACCEPTANCE = tuple(_share(f"seat_acceptance_q{q}", "share of this fifth's residents asked for a"
-                               " co-design seat who accepted; the rest declined")
+                               " co-design seat in the past year who accepted; the rest declined")
                         for q in range(1, N_QUINTILES + 1))
+SEATS_FILLED = _share("seats_filled_share", "share of the past year's co-design seats that found a"
+                      " resident who accepted; the rest stayed empty")
 LEVEL_MEASURES = (HIGH_LEVEL, ADVANTAGED_HIGH, *LEVEL_PARTICIPATION, *LEVEL_RATIO, *LEVEL_CONCENTRATION,
                   *LEVEL_AREA, *LEVEL_OUTPUT, *MODE_LEVEL_PARTICIPATION, *MODE_LEVEL_RATIO,
-                  *MODE_LEVEL_CONCENTRATION, *SEAT_SHARES, *SEAT_ACCEPTANCE)
+                  *MODE_LEVEL_CONCENTRATION, *SEAT_SHARES, *SEAT_ACCEPTANCE, SEATS_FILLED)
 """Outcomes by level of involvement (Voorberg, Bekkers & Tummers 2015) and of co-design seats."""
 LEVEL_POINT_MEASURES = (HIGH_LEVEL, ADVANTAGED_HIGH, *LEVEL_PARTICIPATION, *LEVEL_RATIO,
                         *LEVEL_CONCENTRATION, *LEVEL_AREA, *LEVEL_OUTPUT, *MODE_MEASURES, *MODE_RATIOS)

@@ -17,17 +17,20 @@ from coprod_sim.report.measures import (
     PARTICIPATION_M,
     SEAT_ACCEPTANCE,
     SEAT_SHARES,
+    SEATS_FILLED,
 )
 from coprod_sim.report.said import Said, cell, diff_text, level_text, md_table
 
 SEAT_MEASURES = (
+    SEATS_FILLED,
     PARTICIPATION_M,
     CONCENTRATION,
     LEVEL_CONCENTRATION[1],
     MODE_LEVEL_CONCENTRATION[MODES.index("group") * len(LEVELS) + 1],
 )
 """Besides who sits: what each seat policy does to participation and to the gap, overall, among
-designers and in group mode at the designer level (where the seats are)."""
+designers and in group mode at the designer level (where the seats are); first, how many seats
+were filled at all (declined seats stay empty)."""
 
 
 def seat_policies(sw: Sweep) -> list[str]:
@@ -70,10 +73,12 @@ def seat_lines(sw: Sweep, s: Said) -> list[str]:
     lines = [
         "## Co-design seats: who sits, who declines",
         "",
-        "Share of the month's co-design seats held by each fifth of the citizens by"
-        " socio-economic status (20% each would be a cross section), and the share of those asked"
-        " who accepted a seat (the rest declined). Each policy with seats after the first is"
-        f" compared with **{pols[0]}**, paired on the same random draws.",
+        "Share of the past year's co-design seats held by each fifth of the citizens by"
+        " socio-economic status (20% each would be a cross section), the share of those asked"
+        " who accepted a seat (the rest declined; a share of the year's sums, so redrawing a"
+        " declined seat does not change it), and how many seats were filled. Each policy with"
+        " seats after the first is compared with"
+        f" **{pols[0]}**, paired on the same random draws.",
         "",
     ]
     first, last = QUINTILE_LABELS[0], QUINTILE_LABELS[-1]
@@ -84,16 +89,16 @@ def seat_lines(sw: Sweep, s: Said) -> list[str]:
             f"- **{pol}**: the poorest fifth holds {level_text(q1, s.get('policy', q1, pol))} of the"
             f" seats, the richest {level_text(q5, s.get('policy', q5, pol))}; of those asked,"
             f" {level_text(a1, s.get('policy', a1, pol))} of the poorest fifth accepted and"
-            f" {level_text(a5, s.get('policy', a5, pol))} of the richest."
+            f" {level_text(a5, s.get('policy', a5, pol))} of the richest;"
+            f" {level_text(SEATS_FILLED, s.get('policy', SEATS_FILLED, pol))} of the seats were filled."
         )
         if pol != pols[0]:
             text += (
                 f" Against {pols[0]}: seats of {first} {diff_text(q1, s.get('seats', q1, pol))},"
                 f" of {last} {diff_text(q5, s.get('seats', q5, pol))}; acceptance in {first}"
                 f" {diff_text(a1, s.get('seats', a1, pol))}, in {last}"
-                f" {diff_text(a5, s.get('seats', a5, pol))}; participation"
-                f" {diff_text(PARTICIPATION_M, s.get('seats', PARTICIPATION_M, pol))}; "
-                + "; ".join(f"{m.label} {diff_text(m, s.get('seats', m, pol))}" for m in SEAT_MEASURES[1:])
+                f" {diff_text(a5, s.get('seats', a5, pol))}; "
+                + "; ".join(f"{m.label} {diff_text(m, s.get('seats', m, pol))}" for m in SEAT_MEASURES)
                 + "."
             )
         lines.append(text)

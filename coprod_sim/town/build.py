@@ -62,6 +62,7 @@ def build_state(params: Parameters, streams: Streams) -> State:
         coparticipant_share=np.zeros(n),
         tie_success_share=np.zeros(n),
         output_per_resident=np.zeros(len(hoods)),
-        seat_counts=np.zeros((2, N_QUINTILES), dtype=np.int64),
+        seat_counts=np.zeros((params.simulation.year_window, 2, N_QUINTILES), dtype=np.int64),
+        seats_opened=np.zeros(params.simulation.year_window, dtype=np.int64),
         rng=streams.rules,
     )

@@ -44,8 +44,11 @@ class State:
     coparticipant_share: np.ndarray = field(default=None)
     tie_success_share: np.ndarray = field(default=None)  # share of ties that succeeded this month
     output_per_resident: np.ndarray = field(default=None)  # (K,) coproduced output this month
-    # (2, 5): residents asked for a co-design seat this month, and those who accepted, by quintile
+    # (W, 2, 5): residents asked for a co-design seat, and those who accepted, by quintile, in
+    # each of the last W = year_window months (slot: month mod W); outcomes are ratios of the
+    # window's sums, since a month's ratio is biased where asking stops at the first acceptance
     seat_counts: np.ndarray = field(default=None)
+    seats_opened: np.ndarray = field(default=None)  # (W,): seats opened in each of those months
     rng: np.random.Generator = field(default=None, repr=False)
 
     @property
@@ -66,6 +69,7 @@ class State:
             tie_success_share=_frozen(self.tie_success_share),
             output_per_resident=_frozen(self.output_per_resident),
             seat_counts=_frozen(self.seat_counts),
+            seats_opened=_frozen(self.seats_opened),
             rng=self.rng,
         )
 
