@@ -48,6 +48,7 @@ def guard(event, args):
             print(f"OUTBOUND blocked: lookup {host}", file=sys.stderr, flush=True)
             raise socket.gaierror(f"the test forbids looking up {host}")
 sys.addaudithook(guard)
+print("audit guard on", file=sys.stderr, flush=True)
 from coprod_sim.cli.app import main
 sys.argv = ["coprod", *sys.argv[1:]]
 main()
@@ -82,7 +83,19 @@ def start_server(tmp_path, *args: str):
             pytest.fail(f"coprod viz did not answer within {START_TIMEOUT} s:\n{log_path.read_text()}")
         time.sleep(0.2)
     print(f"\ncoprod viz answered after {time.monotonic() - started:.1f} s")
+    check_system_malloc(proc, log_path)
     return proc, url, log_path
+
+
+def check_system_malloc(proc, log_path) -> None:
+    """On Linux the server runs itself again with PYTHONMALLOC=malloc (memory given back after
+    a class): the process that answers must have it, and must run under the guard again."""
+    if not sys.platform.startswith("linux") or "PYTHONMALLOC" in os.environ:
+        return
+    environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+    assert b"PYTHONMALLOC=malloc" in environ, "coprod viz did not run itself on glibc's malloc"
+    guards = log_path.read_text().splitlines().count("audit guard on")
+    assert guards == 2, f"the server runs without the test's audit guard ({guards} of 2 starts)"
 
 
 def stop_server(proc, log_path) -> None:

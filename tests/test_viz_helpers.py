@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from coprod_sim.cli.app import app as cli_app
 from coprod_sim.names import LEVELS, QUINTILE_COLUMNS
 from coprod_sim.params import TREE, Param, Parameters, spec
+from coprod_sim.viz import server as server_module
 from coprod_sim.viz import session as session_module
 from coprod_sim.viz import town as town_module
 from coprod_sim.viz.charts import CHARTS, WHO, advantaged_share, make_charts, series, shown_charts
@@ -681,3 +682,76 @@ def test_served_page_builds_the_town_of_the_scenario_file(tmp_path):
     out = run_python(probe)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["350", "universal", "fr"]
+
+
+def _stream_ids() -> set[int]:
+    """The increments of the random streams alive now (each stream's own)."""
+    import gc
+
+    return {g.bit_generator.state["state"]["inc"] for g in gc.get_objects()
+            if isinstance(g, np.random.Generator) and isinstance(g.bit_generator, np.random.PCG64)}
+
+
+def test_giving_memory_back_forgets_closed_towns_streams_and_open_towns_run_on_unchanged():
+    import gc
+
+    before = _stream_ids()
+    closed = Town(Parameters({**SMALL, "simulation.seed": 4242}), "en")
+    for _ in range(3):
+        closed.step()
+    streams = _stream_ids() - before
+    still_open, reference = (Town(Parameters(SMALL), "en") for _ in range(2))
+    for _ in range(3):
+        still_open.step()
+    closed.release()
+    del closed
+    gc.collect()
+    assert streams and streams & _stream_ids()  # the compiled month keeps the streams it jumped...
+    session_module.give_back_memory()
+    assert not streams & _stream_ids()  # ...until memory is given back
+    for _ in range(3):
+        still_open.step()
+    for _ in range(6):
+        reference.step()
+    np.testing.assert_equal(still_open.model.latest, reference.model.latest)  # the same months (NaN = NaN)
+
+
+def _open_fonts() -> int:
+    """Font files open in this process (matplotlib's FreeType faces keep theirs open)."""
+    import gc
+    import io
+
+    return sum(1 for f in gc.get_objects() if isinstance(f, io.FileIO) and not f.closed
+               and str(f.name).endswith((".ttf", ".otf")))
+
+
+def test_giving_memory_back_closes_the_fonts_of_closed_tabs_threads():
+    import threading
+
+    session_module.give_back_memory()
+    before = _open_fonts()
+    # each tab draws from its own threads, and matplotlib keeps fonts per thread
+    tabs = [threading.Thread(target=lambda: Town(Parameters(SMALL), "en").chart_frame(next(iter(CHARTS))))
+            for _ in range(3)]
+    for tab in tabs:
+        tab.start()
+        tab.join()
+    assert _open_fonts() > before  # the threads are gone, their fonts are not...
+    session_module.give_back_memory()
+    assert _open_fonts() == 0  # ...until memory is given back
+
+
+def test_the_server_runs_again_on_glibcs_malloc_with_the_same_command():
+    command = server_module.system_malloc_command
+    guarded = ["/usr/bin/python3", "-c", "import sys; sys.addaudithook(...)", "viz", "--port", "8765"]
+    argv = ["-c", "viz", "--port", "8765"]
+    assert command(guarded, argv, {}, "linux") == guarded  # the -c guard runs again
+    entry = ["/venv/bin/python", "/venv/bin/coprod", "viz", "--classroom"]
+    assert command(entry, ["/venv/bin/coprod", "viz", "--classroom"], {}, "linux") == entry
+    module = ["/venv/bin/python", "-m", "coprod_sim.cli.app", "viz"]
+    assert command(module, ["/x/coprod_sim/cli/app.py", "viz"], {"HOME": "/root"}, "linux") == module
+    # already on it (the new process), or the user's own choice; not glibc; not our command line
+    assert command(entry, ["/venv/bin/coprod", "viz"], {"PYTHONMALLOC": "malloc"}, "linux") is None
+    assert command(entry, ["/venv/bin/coprod", "viz"], {"PYTHONMALLOC": "pymalloc"}, "linux") is None
+    assert command(entry, ["/venv/bin/coprod", "viz"], {}, "darwin") is None
+    assert command(["/venv/bin/python", "-m", "pytest", "tests"], ["pytest", "tests"], {}, "linux") is None

@@ -52,7 +52,7 @@ def viz(
     if not idle_minutes > 0:
         raise UserError(f"--idle-minutes {idle_minutes:g}: allowed a number of minutes above 0.")
     from coprod_sim.params import Parameters
-    from coprod_sim.viz.server import MAX_CITIZENS, port_problem, serve
+    from coprod_sim.viz.server import MAX_CITIZENS, port_problem, serve, serve_on_system_malloc
 
     base = Parameters()
     if file is not None:
@@ -66,6 +66,8 @@ def viz(
                             f"{MAX_CITIZENS:,} (it is made for 300 to 1,000).")
     host = host or ("0.0.0.0" if classroom else "127.0.0.1")
     problem = port_problem(host, port)
+    if problem is None:
+        serve_on_system_malloc()  # Linux: this command again, in a new process (see server.py)
     if problem is not None:
         raise UserError(f"cannot serve on {host}:{port}: {problem}. Choose another with --port "
                         "(e.g. --port 8766)" + (" or --host." if "address" in problem else "."))

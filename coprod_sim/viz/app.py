@@ -64,8 +64,14 @@ def prewarm() -> None:
     """Import the page's heavy parts (Mesa, Numba, matplotlib), step and draw the town once, after
     the server has started: Solara imports this module before it listens, so the page answers
     within seconds and the first tab finds the layout, the fonts and the compiled month ready."""
+    import importlib
+
     from coprod_sim.viz.charts import CHARTS
-    from coprod_sim.viz.session import Town, start_janitor
+    from coprod_sim.viz.session import Town, give_back_memory, start_janitor
+
+    # The page's own modules too (loading them is the point): imported during a session, their
+    # objects would sit among the towns' and keep memory from being returned after the class.
+    importlib.import_module("coprod_sim.viz.page")
 
     start_janitor()
     town = Town(BASE, LANG or "en")
@@ -74,6 +80,7 @@ def prewarm() -> None:
     for name in CHARTS:
         town.chart_frame(name)
     town.release()
+    give_back_memory()  # what the warm-up town used goes back: the idle server is its true size
 
 
 solara.lab.on_kernel_start(_on_kernel_start)

@@ -226,7 +226,26 @@ def give_back_memory_soon(delay: float = 5.0) -> None:
 
 def give_back_memory() -> None:
     """Collect, then ask glibc to return freed arenas to the system (Linux only): without it
-    the process keeps its peak size after the towns are gone."""
+    the process keeps its peak size after the towns are gone.
+
+    Two caches keyed by something a closed tab leaves behind are emptied first, so that what
+    they hold is not scattered through memory that could otherwise be returned:
+
+    - matplotlib keeps up to 64 fonts (FreeType faces, each with its open file) per *thread*
+      that drew text, and Solara draws each tab from its own threads: the fonts of closed
+      tabs' threads stay until 64 newer ones push them out;
+    - the compiled month keeps a jump table per random stream, and the stream with it, for the
+      last few hundred streams (:mod:`coprod_sim.month.jumps`), closed towns' included.
+
+    An open tab opens its fonts again when it next draws a still (rarely: the browser paints
+    the months), and its town builds its jump tables again at its next month (well under a
+    millisecond); results are unchanged."""
+    from matplotlib import font_manager
+
+    from coprod_sim.month import jumps
+
+    font_manager._get_font.cache_clear()  # private, as matplotlib itself clears it after a fork
+    jumps._cache.clear()  # private: the month has no public way to forget them
     gc.collect()
     if os.name == "posix":
         try:
