@@ -25,6 +25,8 @@ from coprod_sim.report.load import Sweep
 from coprod_sim.report.measures import EVERY, Measure, column
 
 KEYS = ["design_point", "replication"]
+NOT_RECORDED = "not recorded by the coprod-sim that made this sweep (an older version)"
+"""effects.csv's note on a measure whose column the sweep's runs lack."""
 
 
 def _units(d: pd.DataFrame, col: str, by_replication: bool) -> pd.Series:
@@ -171,6 +173,8 @@ def run_facts(sw: Sweep) -> list[dict[str, Any]]:
              "policies": len(sw.policies_declared), "runs": len(sw.all_runs),
              "runs finished": len(sw.runs), "runs failed or missing": len(sw.all_runs) - len(sw.runs),
              "confidence level": stats.LEVEL}
+    if sw.not_recorded:  # an older coprod-sim's sweep: the report's note says how many
+        facts["measures not recorded"] = len(sw.not_recorded)
     return [row("run", k, value=float(v)) for k, v in facts.items()]
 
 
@@ -201,6 +205,15 @@ def setting_rows(sw: Sweep) -> list[dict[str, Any]]:
         for value in lv.get("values") or [lv.get("low"), lv.get("high")]:
             add(str(lv["key"]), value)
     return out
+
+
+def note_not_recorded(sw: Sweep, table: pd.DataFrame) -> pd.DataFrame:
+    """effects.csv's ``note`` on every row of a measure the sweep's runs did not record."""
+    if sw.not_recorded:
+        # a measure's reference value (its 'no bias' value) holds whatever the version
+        gone = table["measure"].isin(sw.not_recorded) & (table["scope"] != "reference")
+        table.loc[gone, "note"] = NOT_RECORDED
+    return table
 
 
 def reference_rows() -> list[dict[str, Any]]:

@@ -55,7 +55,8 @@ def _axis_label(m: Measure) -> str:
     return "ratio (log scale)" if m.scale == "ratio" else "index (0 = equal)"
 
 
-def _level_panels(axes, table: pd.DataFrame, families, pols: list[str], col: dict[str, str]) -> None:
+def _level_panels(axes, table: pd.DataFrame, families, pols: list[str], col: dict[str, str],
+                  not_recorded: tuple[str, ...] = ()) -> None:
     """One panel per family of measures by level: a band per level, a dot per policy."""
     ylev = np.arange(len(LEVELS))[::-1]
     for ax, family in zip(axes, families, strict=True):
@@ -70,6 +71,11 @@ def _level_panels(axes, table: pd.DataFrame, families, pols: list[str], col: dic
                     values += [r["value"], r["ci_low"], r["ci_high"]]
                     means.append(r["value"])
         m0 = family[0]
+        if not values:
+            ax.text(0.5, 0.5, "no value: not recorded by the\ncoprod-sim that made this sweep"
+                    if m0.column in not_recorded else "no value (no such episode)",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=8, color="dimgray",
+                    bbox={"facecolor": "white", "edgecolor": "none"}, zorder=5)
         if m0.neutral is not None:
             ax.axvline(m0.neutral * m0.factor, color="black", lw=2, alpha=0.35)
         _range_axis(ax, m0, values, means)
@@ -93,8 +99,9 @@ def figure_levels(sw: Sweep, table: pd.DataFrame, save: Save) -> None:
     fig = plt.figure(figsize=(12, 2 * band + 1.0 + 0.3 * len(pols) + 1.2), layout="constrained")
     top, middle, bottom = fig.subfigures(3, 1, height_ratios=[band, band, 1.0 + 0.3 * len(pols)])
     _level_panels(top.subplots(1, 3, sharey=True), table,
-                  (LEVEL_PARTICIPATION, LEVEL_RATIO, LEVEL_CONCENTRATION), pols, col)
-    _level_panels(middle.subplots(1, 2, sharey=True), table, (LEVEL_AREA, LEVEL_OUTPUT), pols, col)
+                  (LEVEL_PARTICIPATION, LEVEL_RATIO, LEVEL_CONCENTRATION), pols, col, sw.not_recorded)
+    _level_panels(middle.subplots(1, 2, sharey=True), table, (LEVEL_AREA, LEVEL_OUTPUT), pols, col,
+                  sw.not_recorded)
     axes2 = bottom.subplots(1, 2, sharey=True)
     ypol = np.arange(len(pols))[::-1]
     for ax, m in zip(axes2, (HIGH_LEVEL, ADVANTAGED_HIGH), strict=True):

@@ -98,6 +98,8 @@ def _gap_sentence(s: Said, pol: str) -> str:
     """Is the status gap steeper at the designer and initiator levels than among executors?"""
     parts = []
     for family, what in zip(LEVEL_GAP_MEASURES, GAP_WORDS, strict=True):
+        if not s.recorded(family[0]):
+            continue
         levels = ", ".join(f"{lv} {level_text(m, s.get('policy', m, pol))}"
                            for lv, m in zip(LEVELS, family, strict=True))
         gaps = []
@@ -251,7 +253,7 @@ def point_lines(sw: Sweep, table) -> list[str]:
 def section(sw: Sweep, table, figures: set[str]) -> list[str]:
     """'Levels of involvement' and, when seats were opened, 'Co-design seats'."""
     s = Said(table)
-    if s.get("policy", HIGH_LEVEL, sw.policies[0]) is None:
+    if s.get("policy", HIGH_LEVEL, sw.policies[0]) is None or not s.recorded(HIGH_LEVEL):
         return []  # runs of a version that did not record levels
     lines = ["## Levels of involvement: executors, designers, initiators", "",
              "Citizens take part as **executors** (carrying out a service the administration designed),"

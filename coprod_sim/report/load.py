@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from coprod_sim.names import OUTCOMES
 from coprod_sim.params import ParameterError
 
 RUN_COLUMNS = ("policy", "design_point", "replication", "status")
+CORE_OUTCOME = "participation_year_last_quarter"
+"""Recorded by every version of coprod-sim: a runs table without it is damaged, not old."""
 SERIES_COLUMNS = ("policy", "replication", "step")
 DESIGNS = ("none", "grid", "one_at_a_time", "latin_hypercube", "sobol")
 
@@ -56,6 +60,9 @@ class Sweep:
     all_runs: pd.DataFrame
     timeseries: pd.DataFrame | None
     policies_declared: list[Policy]
+    not_recorded: tuple[str, ...] = ()
+    """Outcomes this version records that the sweep's runs lack (an older coprod-sim made
+    them): their columns are added as NaN, so every measure of theirs reads n/a."""
 
     @property
     def scenario(self) -> dict[str, Any]:
@@ -166,10 +173,27 @@ def load_sweep(folder: str | Path) -> Sweep:
     unknown = sorted(set(all_runs["policy"].astype(str)) - {p.name for p in declared})
     if unknown:
         raise _fail(runs_path, f"has runs of policies the manifest does not declare: {unknown[:3]}")
+    all_runs, not_recorded = _fill_not_recorded(all_runs, runs_path)
     runs = all_runs[all_runs["status"] == "done"].copy()
     if runs.empty:
         raise ReportError(f"{folder}: no run finished (see the errors in manifest.json), nothing"
                           " to report.")
     ts_path = folder / "timeseries.parquet"
     ts = _read_table(ts_path, SERIES_COLUMNS) if ts_path.exists() else None
-    return Sweep(folder, manifest, runs, all_runs, ts, declared)
+    return Sweep(folder, manifest, runs, all_runs, ts, declared, not_recorded)
+
+
+def _fill_not_recorded(runs: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Add, as NaN, the outcome columns an older coprod-sim did not record; name those outcomes.
+
+    A sweep folder outlives the code that wrote it: measures added since then are absent, and
+    the report states what the folder has (each such measure n/a) rather than failing.
+    """
+    if CORE_OUTCOME not in runs:
+        raise _fail(path, f"lacks the column {CORE_OUTCOME} (every run records it)")
+    absent = tuple(k for k in OUTCOMES if k != "step"
+                   and (f"{k}_last_quarter" not in runs or f"{k}_final" not in runs))
+    new = [c for k in absent for c in (f"{k}_final", f"{k}_last_quarter") if c not in runs]
+    if new:
+        runs = pd.concat([runs, pd.DataFrame(np.nan, index=runs.index, columns=new)], axis=1)
+    return runs, absent

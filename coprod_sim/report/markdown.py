@@ -27,7 +27,10 @@ from coprod_sim.report.measures import (
     MODE_MEASURES,
     PARTICIPATION_M,
     QUINTILES,
+    SEAT_ACCEPTANCE,
+    SEATS_FILLED,
     Measure,
+    column,
 )
 
 
@@ -120,6 +123,24 @@ def what_was_run(sw: Sweep, rows: Rows) -> list[str]:
     lines += ["", "Same seed, same draws: replication r of every policy and design point uses the same"
               " random numbers, so differences between policies are paired (common random numbers).", ""]
     return lines
+
+
+def older_version_note(sw: Sweep) -> list[str]:
+    """One note for a sweep made by an older coprod-sim: the measures it did not record."""
+    if not sw.not_recorded:
+        return []
+    codes = ", ".join(str(c) for c in sw.manifest.get("codes") or [sw.manifest.get("code", "?")])
+    gone = sw.not_recorded
+    text = (f"**Note**: this sweep was made by an older coprod-sim (code `{codes}`):"
+            f" {_n(len(gone), 'measure')} it did not record " + ("is" if len(gone) == 1 else "are")
+            + " left out (n/a in the tables and figures; `note` in effects.csv): "
+            + ", ".join(f"`{k}`" for k in gone) + ".")
+    if SEATS_FILLED.column in gone and sw.runs[column(SEAT_ACCEPTANCE[0])].notna().any():
+        # the same change that added seats filled made acceptance a ratio of the year's sums
+        text += (" Its acceptance of co-design seats (`seat_acceptance_q1` ... `q5`) is the older mean"
+                 " of monthly ratios, which redrawing declined seats inflates.")
+    return [text + " To have them, rerun the sweep with this version: coprod sweep FILE --out DIR"
+            " --overwrite.", ""]
 
 
 def _lever_text(lv: dict[str, Any]) -> str:
@@ -341,6 +362,7 @@ def markdown(sw: Sweep, table: pd.DataFrame, answers: dict[str, Answer], warning
     if sc.get("description"):
         lines += [f"> {' '.join(str(sc['description']).split())}", ""]
     lines += [f"Scenario file `{sc.get('file', '?')}`; coprod-sim `{sw.manifest.get('version', '?')}`.", ""]
+    lines += older_version_note(sw)
     lines += what_was_run(sw, rows)
     lines += findings(sw, rows, warnings)
     lines += design_section(sw, answers, figures)

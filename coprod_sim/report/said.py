@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from coprod_sim.report.effects import NOT_RECORDED
 from coprod_sim.report.measures import Measure
 
 
@@ -17,12 +18,18 @@ class Said:
 
     def __init__(self, table):
         self.at: dict[tuple[str, str, str], dict[str, Any]] = {}
+        notes = table["note"] if "note" in table else None
+        # measures an older coprod-sim did not record: said nowhere (the report's top note names them)
+        self.not_recorded = set(table.loc[notes == NOT_RECORDED, "measure"]) if notes is not None else set()
         for r in table.to_dict("records"):
             if r["scope"] in ("policy", "level gap", "seats"):
                 self.at[(r["scope"], r["measure"], r["policy"])] = r
 
     def get(self, scope: str, m: Measure, pol: str) -> dict[str, Any] | None:
         return self.at.get((scope, m.column, pol))
+
+    def recorded(self, m: Measure) -> bool:
+        return m.column not in self.not_recorded
 
 
 def _ci(m: Measure, low: float, high: float, signed: bool) -> str:

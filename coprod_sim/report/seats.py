@@ -89,8 +89,9 @@ def seat_lines(sw: Sweep, s: Said) -> list[str]:
             f"- **{pol}**: the poorest fifth holds {level_text(q1, s.get('policy', q1, pol))} of the"
             f" seats, the richest {level_text(q5, s.get('policy', q5, pol))}; of those asked,"
             f" {level_text(a1, s.get('policy', a1, pol))} of the poorest fifth accepted and"
-            f" {level_text(a5, s.get('policy', a5, pol))} of the richest;"
-            f" {level_text(SEATS_FILLED, s.get('policy', SEATS_FILLED, pol))} of the seats were filled."
+            f" {level_text(a5, s.get('policy', a5, pol))} of the richest"
+            + (f"; {level_text(SEATS_FILLED, s.get('policy', SEATS_FILLED, pol))} of the seats were"
+               " filled." if s.recorded(SEATS_FILLED) else ".")
         )
         if pol != pols[0]:
             text += (
@@ -98,7 +99,8 @@ def seat_lines(sw: Sweep, s: Said) -> list[str]:
                 f" of {last} {diff_text(q5, s.get('seats', q5, pol))}; acceptance in {first}"
                 f" {diff_text(a1, s.get('seats', a1, pol))}, in {last}"
                 f" {diff_text(a5, s.get('seats', a5, pol))}; "
-                + "; ".join(f"{m.label} {diff_text(m, s.get('seats', m, pol))}" for m in SEAT_MEASURES)
+                + "; ".join(f"{m.label} {diff_text(m, s.get('seats', m, pol))}" for m in SEAT_MEASURES
+                            if s.recorded(m))
                 + "."
             )
         lines.append(text)

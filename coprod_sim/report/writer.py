@@ -109,7 +109,7 @@ def effects_table(sw: Sweep, answers: dict[str, designs.Answer]) -> pd.DataFrame
     for ans in answers.values():
         rows += ans.rows
     rows += levels.rows(sw)
-    return pd.DataFrame(rows)
+    return effects.note_not_recorded(sw, pd.DataFrame(rows))
 
 
 def _draw(sw: Sweep, table: pd.DataFrame, figs: Figures) -> None:

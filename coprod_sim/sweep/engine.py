@@ -108,11 +108,11 @@ def sweep(scenario: Scenario, out: str | Path, *, workers: int | None = None,
                 _check_folder(store, scenario, resume)  # again, now that the folder is ours
             codes = _check_code(store, allow_code_change, note)
             store.prepare()
-            return _run(scenario, store, plan, codes, progress, run_timeout)
+            return _run(scenario, store, plan, codes, progress, run_timeout, note)
 
 
 def _run(scenario: Scenario, store: Store, plan: ExecutorPlan, codes: dict[int, str],
-         progress: bool | str, run_timeout: float | None) -> SweepResult:
+         progress: bool | str, run_timeout: float | None, note: Callable[[str], None]) -> SweepResult:
     done, _ = store.finished()
     status = {i: DONE if i in done else PENDING for i in range(scenario.n_runs)}
     errors: dict[int, str] = {}
@@ -130,7 +130,7 @@ def _run(scenario: Scenario, store: Store, plan: ExecutorPlan, codes: dict[int, 
         raise SweepInterrupted(n_done, len(status), store.out) from None
     manifest.write()
     seconds = time.perf_counter() - start
-    assemble(scenario, store, status, errors)
+    assemble(scenario, store, status, errors, note=note)
     n_done = sum(1 for s in status.values() if s == DONE)
     return SweepResult(store.out, len(status), n_done, dict(sorted(errors.items())), seconds, plan.label,
                        resumed=len(status) - len(todo))

@@ -104,6 +104,10 @@ class Store:
             self.failure(index).unlink(missing_ok=True)
             self._failed.discard(index)
 
+    def part_schema(self, index: int) -> pa.Schema:
+        """A finished run's columns, read from its file's footer (not its data)."""
+        return pa.ipc.open_file(pa.memory_map(str(self.part(index)))).schema
+
     def read_part(self, index: int) -> pa.Table:
         return read_ipc(pa.memory_map(str(self.part(index))).read_buffer())
 

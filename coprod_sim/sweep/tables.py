@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +20,27 @@ from coprod_sim.sweep.task import DONE, FAILED, LABELS, PENDING
 
 
 def assemble(scenario: Scenario, store: Store, status: dict[int, str] | None = None,
-             errors: dict[int, str] | None = None, batch: int = 2000) -> tuple[Path, Path]:
+             errors: dict[int, str] | None = None, batch: int = 2000,
+             note: Callable[[str], None] | None = None) -> tuple[Path, Path]:
     """Write runs.parquet and timeseries.parquet from the per-run files, in run order.
 
     Both tables are streamed (a run's time series at a time, ``batch`` rows of the run table
     at a time), so memory does not grow with the number of runs. Each is written to a
     temporary file and renamed: a kill leaves the previous table or the new one, never half.
+    Runs of an older coprod-sim (resumed with --allow-code-change) may lack outcomes added
+    since: they get NaN in those columns, and ``note`` is told which.
     """
     done, _ = store.finished()
     errors = errors or {}
     param_keys = scenario.parameter_keys()
-    first = next((i for i in range(scenario.n_runs) if i in done), None)
-    metrics = ([c for c in store.read_part(first).column_names if c not in LABELS and c != "step"]
-               if first is not None else [k for k in OUTCOMES if k != "step"])
+    series, lacking = _series_schema(store, [i for i in range(scenario.n_runs) if i in done])
+    metrics = ([c for c in series.names if c not in LABELS and c != "step"] if series is not None
+               else [k for k in OUTCOMES if k != "step"])
+    if lacking and note is not None:
+        note(f"Warning: {len(lacking)} runs (of an older coprod-sim) lack the outcomes"
+             f" {', '.join(sorted(set().union(*lacking.values())))}: their rows hold NaN there, in"
+             " runs.parquet and timeseries.parquet; the report estimates those measures from the"
+             " other runs.")
     columns = [*LABELS, "seed", "status", "error", *param_keys,
                *[f"{k}_final" for k in metrics], *[f"{k}_last_quarter" for k in metrics]]
     ts_out = _StreamedTable(store.timeseries_table)
@@ -53,6 +62,8 @@ def assemble(scenario: Scenario, store: Store, status: dict[int, str] | None = N
                                        "seed": scenario.seed, **params}
                 if index in done:
                     table = store.read_part(index)
+                    if lacking:  # versions mixed: every run's series in the same columns
+                        table = _with_columns(table, series)
                     row.update(_outcomes(table, metrics))
                     ts_out.write(table)
                 else:
@@ -70,6 +81,32 @@ def assemble(scenario: Scenario, store: Store, status: dict[int, str] | None = N
     ts_out.commit()
     runs_out.commit()
     return store.runs_table, store.timeseries_table
+
+
+def _series_schema(store: Store, done: list[int]) -> tuple[pa.Schema | None, dict[int, set[str]]]:
+    """The time series' columns over every finished run (the current code's order), and the
+    runs that lack some of them (made by an older coprod-sim) with what each lacks."""
+    schemas = {i: store.part_schema(i) for i in done}
+    if not schemas:
+        return None, {}
+    first = next(iter(schemas.values()))
+    if all(s.names == first.names for s in schemas.values()):
+        return first, {}  # one version: the table exactly as the runs wrote it
+    fields: dict[str, pa.Field] = {}
+    for s in schemas.values():
+        for f in s:
+            fields.setdefault(f.name, f)
+    order = [*LABELS, *OUTCOMES]
+    names = sorted(fields, key=lambda n: order.index(n) if n in order else len(order))
+    schema = pa.schema([fields[n] for n in names])
+    lacking = {i: set(names) - set(s.names) for i, s in schemas.items()}
+    return schema, {i: gone for i, gone in lacking.items() if gone}
+
+
+def _with_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A run's time series with every column of ``schema``: those it lacks as nulls (NaN)."""
+    return pa.Table.from_arrays([table.column(f.name) if f.name in table.column_names
+                                 else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
 
 
 def _outcomes(table: pa.Table, metrics: list[str]) -> dict[str, Any]:
