@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from coprod_sim.report.measures import LEVEL_AREA, LEVEL_OUTPUT, MODE_LEVEL_CONC
 from coprod_sim.scenario.loader import load_scenario
 from coprod_sim.sweep.engine import sweep
 from coprod_sim.sweep.task import read_ipc, to_ipc
-from tests.test_report import LEVELS_BODY
+from tests.test_report import LEVELS_BODY, assert_every_number_is_in_effects
 
 SCENARIO = """\
 name = "compat"
@@ -123,3 +124,73 @@ def test_resume_over_an_older_sweep_gives_its_runs_nan_where_they_lack_outcomes(
     assert ts.loc[~ts["run"].isin([0, 5]), list(NEWER)].isna().all().all()
     report = CliRunner().invoke(app, ["report", str(folder)])
     assert report.exit_code == 0, report.output
+
+
+# ====================================================================== words and tiny cells
+def test_a_signed_number_that_is_not_zero_never_reads_as_zero():
+    from coprod_sim.report.measures import CONCENTRATION, PARTICIPATION_M, TOP_BOTTOM
+
+    assert PARTICIPATION_M.fmt(-0.0003, True) == "-0.03"  # QA's CI end, -0.03 points, read "+0.0"
+    assert PARTICIPATION_M.fmt(0.0003, True) == "+0.03"
+    assert CONCENTRATION.fmt(-0.0004, True) == "-0.0004"
+    assert TOP_BOTTOM.fmt(-1e-9, True).startswith("-0.0")  # beyond three more decimals: the sign
+    assert PARTICIPATION_M.fmt(0.0, True) == PARTICIPATION_M.fmt(-0.0, True) == "+0.0"
+    assert PARTICIPATION_M.fmt(0.0123, True) == "+1.2"  # a number that does not round to 0: as before
+
+
+def test_a_difference_not_distinguishable_from_noise_is_not_said_as_a_rise():
+    from types import SimpleNamespace
+
+    from coprod_sim.report.markdown import policy_sentence
+    from coprod_sim.report.measures import PARTICIPATION_M
+
+    base = {"value": 0.349}
+    sw = SimpleNamespace(baseline="baseline")
+
+    def said(low: float, high: float, distinguishable: bool) -> str:
+        r = {"value": 0.3491, "diff_value": 0.0003, "diff_ci_low": low, "diff_ci_high": high,
+             "diff_n": 8, "distinguishable": distinguishable}
+        rows = SimpleNamespace(policy={(PARTICIPATION_M.column, "open_half"): r,
+                                       (PARTICIPATION_M.column, "baseline"): base})
+        return policy_sentence(sw, rows, "open_half")
+
+    noise = said(-0.001, 0.002, False)
+    assert "raises" not in noise and "lowers" not in noise, noise
+    assert "no change in participation is distinguishable from noise: 34.9% to 34.9%, +0.03 points" in noise
+    clear = said(0.0001, 0.0004, True)
+    assert "it raises participation" in clear and "(95% CI +0.01 to +0.04)" in clear, clear
+
+
+def test_a_ratio_undefined_in_half_the_replications_or_more_is_na_in_report_and_effects(made, tmp_path):
+    folder = tmp_path / "tiny"
+    shutil.copytree(made[0], folder)
+    runs = pd.read_parquet(folder / "runs.parquet")
+    col = "top_bottom_ratio_collective_initiator_last_quarter"
+    # as in QA's sweep: one bottom-fifth and one top-fifth initiator where any, none elsewhere
+    runs[col] = runs["replication"].map({0: 1.0, 1: float("nan")})
+    runs.to_parquet(folder / "runs.parquet")
+    assert CliRunner().invoke(app, ["report", str(folder)]).exit_code == 0
+    text = (folder / "report.md").read_text()
+    table = text.split("### By mode and level")[1]
+    row = next(r for r in table.splitlines() if r.startswith("| baseline | collective | initiator |"))
+    assert "n/a in 1 of 2 replications" in row and "1.00" not in row, row
+    e = pd.read_csv(folder / "effects.csv")
+    r = e[(e.scope == "policy") & (e.measure == col.removesuffix("_last_quarter"))
+          & (e.policy == "baseline")].iloc[0]
+    assert math.isnan(r["value"]) and r["n"] == 1 and r["shown"] == "n/a in 1 of 2 replications"
+    assert "too few to estimate" in r["note"]
+    assert_every_number_is_in_effects(folder)
+
+
+def test_an_estimate_from_most_replications_is_kept_with_a_note():
+    from coprod_sim.report.effects import Partial, level, row
+    from coprod_sim.report.measures import MODE_LEVEL_RATIO
+
+    m = MODE_LEVEL_RATIO[0]
+    runs = pd.DataFrame({"design_point": 0, "replication": range(10),
+                         f"{m.column}_last_quarter": [2.0] * 9 + [float("nan")]})
+    e = level(runs, m)
+    assert isinstance(e, Partial) and not e.withheld and e.n == 9 and e.mean == pytest.approx(2.0)
+    assert row("policy", m, "p", e)["note"] == "value undefined in 1 of 10 replications: from the other 9"
+    runs.loc[4:, f"{m.column}_last_quarter"] = float("nan")
+    assert math.isnan(level(runs, m).mean)  # 4 of 10: n/a

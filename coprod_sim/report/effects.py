@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,39 @@ NOT_RECORDED = "not recorded by the coprod-sim that made this sweep (an older ve
 """effects.csv's note on a measure whose column the sweep's runs lack."""
 
 
+@dataclass(frozen=True)
+class Partial(stats.Estimate):
+    """An estimate from a measure undefined in some units (no citizen of the poorest fifth in a
+    cell: no top/bottom ratio). From half of the units or fewer it is withheld (n/a): two
+    replications whose ratio happens to be 1.00 would read as a certain 'no bias'."""
+
+    units: int = 0  # units with runs; ``n`` of them had a value
+    unit: str = "replications"
+
+    @property
+    def withheld(self) -> bool:
+        return 2 * self.n <= self.units
+
+    def said(self) -> str:
+        """The cell's words for a withheld value: 'n/a in 8 of 10 replications'."""
+        return f"n/a in {self.units - self.n} of {self.units} {self.unit}"
+
+
+def enough(e: stats.Estimate, units: int, by_replication: bool) -> stats.Estimate:
+    """``e`` as it is when every unit had a value; else a Partial, withheld from half or fewer."""
+    if e.n >= units or e.n == 0:  # none at all: n/a as it is (nobody in that cell)
+        return e
+    unit = "replications" if by_replication else "design points"
+    p = Partial(e.mean, e.low, e.high, e.n, e.method, units, unit)
+    return Partial(math.nan, math.nan, math.nan, e.n, e.method, units, unit) if p.withheld else p
+
+
+def _partial_note(name: str, e: Partial) -> str:
+    if e.withheld:
+        return f"{name} {e.said()}: undefined there, too few to estimate"
+    return f"{name} undefined in {e.units - e.n} of {e.units} {e.unit}: from the other {e.n}"
+
+
 def _units(d: pd.DataFrame, col: str, by_replication: bool) -> pd.Series:
     """Independent units: per replication (mean over design points), else per design point."""
     d = d[[*KEYS, col]]
@@ -41,7 +75,8 @@ def level(runs: pd.DataFrame, m: Measure, by_replication: bool = True) -> stats.
     col = column(m)
     if col not in runs:
         return stats.NO_ESTIMATE
-    return stats.interval(_units(runs, col, by_replication), m.scale, bounds=m.bounds)
+    units = _units(runs, col, by_replication)
+    return enough(stats.interval(units, m.scale, bounds=m.bounds), len(units), by_replication)
 
 
 def difference(runs: pd.DataFrame, base: pd.DataFrame, m: Measure, by_replication: bool = True
@@ -50,10 +85,13 @@ def difference(runs: pd.DataFrame, base: pd.DataFrame, m: Measure, by_replicatio
     col = column(m)
     if col not in runs or col not in base:
         return stats.NO_ESTIMATE
-    both = runs[[*KEYS, col]].merge(base[[*KEYS, col]], on=KEYS, suffixes=("", "_base")).dropna()
+    both = runs[[*KEYS, col]].merge(base[[*KEYS, col]], on=KEYS, suffixes=("", "_base"))
+    units = len(_units(both, col, by_replication))
+    both = both.dropna()
     a = _units(both, col, by_replication)
     b = _units(both.rename(columns={col: "x", f"{col}_base": col}), col, by_replication)
-    return stats.paired_difference(a.to_numpy(), b.to_numpy(), m.scale, bounds=m.bounds)
+    return enough(stats.paired_difference(a.to_numpy(), b.to_numpy(), m.scale, bounds=m.bounds), units,
+                  by_replication)
 
 
 def estimate_columns(e: stats.Estimate, prefix: str = "") -> dict[str, Any]:
@@ -73,6 +111,12 @@ def row(scope: str, m: Measure | str, policy: str = "", est: stats.Estimate | No
     if diff is not None:
         out.update(estimate_columns(diff, "diff_"))
         out["distinguishable"] = diff.distinguishable
+    notes = [_partial_note(name, e) for name, e in (("value", est), ("difference", diff))
+             if isinstance(e, Partial)]
+    if isinstance(est, Partial) and est.withheld:
+        out["shown"] = est.said()  # what the report's cell says instead of a number
+    if notes:
+        out["note"] = "; ".join(notes)
     return out
 
 
@@ -137,9 +181,15 @@ def contrast(sw: Sweep, policy: str, m: Measure, weights: pd.Series) -> stats.Es
     col = column(m)
     d = sw.runs[(sw.runs["policy"] == policy) & sw.runs["design_point"].isin(weights.index)]
     wide = d.pivot_table(index="replication", columns="design_point", values=col, aggfunc="mean")
+    units = d["replication"].nunique()  # those with runs, the measure defined or not
     wide = wide.reindex(columns=weights.index).dropna()
     if wide.empty:
         return stats.NO_ESTIMATE
+    return enough(_contrast(wide, m, weights), units, True)
+
+
+def _contrast(wide: pd.DataFrame, m: Measure, weights: pd.Series) -> stats.Estimate:
+    """The contrast over replications with a value at every weighted design point."""
     w = weights.to_numpy()
     if m.scale != "mean" and (w > 0).sum() and (w < 0).sum() and \
             np.isclose(w[w > 0].sum(), 1) and np.isclose(w[w < 0].sum(), -1):

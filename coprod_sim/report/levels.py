@@ -225,7 +225,8 @@ def tables(sw: Sweep, s: Said) -> list[str]:
             "### By mode and level", "",
             "Share of citizens active in each mode at each level in the past year, and the top/bottom"
             " ratio and concentration index among them (n/a: no citizen of the poorest fifth, or nobody,"
-            " at that mode and level).", "",
+            " at that mode and level; n/a in k of N replications: undefined in half of them or more,"
+            " too few to estimate).", "",
             mode_level, ""]
 
 

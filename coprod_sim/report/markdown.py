@@ -32,6 +32,7 @@ from coprod_sim.report.measures import (
     Measure,
     column,
 )
+from coprod_sim.report.said import withheld
 
 
 class Rows:
@@ -158,13 +159,15 @@ def policy_sentence(sw: Sweep, rows: Rows, pol: str) -> str:
                 " be compared (see the failed runs in manifest.json).")
     m = PARTICIPATION_M
     d = r["diff_value"]
-    verdict = "distinguishable from noise" if r["distinguishable"] else "not distinguishable from noise"
     if d == 0:
         text = [f"**{pol}**: it leaves participation unchanged at {m.fmt(b['value'])}: the paired"
                 " difference from the baseline is exactly zero (no change)."]
-    else:
+    elif r["distinguishable"]:
         text = [f"**{pol}**: it {'raises' if d > 0 else 'lowers'} participation from {m.fmt(b['value'])}"
-                f" to {m.fmt(r['value'])}, {change_text(m, r)}: {verdict}."]
+                f" to {m.fmt(r['value'])}, {change_text(m, r)}: distinguishable from noise."]
+    else:  # a direction not told apart from noise is not stated
+        text = [f"**{pol}**: no change in participation is distinguishable from noise:"
+                f" {m.fmt(b['value'])} to {m.fmt(r['value'])}, {change_text(m, r)}."]
     for mm, what in ((CONCENTRATION, "between advantaged and disadvantaged citizens (concentration"
                       " index)"), (MEASURES[3], "between advantaged and disadvantaged areas (area"
                                    " correlation)")):
@@ -218,8 +221,8 @@ def findings(sw: Sweep, rows: Rows, warnings: list[str]) -> list[str]:
 
 
 def cell(m: Measure, r: dict[str, Any] | None, baseline: bool) -> str:
-    if r is None:
-        return "n/a"
+    if r is None or not math.isfinite(r.get("value", math.nan)):
+        return withheld(r) or "n/a"
     text = m.fmt(r["value"])
     if math.isfinite(r["ci_low"]):
         text += f" [{m.fmt(r['ci_low'])}, {m.fmt(r['ci_high'])}]"

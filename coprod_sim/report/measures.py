@@ -50,12 +50,28 @@ class Measure:
     def fmt(self, v: float, signed: bool = False) -> str:
         if not math.isfinite(v):
             return "n/a"
-        s = f"{self.shown(v):+.{self.digits}f}" if signed else f"{self.shown(v):.{self.digits}f}"
-        return s + ("%" if self.percent and not signed else "")
+        if signed:
+            return _signed(v * self.factor, self.digits)
+        return f"{self.shown(v):.{self.digits}f}" + ("%" if self.percent else "")
 
     @property
     def unit_of_difference(self) -> str:
         return " points" if self.percent else ""
+
+
+def _signed(x: float, digits: int) -> str:
+    """A difference or an interval's end with its sign; one that is not zero never reads as zero.
+
+    "+0.0" for -0.03 points would put an interval's end on the wrong side of zero (whether an
+    interval excludes zero is what 'distinguishable from noise' means): up to three more
+    decimals are shown, and beyond them the sign is kept ("-0.0000"). Zero itself is "+0.0".
+    """
+    if x == 0:
+        return f"{0.0:+.{digits}f}"
+    more = digits
+    while round(x, more) == 0 and more < digits + 3:
+        more += 1
+    return f"{x:+.{more}f}"
 
 
 def _measure(column: str, reads: str, kind: str, scale: Scale, bounds: tuple[float, float]) -> Measure:

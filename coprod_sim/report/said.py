@@ -41,7 +41,7 @@ def _ci(m: Measure, low: float, high: float, signed: bool) -> str:
 def level_text(m: Measure, r: dict[str, Any] | None) -> str:
     """'12.3% (95% CI 11.0% to 13.6%)'."""
     if r is None or not math.isfinite(r.get("value", math.nan)):
-        return "n/a (no such episode)"
+        return withheld(r) or "n/a (no such episode)"
     return f"{m.fmt(r['value'])} ({_ci(m, r['ci_low'], r['ci_high'], False)})"
 
 
@@ -59,9 +59,15 @@ def diff_text(m: Measure, r: dict[str, Any] | None) -> str:
     )
 
 
+def withheld(r: dict[str, Any] | None) -> str | None:
+    """'n/a in 8 of 10 replications' for a value undefined in half of them or more, else None."""
+    shown = (r or {}).get("shown")
+    return shown if isinstance(shown, str) else None
+
+
 def cell(m: Measure, r: dict[str, Any] | None, diff: bool = False) -> str:
     if r is None or not math.isfinite(r.get("value", math.nan)):
-        return "n/a"
+        return withheld(r) or "n/a"
     text = m.fmt(r["value"])
     if math.isfinite(r.get("ci_low", math.nan)):
         text += f" [{m.fmt(r['ci_low'])}, {m.fmt(r['ci_high'])}]"
