@@ -86,8 +86,10 @@ class Client:
         ws_url = (url.replace("http", "ws", 1)
                   + f"jupyter/api/kernels/{self.kernel}/channels?session_id={self.page}")
         # No keepalive pings: a browser sends none, and a busy server answers them late.
+        # A closing tab does not wait for the websocket's closing handshake: nor does this client
+        # (its reader stops once its queue is full, and close() then waited 10 s a client).
         self.ws = connect(ws_url, additional_headers={"Cookie": cookie, "Accept-Language": "en"},
-                          max_size=None, ping_interval=None)
+                          max_size=None, ping_interval=None, close_timeout=1)
         self.widgets: dict[str, dict] = {}
         self.risk_slider: str | None = None
         control = uuid.uuid4().hex
@@ -220,8 +222,10 @@ class Browser:
         self.worker.submit(self._reset).result()
 
     def close(self) -> None:
-        self.worker.submit(self._close).result()
-        self.worker.shutdown()
+        try:  # a browser that does not close in a minute is an error, not a hung benchmark
+            self.worker.submit(self._close).result(timeout=60)
+        finally:
+            self.worker.shutdown(wait=False)
 
 
 def start_server(host: str, citizens: int) -> tuple[subprocess.Popen, str]:
@@ -267,9 +271,12 @@ class Run:
         return self.server.memory_info().rss / 2**20
 
     def open(self, n: int, browsers: int, report_at: tuple[int, ...]) -> dict[int, float]:
-        memory = {}
-        while len(self.sessions) < n:
-            wave = range(len(self.sessions), min(n, len(self.sessions) + 5))
+        memory, tries = {}, 0
+        while len(self.sessions) < n and tries < 2 * n:  # a session that fails to open is an error
+            # waves of five, cut at each count to report (the first session is measured alone)
+            now = len(self.sessions)
+            wave = range(now, min([n, now + 5] + [k for k in report_at if k > now]))
+            tries += len(wave)
             threads = [threading.Thread(target=self._open_one, args=(i, i < browsers)) for i in wave]
             for th in threads:
                 th.start()
@@ -315,11 +322,18 @@ class Run:
             th.join()
 
     def close(self) -> None:
-        for s in self.sessions:
+        """Every tab closes at once, as a class leaving."""
+        def close_one(s: Client | Browser) -> None:
             try:
                 s.close()
             except Exception as e:
                 self.errors.append(f"close: {e!r}")
+
+        threads = [threading.Thread(target=close_one, args=(s,)) for s in self.sessions]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
 
 
 def towns_open(url: str) -> int:

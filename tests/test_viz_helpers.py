@@ -181,6 +181,22 @@ def test_idle_towns_are_put_away_and_reset_brings_them_back(monkeypatch):
     assert town.step() and town.month == 1
 
 
+def test_memory_is_given_back_once_more_when_the_last_town_closes(monkeypatch):
+    monkeypatch.setattr(session_module, "SESSIONS", {})
+    given = []
+    monkeypatch.setattr(session_module, "give_back_memory", lambda: given.append(1))
+    monkeypatch.setattr(session_module, "give_back_memory_soon", lambda: None)
+    session_module._closed_since_empty.clear()
+    for name in ("a", "b"):
+        session_module.open_town(name, Parameters(SMALL), "en")
+    assert not session_module.give_back_after_the_class()  # nobody has left
+    session_module.close_session("a")
+    assert not session_module.give_back_after_the_class() and not given  # b is still there
+    session_module.close_session("b")
+    assert session_module.give_back_after_the_class() and given == [1]  # the class has left
+    assert not session_module.give_back_after_the_class() and given == [1]  # once
+
+
 # ----------------------------------------------------------------------------- the town
 @pytest.fixture(scope="module")
 def town():

@@ -204,6 +204,7 @@ def close_session(kernel_id: str) -> None:
         town = SESSIONS.pop(kernel_id, None)
     if town is not None:
         town.release()
+    _closed_since_empty.set()
     give_back_memory_soon()
 
 
@@ -254,6 +255,21 @@ def give_back_memory() -> None:
             pass
 
 
+_closed_since_empty = threading.Event()
+
+
+def give_back_after_the_class() -> bool:
+    """Once every town is closed, give memory back once more (the janitor asks every 30 s): the
+    give-back 5 s after a class's first tab closes can run while the last tabs are still
+    closing, or Solara is still tearing them down. True if it did."""
+    with _lock:
+        if SESSIONS or not _closed_since_empty.is_set():
+            return False
+        _closed_since_empty.clear()
+    give_back_memory()
+    return True
+
+
 def put_away_idle(now: float | None = None) -> int:
     """Release the towns untouched for :attr:`Limits.idle_minutes` and not playing; how many."""
     now = time.monotonic() if now is None else now
@@ -265,6 +281,8 @@ def put_away_idle(now: float | None = None) -> int:
         town.release()
     if idle:
         give_back_memory()
+    else:
+        give_back_after_the_class()
     return len(idle)
 
 
