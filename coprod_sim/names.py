@@ -136,7 +136,7 @@ OUTCOMES: dict[str, Outcome] = _outcomes(
             "participation of the richest SES quintile over the poorest (past year)", 1.0),
     Outcome("top_bottom_ratio_individual", "top/bottom ratio, individual mode", "ratio",
             "1 = no bias", "top/bottom quintile ratio for individual mode (past year)", 1.0),
-    Outcome("top_bottom_ratio_collective", "top/bottom ratio, group and collective modes", "ratio",
+    Outcome("top_bottom_ratio_organised", "top/bottom ratio, group and collective modes", "ratio",
             "1 = no bias",
             "top/bottom quintile ratio for group and collective modes (past year)", 1.0),
     Outcome("concentration_index", "concentration index over SES rank", "index",

@@ -12,7 +12,7 @@ from coprod_sim.cli.options import SetOption, overrides_from_options
 from coprod_sim.names import LEVELS, MODES, OUTCOMES, QUINTILE_COLUMNS, QUINTILE_LABELS
 
 SUMMARY_MEASURES = (
-    "top_bottom_ratio", "top_bottom_ratio_individual", "top_bottom_ratio_collective",
+    "top_bottom_ratio", "top_bottom_ratio_individual", "top_bottom_ratio_organised",
     "concentration_index", "advantage_correlation", "advantaged_output_share",
     "efficacy_participants", "efficacy_non_participants", "success_rate", "repeat_share",
     "risk_aversion_mean",

@@ -86,7 +86,7 @@ def record(state: State, params: Parameters, *, accelerate: bool | None = None,
     row["success_rate"] = succ / (succ + fail) if succ + fail else np.nan
     row["top_bottom_ratio"] = metrics.ratio_of_rates(rates[0])
     row["top_bottom_ratio_individual"] = metrics.ratio_of_rates(rates[1])
-    row["top_bottom_ratio_collective"] = metrics.ratio_of_rates(rates[2])
+    row["top_bottom_ratio_organised"] = metrics.ratio_of_rates(rates[2])
     if compiled:
         e_year, base_year, e_others = work[0, :n_year], work[1, :n_year], work[2, :n - n_year]
         # As metrics.concentration_index: C = 2 cov(y, R) / mean(y).

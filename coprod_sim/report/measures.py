@@ -114,7 +114,7 @@ MODE_MEASURES = tuple(_share(f"participation_year_{m}", f"share of citizens acti
 MODE_RATIOS = tuple(_measure(c, "top/bottom ratio of participation " + w + "; 1 = no bias", "ratio",
                              "ratio", (0.0, math.inf))
                     for c, w in (("top_bottom_ratio_individual", "in individual mode"),
-                                 ("top_bottom_ratio_collective", "in group and collective modes")))
+                                 ("top_bottom_ratio_organised", "in group and collective modes")))
 
 # ------------------------------------------------------------------ levels of involvement
 LEVEL_PARTICIPATION = tuple(_share(f"participation_year_{lv}", f"share of citizens active at the {lv}"

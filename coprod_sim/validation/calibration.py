@@ -271,7 +271,7 @@ def held_out(path: Path, ensemble: pd.DataFrame, members: int, workers: int = MA
             "F4 feedback off - on": mean("participation_year", off) - mean("participation_year", s),
             "F5 top/bottom all modes": mean("top_bottom_ratio", s),
             "F5 individual - organised ratio": mean("top_bottom_ratio_individual", s)
-            - mean("top_bottom_ratio_collective", s),
+            - mean("top_bottom_ratio_organised", s),
             "F5 corr(advantage, participation)": mean("advantage_correlation", s),
         })
     return pd.DataFrame(rows)

@@ -218,10 +218,10 @@ def selection_bias(ctx: Context):
     """F5: top/bottom status quintile ratio well above 1, steeper in organised modes than in
     the individual one, and participation rising with neighbourhood advantage."""
     overall = mean_ci(ctx.summary("baseline", "top_bottom_ratio"))
-    org = mean_ci(ctx.summary("baseline", "top_bottom_ratio_collective"))  # group or collective
+    org = mean_ci(ctx.summary("baseline", "top_bottom_ratio_organised"))  # group or collective
     ind = mean_ci(ctx.summary("baseline", "top_bottom_ratio_individual"))
     flatter = mean_ci(ctx.summary("baseline", "top_bottom_ratio_individual")
-                      - ctx.summary("baseline", "top_bottom_ratio_collective"))
+                      - ctx.summary("baseline", "top_bottom_ratio_organised"))
     corr = mean_ci(ctx.summary("baseline", "advantage_correlation"))
     conds = [
         above("top/bottom, all modes", overall, MIN_OVERALL_RATIO),
