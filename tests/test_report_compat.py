@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -29,6 +31,7 @@ population.n_neighbourhoods = 4
 """ + LEVELS_BODY
 NEWER = tuple(m.column for m in (*LEVEL_AREA, *LEVEL_OUTPUT, *MODE_LEVEL_CONCENTRATION, SEATS_FILLED))
 """Outcomes added after some sweeps were made (the by-level area measures, seats filled)."""
+OLD_CODE = "0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +56,11 @@ def as_older(made: Path, dest: Path) -> Path:
     for part in (dest / "runs").glob("*.arrow"):
         table = read_ipc(part.read_bytes())
         part.write_bytes(to_ipc(table.drop_columns(list(NEWER))))
+    manifest = json.loads((dest / "manifest.json").read_text())
+    manifest.update(code=OLD_CODE, codes=[OLD_CODE])
+    for entry in manifest["runs"]:
+        entry["code"] = OLD_CODE
+    (dest / "manifest.json").write_text(json.dumps(manifest))
     return dest
 
 
@@ -124,6 +132,13 @@ def test_resume_over_an_older_sweep_gives_its_runs_nan_where_they_lack_outcomes(
     assert ts.loc[~ts["run"].isin([0, 5]), list(NEWER)].isna().all().all()
     report = CliRunner().invoke(app, ["report", str(folder)])
     assert report.exit_code == 0, report.output
+    text = (folder / "report.md").read_text()
+    note = next(line for line in text.splitlines() if line.startswith("**Note**"))
+    assert f"the 14 runs of code `{OLD_CODE}` have no value of" in note
+    named = set(re.findall(r"`([a-z_]+)`", note))
+    assert named and named <= set(NEWER)  # those the two new runs have (some are n/a in them too)
+    assert "older coprod-sim (code" not in text  # the columns are there, empty for the old runs
+    assert_every_number_is_in_effects(folder)
 
 
 # ====================================================================== words and tiny cells

@@ -225,6 +225,9 @@ def run_facts(sw: Sweep) -> list[dict[str, Any]]:
              "confidence level": stats.LEVEL}
     if sw.not_recorded:  # an older coprod-sim's sweep: the report's note says how many
         facts["measures not recorded"] = len(sw.not_recorded)
+    for code, (n, gone) in sw.older_runs.items():  # versions mixed by a resume
+        facts[f"runs of code {code}"] = n
+        facts[f"measures the runs of code {code} have no value of"] = len(gone)
     return [row("run", k, value=float(v)) for k, v in facts.items()]
 
 

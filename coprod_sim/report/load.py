@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,9 @@ class Sweep:
     not_recorded: tuple[str, ...] = ()
     """Outcomes this version records that the sweep's runs lack (an older coprod-sim made
     them): their columns are added as NaN, so every measure of theirs reads n/a."""
+    older_runs: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
+    """Runs of several code versions (a resume with --allow-code-change): for a code whose runs
+    have no value of outcomes the other runs have, how many runs and which outcomes."""
 
     @property
     def scenario(self) -> dict[str, Any]:
@@ -180,7 +183,26 @@ def load_sweep(folder: str | Path) -> Sweep:
                           " to report.")
     ts_path = folder / "timeseries.parquet"
     ts = _read_table(ts_path, SERIES_COLUMNS) if ts_path.exists() else None
-    return Sweep(folder, manifest, runs, all_runs, ts, declared, not_recorded)
+    return Sweep(folder, manifest, runs, all_runs, ts, declared, not_recorded,
+                 _older_runs(manifest, runs))
+
+
+def _older_runs(manifest: dict[str, Any], runs: pd.DataFrame) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """For each code version whose finished runs have no value of some outcomes that the other
+    runs have (they were made before those outcomes existed): its count of runs, those outcomes."""
+    code_of = {e.get("run"): e.get("code") for e in manifest.get("runs", [])
+               if isinstance(e, dict) and e.get("code")}
+    if len(set(code_of.values())) < 2 or "run" not in runs:
+        return {}
+    names = [k for k in OUTCOMES if k != "step"]
+    has = runs[[f"{k}_last_quarter" for k in names]].notna().groupby(runs["run"].map(code_of)).any()
+    somewhere = has.any()
+    out = {}
+    for code, row in has.iterrows():
+        gone = tuple(k for k, col in zip(names, has.columns, strict=True) if somewhere[col] and not row[col])
+        if gone:
+            out[str(code)] = (int((runs["run"].map(code_of) == code).sum()), gone)
+    return out
 
 
 def _fill_not_recorded(runs: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, tuple[str, ...]]:

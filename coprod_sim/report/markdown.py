@@ -128,8 +128,12 @@ def what_was_run(sw: Sweep, rows: Rows) -> list[str]:
 
 def older_version_note(sw: Sweep) -> list[str]:
     """One note for a sweep made by an older coprod-sim: the measures it did not record."""
+    mixed = [f"**Note**: this sweep mixes runs of several versions of coprod-sim's code"
+             f" (--allow-code-change): the {_n(n, 'run')} of code `{code}` have no value of"
+             f" {_n(len(gone), 'measure')} the other runs have, estimated from the other runs only: "
+             + ", ".join(f"`{k}`" for k in gone) + "." for code, (n, gone) in sw.older_runs.items()]
     if not sw.not_recorded:
-        return []
+        return [*mixed, ""] if mixed else []
     codes = ", ".join(str(c) for c in sw.manifest.get("codes") or [sw.manifest.get("code", "?")])
     gone = sw.not_recorded
     text = (f"**Note**: this sweep was made by an older coprod-sim (code `{codes}`):"
