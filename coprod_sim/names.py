@@ -216,6 +216,10 @@ OUTCOMES: dict[str, Outcome] = _outcomes(
 )
 """Every time-series column a run records, in order, with its words."""
 
+RENAMED_OUTCOMES: dict[str, str] = {"top_bottom_ratio_collective": "top_bottom_ratio_organised"}
+"""Former outcome names and their names now: a sweep folder written before a rename is read
+under the new name (report, resume). A former name is never given to another outcome."""
+
 # ------------------------------------------------------------------------------ colours
 QUINTILE_COLOURS: tuple[str, ...] = ("#b2182b", "#ef8a62", "#bdbdbd", "#67a9cf", "#2166ac")
 """One colour per SES quintile, poorest (red) to richest (blue): a diverging palette that

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coprod_sim.names import OUTCOMES
+from coprod_sim.names import OUTCOMES, RENAMED_OUTCOMES
 from coprod_sim.params import ParameterError
 
 RUN_COLUMNS = ("policy", "design_point", "replication", "status")
@@ -213,6 +213,8 @@ def _fill_not_recorded(runs: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, tu
     """
     if CORE_OUTCOME not in runs:
         raise _fail(path, f"lacks the column {CORE_OUTCOME} (every run records it)")
+    runs = runs.rename(columns={f"{old}_{w}": f"{new}_{w}" for old, new in RENAMED_OUTCOMES.items()
+                                for w in ("final", "last_quarter") if f"{new}_{w}" not in runs})
     absent = tuple(k for k in OUTCOMES if k != "step"
                    and (f"{k}_last_quarter" not in runs or f"{k}_final" not in runs))
     new = [c for k in absent for c in (f"{k}_final", f"{k}_last_quarter") if c not in runs]

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from coprod_sim.names import OUTCOMES
+from coprod_sim.names import OUTCOMES, RENAMED_OUTCOMES
 from coprod_sim.params import spec
 from coprod_sim.run import summarise
 from coprod_sim.scenario.plan import Point, Scenario
@@ -61,7 +61,7 @@ def assemble(scenario: Scenario, store: Store, status: dict[int, str] | None = N
                                        "design_point": p.design_point, "replication": r,
                                        "seed": scenario.seed, **params}
                 if index in done:
-                    table = store.read_part(index)
+                    table = _current_names(store.read_part(index))
                     if lacking:  # versions mixed: every run's series in the same columns
                         table = _with_columns(table, series)
                     row.update(_outcomes(table, metrics))
@@ -86,7 +86,7 @@ def assemble(scenario: Scenario, store: Store, status: dict[int, str] | None = N
 def _series_schema(store: Store, done: list[int]) -> tuple[pa.Schema | None, dict[int, set[str]]]:
     """The time series' columns over every finished run (the current code's order), and the
     runs that lack some of them (made by an older coprod-sim) with what each lacks."""
-    schemas = {i: store.part_schema(i) for i in done}
+    schemas = {i: _current_names(store.part_schema(i)) for i in done}
     if not schemas:
         return None, {}
     first = next(iter(schemas.values()))
@@ -101,6 +101,17 @@ def _series_schema(store: Store, done: list[int]) -> tuple[pa.Schema | None, dic
     schema = pa.schema([fields[n] for n in names])
     lacking = {i: set(names) - set(s.names) for i, s in schemas.items()}
     return schema, {i: gone for i, gone in lacking.items() if gone}
+
+
+def _current_names(t: pa.Table | pa.Schema) -> pa.Table | pa.Schema:
+    """A run's series (or its columns) with outcomes renamed since it was made under their names now."""
+    have = t.names if isinstance(t, pa.Schema) else t.column_names
+    if not any(old in have and new not in have for old, new in RENAMED_OUTCOMES.items()):
+        return t
+    names = [RENAMED_OUTCOMES.get(n, n) if RENAMED_OUTCOMES.get(n) not in have else n for n in have]
+    if isinstance(t, pa.Schema):
+        return pa.schema([f.with_name(n) for f, n in zip(t, names, strict=True)])
+    return t.rename_columns(names)
 
 
 def _with_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:
