@@ -98,6 +98,13 @@ def _works(generator: np.random.Generator, view: np.ndarray, table: np.ndarray) 
 _cache: dict[int, tuple[np.random.Generator, np.ndarray, np.ndarray, tuple[int, int]]] = {}
 
 
+def forget_streams() -> None:
+    """Drop every cached jump table and the generator it holds alive (a long-lived process,
+    such as the teaching page's server, calls it when towns close); tables are rebuilt on use
+    and results do not change."""
+    _cache.clear()
+
+
 def jumps_for(generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(state, table) for :func:`skip` on ``generator``: its state as uint64[4] (aliasing
     NumPy's) and its jump table; ``NO_JUMPS`` (draw and drop) if it is not a PCG64 we can
@@ -113,8 +120,8 @@ def jumps_for(generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     table = _table(generator.bit_generator.state["state"]["inc"])
     if not _works(generator, view, table):  # pragma: no cover - NumPy changed its PCG64
         return NO_JUMPS
-    if len(_cache) > 256:  # generators of finished runs: forget them
-        _cache.clear()
+    if len(_cache) > 256:  # generators of finished runs
+        forget_streams()
     _cache[id(generator)] = (generator, view, table, (int(view[2]), int(view[3])))
     return view, table
 

@@ -205,8 +205,8 @@ def cases(base: Parameters | None = None, vary_params: bool = True):
             coparticipant_share=_tie_share(network, degree, mode >= 1),
             tie_success_share=_tie_share(network, degree, result == RESULT_SUCCESS),
             output_per_resident=rs.uniform(0.0, 4.0, k) * draw(output),
-            seat_counts=np.zeros((12, 2, N_QUINTILES), np.int64),
-            seats_opened=np.zeros(12, np.int64),
+            seat_counts=np.zeros((base.simulation.year_window, 2, N_QUINTILES), np.int64),
+            seats_opened=np.zeros(base.simulation.year_window, np.int64),
         )
         how = draw(param_ways, label="parameters")
         overrides = _draw_params(base, ranges, how, rs)

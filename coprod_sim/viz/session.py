@@ -246,7 +246,7 @@ def give_back_memory() -> None:
     from coprod_sim.month import jumps
 
     font_manager._get_font.cache_clear()  # private, as matplotlib itself clears it after a fork
-    jumps._cache.clear()  # private: the month has no public way to forget them
+    jumps.forget_streams()
     gc.collect()
     if os.name == "posix":
         try:
