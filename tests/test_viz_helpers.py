@@ -14,6 +14,8 @@ import string
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -193,8 +195,52 @@ def test_memory_is_given_back_once_more_when_the_last_town_closes(monkeypatch):
     session_module.close_session("a")
     assert not session_module.give_back_after_the_class() and not given  # b is still there
     session_module.close_session("b")
-    assert session_module.give_back_after_the_class() and given == [1]  # the class has left
-    assert not session_module.give_back_after_the_class() and given == [1]  # once
+    assert not session_module.give_back_after_the_class() and not given  # threads not idle yet
+    later = time.monotonic() + session_module.THREADS_IDLE_AFTER
+    assert session_module.give_back_after_the_class(later) and given == [1]  # the class has left
+    assert not session_module.give_back_after_the_class(later) and given == [1]  # once
+
+
+def test_the_servers_idle_threads_are_retired_after_the_class(monkeypatch):
+    import anyio
+    import anyio.to_thread
+    from anyio._backends import _asyncio
+
+    monkeypatch.setattr(_asyncio.WorkerThread, "MAX_IDLE_TIME", 0.05)
+    monkeypatch.setattr(session_module, "_server_loop", None)
+    assert not session_module.retire_idle_threads()  # no page has opened: no server to ask
+    session_module.remember_server_loop()  # outside a server: nothing noted
+    assert session_module._server_loop is None
+    stop = threading.Event()
+    before = sum(isinstance(th, _asyncio.WorkerThread) for th in threading.enumerate())
+
+    async def server() -> None:
+        tabs = threading.Barrier(6)  # six tabs served at once: six worker threads
+        async with anyio.create_task_group() as tg:
+            for _ in range(6):
+                tg.start_soon(anyio.to_thread.run_sync, tabs.wait)
+        await anyio.to_thread.run_sync(session_module.remember_server_loop)  # a page renders
+        while not stop.is_set():
+            await anyio.sleep(0.01)
+
+    def workers() -> int:
+        return sum(isinstance(th, _asyncio.WorkerThread) for th in threading.enumerate()) - before
+
+    loop = threading.Thread(target=anyio.run, args=(server,), daemon=True)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 30
+        while session_module._server_loop is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert workers() >= 6  # the tabs have closed; their threads stay
+        time.sleep(0.1)
+        assert session_module.retire_idle_threads()
+        while workers() > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert workers() == 1  # the one that ran the errand is the only one left
+    finally:
+        stop.set()
+        loop.join(30)
 
 
 # ----------------------------------------------------------------------------- the town
@@ -771,3 +817,13 @@ def test_the_server_runs_again_on_glibcs_malloc_with_the_same_command():
     assert command(entry, ["/venv/bin/coprod", "viz"], {"PYTHONMALLOC": "pymalloc"}, "linux") is None
     assert command(entry, ["/venv/bin/coprod", "viz"], {}, "darwin") is None
     assert command(["/venv/bin/python", "-m", "pytest", "tests"], ["pytest", "tests"], {}, "linux") is None
+
+
+def test_the_server_runs_without_glibcs_per_thread_caches_unless_the_user_set_them():
+    env = server_module.system_malloc_environment
+    assert env({"HOME": "/root"}) == {"HOME": "/root", "PYTHONMALLOC": "malloc",
+                                     "GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
+    assert env({"GLIBC_TUNABLES": "glibc.malloc.arena_max=1"})["GLIBC_TUNABLES"] == \
+        "glibc.malloc.arena_max=1:glibc.malloc.tcache_count=0"
+    mine = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=3"}
+    assert env(mine)["GLIBC_TUNABLES"] == "glibc.malloc.tcache_count=3"
