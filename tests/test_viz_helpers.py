@@ -158,6 +158,8 @@ def test_the_run_ends_at_its_last_month_and_says_so():
 def test_the_register_caps_sessions_and_frees_a_closed_one(monkeypatch):
     monkeypatch.setattr(session_module, "SESSIONS", {})
     monkeypatch.setattr(session_module.LIMITS, "max_sessions", 2)
+    # not a real give-back 5 s later: it would run in the middle of another test of this worker
+    monkeypatch.setattr(session_module, "give_back_memory_soon", lambda: None)
     base = Parameters(SMALL)
     a = session_module.open_town("a", base, "en")
     assert session_module.open_town("a", base, "en") is a
