@@ -31,7 +31,15 @@ from coprod_sim.params import TREE, Param, Parameters, spec
 from coprod_sim.viz import server as server_module
 from coprod_sim.viz import session as session_module
 from coprod_sim.viz import town as town_module
-from coprod_sim.viz.charts import CHARTS, WHO, advantaged_share, make_charts, series, shown_charts
+from coprod_sim.viz.charts import (
+    CHARTS,
+    WHO,
+    ConcentrationChart,
+    advantaged_share,
+    make_charts,
+    series,
+    shown_charts,
+)
 from coprod_sim.viz.controls import (
     FEEDBACK_KEY,
     FEEDBACK_OFF,
@@ -131,6 +139,7 @@ def test_reset_rebuilds_the_same_town_with_the_new_lever_and_keeps_the_drawings(
     town = Town(base, "en")
     town.picture()
     view, charts = town.view, [town.chart_png(n) for n in CHARTS] and town.charts
+    assert set(charts) == set(CHARTS)
     for _ in range(5):
         town.step()
     start = town.model.state.citizens.self_efficacy
@@ -141,7 +150,10 @@ def test_reset_rebuilds_the_same_town_with_the_new_lever_and_keeps_the_drawings(
     np.testing.assert_array_equal(town.model.state.citizens.self_efficacy, fresh.state.citizens.self_efficacy)
     assert start is not town.model.state.citizens.self_efficacy
     town.picture()
-    assert town.view is view and town.charts is charts and len(calls) == 1  # nothing redrawn from scratch
+    for name in CHARTS:
+        town.chart_png(name)
+    assert town.view is view and len(calls) == 1  # nothing redrawn from scratch
+    assert all(town.charts[name] is charts[name] for name in CHARTS)
     assert town.view.model is town.model
 
 
@@ -209,19 +221,15 @@ def test_the_servers_idle_threads_are_retired_after_the_class(monkeypatch):
     from anyio._backends import _asyncio
 
     monkeypatch.setattr(_asyncio.WorkerThread, "MAX_IDLE_TIME", 0.05)
-    monkeypatch.setattr(session_module, "_server_loop", None)
-    assert not session_module.retire_idle_threads()  # no page has opened: no server to ask
-    session_module.remember_server_loop()  # outside a server: nothing noted
-    assert session_module._server_loop is None
-    stop = threading.Event()
     before = sum(isinstance(th, _asyncio.WorkerThread) for th in threading.enumerate())
+    served, stop = threading.Event(), threading.Event()
 
     async def server() -> None:
         tabs = threading.Barrier(6)  # six tabs served at once: six worker threads
         async with anyio.create_task_group() as tg:
             for _ in range(6):
                 tg.start_soon(anyio.to_thread.run_sync, tabs.wait)
-        await anyio.to_thread.run_sync(session_module.remember_server_loop)  # a page renders
+        served.set()
         while not stop.is_set():
             await anyio.sleep(0.01)
 
@@ -231,12 +239,11 @@ def test_the_servers_idle_threads_are_retired_after_the_class(monkeypatch):
     loop = threading.Thread(target=anyio.run, args=(server,), daemon=True)
     loop.start()
     try:
-        deadline = time.monotonic() + 30
-        while session_module._server_loop is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert workers() >= 6  # the tabs have closed; their threads stay
+        assert served.wait(30)
+        assert workers() == 6  # the tabs have closed; their threads stay
         time.sleep(0.1)
-        assert session_module.retire_idle_threads()
+        assert session_module.retire_idle_threads() >= 1
+        deadline = time.monotonic() + 30
         while workers() > 1 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert workers() == 1  # the one that ran the errand is the only one left
@@ -314,6 +321,21 @@ def test_plots_draw_the_recorded_outcomes_and_change_each_month():
     assert town.charts["efficacy"].ax.get_xlim() == (0, town.model.params.simulation.steps)
     _, first_timers, _ = town.cycle.curves()
     np.testing.assert_array_equal(town.charts["cycle"].first.get_ydata(), first_timers)
+
+
+def test_towns_share_the_plots_but_each_keeps_its_own_y_range():
+    wide, plain = Town(Parameters(SMALL), "en"), Town(Parameters(SMALL), "en")
+    plain_first = plain.chart_frame("concentration")
+    wide._on_chart("concentration", lambda chart: chart.widen(np.array([0.9])))  # its data outgrew the axis
+    assert wide.charts["concentration"] is plain.charts["concentration"]  # one figure for the server
+    wide_frame, plain_frame = wide.chart_frame("concentration"), plain.chart_frame("concentration")
+    assert wide.ylims["concentration"][1] > 0.9
+    assert plain.ylims["concentration"] == ConcentrationChart.ylim  # not widened by the other town
+    assert plain_frame["still"] is plain_first["still"] and wide_frame["still"] != plain_frame["still"]
+    line = next(m for m in plain_frame["marks"] if m["kind"] == "line")
+    assert line == next(m for m in plain_first["marks"] if m["kind"] == "line")  # its pixels unchanged
+    wide.reset(wide.applied)
+    assert wide.ylims == {}  # a new run starts from the first y range
 
 
 def test_a_reset_chart_is_back_to_its_first_y_range():
@@ -795,7 +817,7 @@ def test_giving_memory_back_closes_the_fonts_of_closed_tabs_threads():
     session_module.give_back_memory()
     before = _open_fonts()
     # each tab draws from its own threads, and matplotlib keeps fonts per thread
-    tabs = [threading.Thread(target=lambda: Town(Parameters(SMALL), "en").chart_frame(next(iter(CHARTS))))
+    tabs = [threading.Thread(target=lambda: Town(Parameters(SMALL), "en").picture())
             for _ in range(3)]
     for tab in tabs:
         tab.start()

@@ -67,6 +67,7 @@ def prewarm() -> None:
     import importlib
 
     from coprod_sim.viz.charts import CHARTS
+    from coprod_sim.viz.i18n import LANGUAGES
     from coprod_sim.viz.session import Town, give_back_memory, start_janitor
 
     # The page's own modules too (loading them is the point): imported during a session, their
@@ -74,12 +75,13 @@ def prewarm() -> None:
     importlib.import_module("coprod_sim.viz.page")
 
     start_janitor()
-    town = Town(BASE, LANG or "en")
-    town.step()  # the compiled month: built (or read from its disk cache) before anyone clicks Step
-    town.town_frame()
-    for name in CHARTS:
-        town.chart_frame(name)
-    town.release()
+    for lang in [LANG] if LANG else LANGUAGES:  # the plots, shared by the tabs, in each language
+        town = Town(BASE, lang)
+        town.step()  # the compiled month: built (or read from its disk cache) before anyone clicks Step
+        town.town_frame()
+        for name in CHARTS:
+            town.chart_frame(name)
+        town.release()
     give_back_memory()  # what the warm-up town used goes back: the idle server is its true size
 
 

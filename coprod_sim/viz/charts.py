@@ -9,6 +9,7 @@ Object API only (no pyplot): the page draws from worker threads.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -296,6 +297,27 @@ def shown_charts(who: str) -> list[str]:
     if who not in WHO:
         raise ValueError(f"who must be one of {WHO}, not {who!r}")
     return [name for name in CHARTS if name not in WHO or name == who]
+
+
+_shared: dict[tuple[str, int, str], Chart] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_chart(name: str, months: int, lang: str) -> Chart:
+    """The plot ``name`` for runs of ``months`` months in ``lang``, one for the whole server.
+
+    A plot's figure depends only on these three and on its y range, so the sessions of a class
+    take turns on one figure (under its blitter's lock), each setting its own y range first
+    (:meth:`coprod_sim.viz.session.Town.chart_frame`). The frame and its still are then drawn
+    once for the class instead of once per tab: 30 tabs held 30 copies of each figure (its
+    artists, its pixel buffer, a background per y range), a third of a tab's memory, and drew
+    each frame again (a twelfth of the server's time while a class stepped)."""
+    key = (name, months, lang)
+    with _shared_lock:
+        chart = _shared.get(key)
+        if chart is None:
+            chart = _shared[key] = CHARTS[name](months, lang)
+        return chart
 
 
 def make_charts(months: int, lang: str) -> dict[str, Chart]:

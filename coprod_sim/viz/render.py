@@ -78,9 +78,15 @@ class Blitter:
         self._backgrounds.clear()
         self._stills.clear()
 
+    MAX_BACKGROUNDS = 32
+    """Backgrounds kept (one per y range of a plot): a server's plots are shared by its towns,
+    whose levers widen the axes to a few ranges each; beyond this they are all drawn afresh."""
+
     def _background(self, key: Hashable) -> object:
         bg = self._backgrounds.get(key)
         if bg is None:
+            if len(self._backgrounds) >= self.MAX_BACKGROUNDS:
+                self.invalidate()
             shown = [a.get_visible() for a in self.moving]
             for a in self.moving:
                 a.set_visible(False)

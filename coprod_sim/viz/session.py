@@ -13,17 +13,19 @@ closes or its connection is culled).
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import gc
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from coprod_sim.params import Parameters
 from coprod_sim.town.table import town_geometry
-from coprod_sim.viz.charts import CHARTS, Chart
+from coprod_sim.viz.charts import Chart, shared_chart
 from coprod_sim.viz.controls import FEEDBACK_KEY, FEEDBACK_OFF, TownModel, kwarg_name, lever_keys
 from coprod_sim.viz.cycle import CycleTracker
 from coprod_sim.viz.town import COLOUR_BY, TownView
@@ -65,7 +67,7 @@ class Town:
         self.lock = threading.RLock()
         self.generation = 0  # bumped by every Reset, so the page redraws
         self.view: TownView | None = None
-        self.charts: dict[str, Chart] | None = None
+        self.ylims: dict[str, tuple[float, float]] = {}  # each plot's y range in this town
         self.model: TownModel | None = None
         self.cycle: CycleTracker | None = None
         self.playing = False
@@ -87,8 +89,7 @@ class Town:
             self.cycle = CycleTracker(model.state.citizens)
             if self.view is not None and not self.view.bind(model):
                 self.view = None
-            for chart in (self.charts or {}).values():
-                chart.reset()
+            self.ylims.clear()  # the plots start from their first y range again
             self.generation += 1
             self.touch()
 
@@ -126,7 +127,7 @@ class Town:
     def set_language(self, lang: str) -> None:
         with self.lock:
             if lang != self.lang:
-                self.lang, self.view, self.charts = lang, None, None
+                self.lang, self.view = lang, None
 
     def picture(self, colour_by: str = COLOUR_BY[0]) -> bytes:
         with self.lock:
@@ -136,16 +137,23 @@ class Town:
 
     def chart_png(self, name: str) -> bytes:
         with self.lock:
-            return self._chart(name).png(self.model, self.cycle)
+            return self._on_chart(name, lambda chart: chart.png(self.model, self.cycle))
 
-    def _chart(self, name: str) -> Chart:
-        """Plot ``name``, made the first time it is shown (the page shows four of five)."""
-        if self.charts is None:
-            self.charts = {}
-        chart = self.charts.get(name)
-        if chart is None:
-            chart = self.charts[name] = CHARTS[name](self.last_month, self.lang)
-        return chart
+    @property
+    def charts(self) -> dict[str, Chart]:
+        """The plots this town has drawn (the server's, shared by all towns: see
+        :func:`~coprod_sim.viz.charts.shared_chart`)."""
+        return {name: shared_chart(name, self.last_month, self.lang) for name in self.ylims}
+
+    def _on_chart(self, name: str, draw: Callable[[Chart], Any]) -> Any:
+        """``draw(chart)`` on the server's plot ``name`` set to this town's y range, which a
+        widening by ``draw`` updates; other towns wait their turn."""
+        chart = shared_chart(name, self.last_month, self.lang)
+        with chart.blitter.lock:
+            chart.ax.set_ylim(*self.ylims.get(name, chart.ylim))
+            out = draw(chart)
+            self.ylims[name] = chart.ax.get_ylim()
+        return out
 
     def town_frame(self, colour_by: str = COLOUR_BY[0]) -> dict:
         """The town now for the browser to paint (see :meth:`TownView.frame`)."""
@@ -157,7 +165,7 @@ class Town:
     def chart_frame(self, name: str) -> dict:
         """Plot ``name`` now for the browser to paint (see :meth:`Chart.frame`)."""
         with self.lock:
-            return self._chart(name).frame(self.model, self.cycle)
+            return self._on_chart(name, lambda chart: chart.frame(self.model, self.cycle))
 
     def drawn(self, month: int) -> None:
         """The browser has put ``month`` on screen (Play paces itself on it)."""
@@ -167,7 +175,8 @@ class Town:
     def release(self) -> None:
         """Drop the model and the drawings (an idle or closed session)."""
         with self.lock:
-            self.model = self.view = self.charts = self.cycle = None
+            self.model = self.view = self.cycle = None
+            self.ylims = {}
             self.playing = False
 
 
@@ -177,7 +186,6 @@ _lock = threading.Lock()
 
 def open_town(kernel_id: str, base: Parameters, lang: str) -> Town | None:
     """This session's town, built on first call; None if the server is full."""
-    remember_server_loop()
     with _lock:
         town = SESSIONS.get(kernel_id)
         if town is not None:
@@ -275,54 +283,44 @@ def give_back_after_the_class(now: float | None = None) -> bool:
         if SESSIONS or not _closed_since_empty.is_set() or now - _last_close < THREADS_IDLE_AFTER:
             return False
         _closed_since_empty.clear()
-    retire_idle_threads()
+    if retire_idle_threads():
+        time.sleep(1.0)  # the retired threads end on their own, soon after
     give_back_memory()
     return True
-
-
-_server_loop: Any = None  # anyio's token for the server's event loop, once a page has opened
-
-
-def remember_server_loop() -> None:
-    """Note the server's event loop (called from a page, which Solara renders in one of the
-    loop's worker threads), so that :func:`retire_idle_threads` can reach it later from the
-    janitor's thread. Outside a server (tests, scripts) there is none, and nothing is noted."""
-    global _server_loop
-    if _server_loop is not None:
-        return
-    import anyio.from_thread
-    import anyio.lowlevel
-
-    try:
-        _server_loop = anyio.from_thread.run_sync(anyio.lowlevel.current_token)
-    except RuntimeError:  # not in a worker thread of an event loop
-        pass
 
 
 def _nothing() -> None:
     pass
 
 
-def retire_idle_threads() -> bool:
-    """Have the server's event loop stop its worker threads idle for 10 s or more; whether it
-    could.
+async def _errand() -> None:
+    import anyio.to_thread
+
+    await anyio.to_thread.run_sync(_nothing)
+
+
+def retire_idle_threads() -> int:
+    """Have the server's event loop stop its worker threads idle for 10 s or more; how many
+    loops were asked.
 
     Solara serves each tab from worker threads of the server's pool (anyio's), and a class
     closing its 30 tabs at once leaves some 50 of them idle. Each keeps its stack and Python
     state, which lie among the towns' freed memory and keep it from going back to the
     system: retiring them took the server from +4.6% to +1.1% of idle after 12 tabs
     (``docs/performance.md``). anyio retires idle workers only when it next hands one a task,
-    so it is handed one that does nothing."""
-    if _server_loop is None:
-        return False
-    import anyio.from_thread
-    import anyio.to_thread
-
-    try:
-        anyio.from_thread.run(anyio.to_thread.run_sync, _nothing, token=_server_loop)
-    except Exception:  # the loop is gone: the server is stopping
-        return False
-    return True
+    so each loop that owns worker threads (the attribute ``loop`` of anyio's worker threads;
+    without it, nothing is done) is handed one that does nothing."""
+    loops = {getattr(th, "loop", None) for th in threading.enumerate()}
+    asked = 0
+    for loop in loops:
+        if not isinstance(loop, asyncio.AbstractEventLoop) or loop.is_closed():
+            continue
+        try:
+            asyncio.run_coroutine_threadsafe(_errand(), loop).result(timeout=30)
+            asked += 1
+        except Exception:  # the loop stopped meanwhile: the server is stopping
+            pass
+    return asked
 
 
 def put_away_idle(now: float | None = None) -> int:
