@@ -306,10 +306,10 @@ def retire_idle_threads() -> int:
     Solara serves each tab from worker threads of the server's pool (anyio's), and a class
     closing its 30 tabs at once leaves some 50 of them idle. Each keeps its stack and Python
     state, which lie among the towns' freed memory and keep it from going back to the
-    system: retiring them took the server from +4.6% to +1.1% of idle after 12 tabs
-    (``docs/performance.md``). anyio retires idle workers only when it next hands one a task,
-    so each loop that owns worker threads (the attribute ``loop`` of anyio's worker threads;
-    without it, nothing is done) is handed one that does nothing."""
+    system: retiring them halved what a class of 30 left behind (``docs/performance.md``).
+    anyio retires idle workers only when it next hands one a task, so each loop that owns
+    worker threads (the attribute ``loop`` of anyio's worker threads; without it, nothing is
+    done) is handed one that does nothing."""
     loops = {getattr(th, "loop", None) for th in threading.enumerate()}
     asked = 0
     for loop in loops:
