@@ -3,8 +3,9 @@
 A :class:`Town` owns a session's model, its drawings and its event study; the page keeps it
 for as long as the browser tab lives. Reset builds a new model of the same town and *rebinds*
 the drawings (same layout, same cached backgrounds), so it costs a model build and a frame.
-Nothing mutable is shared between sessions except caches of read-only drawings
-(:func:`coprod_sim.viz.town.town_layout`).
+Sessions share only caches of read-only drawings (:func:`coprod_sim.viz.town.town_layout`)
+and the server's plots (:func:`coprod_sim.viz.charts.shared_chart`), which a town draws on
+under the plot's lock after setting its own y range.
 
 The register (:data:`SESSIONS`) counts towns for the teacher's page, enforces the cap, puts
 idle towns away and frees a closed tab's town at once (Solara runs our clean-up when the tab
@@ -313,7 +314,7 @@ def retire_idle_threads() -> int:
     loops = {getattr(th, "loop", None) for th in threading.enumerate()}
     asked = 0
     for loop in loops:
-        if not isinstance(loop, asyncio.AbstractEventLoop) or loop.is_closed():
+        if not isinstance(loop, asyncio.AbstractEventLoop) or not loop.is_running():
             continue
         try:
             asyncio.run_coroutine_threadsafe(_errand(), loop).result(timeout=30)
