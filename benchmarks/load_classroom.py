@@ -10,7 +10,8 @@ moves a lever (risk aversion) and presses Reset instead. Two sessions are real b
 (headless Chromium through Playwright); the others are websocket clients that speak Solara's
 protocol (Jupyter's kernel and widget messages), as a browser does, without drawing.
 
-Reports the step latency per session (median, 95th percentile), overall, the errors, and the
+Reports the step latency per session (median, 95th percentile), overall, the errors (the
+clients' and the tracebacks in the server's log), and the
 server's memory (resident set): idle (started and warmed up, before any session connects),
 after one session and then ten are opened and closed (``--cycles``: an excess that appears
 with the first session is one-time state the idle server lacks), with 1, 10 and 30 sessions
@@ -32,6 +33,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -228,14 +230,16 @@ class Browser:
             self.worker.shutdown(wait=False)
 
 
-def start_server(host: str, citizens: int) -> tuple[subprocess.Popen, str]:
+def start_server(host: str, citizens: int, log: Path) -> tuple[subprocess.Popen, str]:
+    """``coprod viz --classroom`` on ``host``, its output in ``log`` (read for errors at the end)."""
     with socket.socket() as s:
         s.bind((host, 0))
         port = s.getsockname()[1]
     url = f"http://{host}:{port}/"
-    proc = subprocess.Popen([sys.executable, "-m", "coprod_sim.cli.app", "viz", "--classroom", "--host", host,
-                             "--port", str(port), "--citizens", str(citizens), "--max-sessions", "45"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log, "wb") as out:
+        command = [sys.executable, "-m", "coprod_sim.cli.app", "viz", "--classroom", "--host", host,
+                   "--port", str(port), "--citizens", str(citizens), "--max-sessions", "45"]
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     t = time.monotonic()
     while True:
         try:
@@ -348,6 +352,19 @@ def towns_open(url: str) -> int:
         probe.close()
 
 
+def server_errors(log: Path) -> list[str]:
+    """The exceptions the server logged: each traceback's last line (the server's own errors,
+    which no client sees)."""
+    lines = log.read_text(errors="replace").splitlines()
+    errors = []
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            end = next((j for j in range(i + 1, len(lines)) if not lines[j].startswith((" ", "Traceback"))),
+                       len(lines) - 1)
+            errors.append(f"server: {lines[end].strip()} (log {log})")
+    return errors
+
+
 def pct(ms: list[float], q: float) -> float:
     ms = sorted(ms)
     return ms[min(len(ms) - 1, round(q * (len(ms) - 1)))]
@@ -454,7 +471,8 @@ def main() -> None:
     if not ipaddress.ip_address(args.host).is_loopback:
         sys.exit(f"--host {args.host}: the load test runs on a loopback address only (e.g. 127.0.0.1)")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    proc, url = start_server(args.host, args.citizens)
+    log = Path(tempfile.mkdtemp(prefix="coprod-load-")) / "server.log"
+    proc, url = start_server(args.host, args.citizens, log)
     os.nice(10)  # the clients only (the server, started before, keeps its priority)
     server = psutil.Process(proc.pid)
     try:
@@ -468,7 +486,8 @@ def main() -> None:
                   for e in cycle(url, server, n, args.browsers, idle)]
         if args.sessions:
             errors += a_class(run, args, idle)
-        print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors))
+        errors += server_errors(log)
+        print(f"errors (the clients' and the server's): {len(errors)}" + "".join(f"\n  {e}" for e in errors))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from coprod_sim.cli.app import app as cli_app
 from coprod_sim.names import LEVELS, QUINTILE_COLUMNS
 from coprod_sim.params import TREE, Param, Parameters, spec
+from coprod_sim.viz import charts as charts_module
 from coprod_sim.viz import server as server_module
 from coprod_sim.viz import session as session_module
 from coprod_sim.viz import town as town_module
@@ -197,22 +198,40 @@ def test_idle_towns_are_put_away_and_reset_brings_them_back(monkeypatch):
     assert town.step() and town.month == 1
 
 
-def test_memory_is_given_back_once_more_when_the_last_town_closes(monkeypatch):
+def test_memory_is_given_back_a_few_times_once_the_last_town_has_closed(monkeypatch):
     monkeypatch.setattr(session_module, "SESSIONS", {})
     given = []
     monkeypatch.setattr(session_module, "give_back_memory", lambda: given.append(1))
     monkeypatch.setattr(session_module, "give_back_memory_soon", lambda: None)
-    session_module._closed_since_empty.clear()
+    monkeypatch.setattr(session_module, "retire_idle_threads", lambda: 0)
+    monkeypatch.setattr(session_module, "_passes_left", 0)
+    monkeypatch.setattr(session_module, "_last_pass", -math.inf)
     for name in ("a", "b"):
         session_module.open_town(name, Parameters(SMALL), "en")
     assert not session_module.give_back_after_the_class()  # nobody has left
     session_module.close_session("a")
-    assert not session_module.give_back_after_the_class() and not given  # b is still there
+    later = time.monotonic() + session_module.THREADS_IDLE_AFTER
+    assert not session_module.give_back_after_the_class(later) and not given  # b is still there
     session_module.close_session("b")
     assert not session_module.give_back_after_the_class() and not given  # threads not idle yet
     later = time.monotonic() + session_module.THREADS_IDLE_AFTER
     assert session_module.give_back_after_the_class(later) and given == [1]  # the class has left
-    assert not session_module.give_back_after_the_class(later) and given == [1]  # once
+    assert not session_module.give_back_after_the_class(later + 1) and given == [1]  # not at once
+    step = session_module.THREADS_IDLE_AFTER
+    passes = [session_module.give_back_after_the_class(later + k * step) for k in range(1, 5)]
+    assert passes == [True, True, False, False] and len(given) == session_module.AFTER_CLASS_PASSES
+
+
+def test_a_class_leaving_drops_the_plots_widened_ranges_but_not_their_first():
+    town = Town(Parameters(SMALL), "en")
+    first = town.chart_frame("concentration")["still"]
+    town._on_chart("concentration", lambda chart: chart.widen(np.array([0.95])))
+    town.chart_frame("concentration")
+    chart = town.charts["concentration"]
+    assert len(chart.blitter._stills) >= 2
+    charts_module.forget_widened_ranges()
+    assert list(chart.blitter._stills) == [chart.ylim]
+    assert Town(Parameters(SMALL), "en").chart_frame("concentration")["still"] is first  # kept
 
 
 def test_the_servers_idle_threads_are_retired_after_the_class(monkeypatch):
@@ -837,8 +856,13 @@ def test_the_server_runs_again_on_glibcs_malloc_with_the_same_command():
     module = ["/venv/bin/python", "-m", "coprod_sim.cli.app", "viz"]
     assert command(module, ["/x/coprod_sim/cli/app.py", "viz"], {"HOME": "/root"}, "linux") == module
     # already on it (the new process), or the user's own choice; not glibc; not our command line
-    assert command(entry, ["/venv/bin/coprod", "viz"], {"PYTHONMALLOC": "malloc"}, "linux") is None
-    assert command(entry, ["/venv/bin/coprod", "viz"], {"PYTHONMALLOC": "pymalloc"}, "linux") is None
+    settled = {"PYTHONMALLOC": "malloc", "GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
+    assert command(entry, ["/venv/bin/coprod", "viz"], settled, "linux") is None
+    mine = {"PYTHONMALLOC": "pymalloc", "GLIBC_TUNABLES": "glibc.malloc.tcache_count=7"}
+    assert command(entry, ["/venv/bin/coprod", "viz"], mine, "linux") is None
+    # the user's allocator, without the caches' setting: again, to turn the caches off
+    own_allocator = {"PYTHONMALLOC": "pymalloc"}
+    assert command(entry, ["/venv/bin/coprod", "viz", "--classroom"], own_allocator, "linux") == entry
     assert command(entry, ["/venv/bin/coprod", "viz"], {}, "darwin") is None
     assert command(["/venv/bin/python", "-m", "pytest", "tests"], ["pytest", "tests"], {}, "linux") is None
 
@@ -851,3 +875,5 @@ def test_the_server_runs_without_glibcs_per_thread_caches_unless_the_user_set_th
         "glibc.malloc.arena_max=1:glibc.malloc.tcache_count=0"
     mine = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=3"}
     assert env(mine)["GLIBC_TUNABLES"] == "glibc.malloc.tcache_count=3"
+    assert env({"PYTHONMALLOC": "pymalloc"}) == {"PYTHONMALLOC": "pymalloc",
+                                                 "GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}

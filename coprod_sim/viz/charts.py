@@ -180,7 +180,10 @@ class CycleChart(Chart):
         return [self.first, self.matched, self.note]
 
     def draw(self, s, cycle) -> None:
-        if cycle is None:
+        if cycle is None:  # nothing to show (and nothing left from another town's drawing)
+            self.first.set_data([], [])
+            self.matched.set_data([], [])
+            self.note.set_text("")
             return
         months, first, matched = cycle.curves()
         self.first.set_data(months, first)
@@ -318,6 +321,16 @@ def shared_chart(name: str, months: int, lang: str) -> Chart:
         if chart is None:
             chart = _shared[key] = CHARTS[name](months, lang)
         return chart
+
+
+def forget_widened_ranges() -> None:
+    """Drop the shared plots' backgrounds and stills for every y range but their first (called
+    when a class has left): a class's levers widen the axes to ranges of their own, each with
+    a background of about half a megabyte, which would otherwise stay until the server stops."""
+    with _shared_lock:
+        charts = list(_shared.values())
+    for chart in charts:
+        chart.blitter.forget(keep=chart.ylim)
 
 
 def make_charts(months: int, lang: str) -> dict[str, Chart]:

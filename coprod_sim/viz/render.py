@@ -78,6 +78,13 @@ class Blitter:
         self._backgrounds.clear()
         self._stills.clear()
 
+    def forget(self, keep: Hashable = None) -> None:
+        """Forget the backgrounds and stills of every key but ``keep``."""
+        with self.lock:
+            for cache in (self._backgrounds, self._stills):
+                for key in [k for k in cache if k != keep]:
+                    del cache[key]
+
     MAX_BACKGROUNDS = 32
     """Backgrounds kept (one per y range of a plot): a server's plots are shared by its towns,
     whose levers widen the axes to a few ranges each; beyond this they are all drawn afresh."""

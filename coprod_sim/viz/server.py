@@ -79,12 +79,15 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 SYSTEM_MALLOC_ENV = "PYTHONMALLOC"
+TUNABLES_ENV = "GLIBC_TUNABLES"
+NO_THREAD_CACHE = "glibc.malloc.tcache_count=0"
 
 
 def system_malloc_command(orig_argv: list[str], argv: list[str], environ: dict[str, str],
                           platform: str = sys.platform) -> list[str] | None:
     """The command line to run this server again with Python's objects on glibc's malloc
-    (``PYTHONMALLOC=malloc``), or None to serve in this process.
+    (``PYTHONMALLOC=malloc``) and glibc's per-thread caches off
+    (:func:`system_malloc_environment`), or None to serve in this process.
 
     Python keeps small objects in 1 MiB arenas of its own and returns an arena to the system
     only when every object in it is gone: after a class leaves, the few objects that outlive
@@ -92,19 +95,17 @@ def system_malloc_command(orig_argv: list[str], argv: list[str], environ: dict[s
     (+50% of idle after 30 towns). On glibc's malloc the freed memory is trimmed back
     (:func:`coprod_sim.viz.session.give_back_memory`). The variable must be set before the
     interpreter starts, hence the new process; it is the same command (``orig_argv``: a
-    ``python -c`` guard such as the tests' audit hook runs again), and it is skipped when the
-    variable is set (a user's own choice, or the new process itself), off Linux (glibc), and
-    when ``coprod viz`` is not this process's own command line (a test calling it in-process).
+    ``python -c`` guard such as the tests' audit hook runs again), and it is skipped when both
+    variables are set (the new process itself, or a user's own choice of both), off Linux
+    (glibc), and when ``coprod viz`` is not this process's own command line (a test calling it
+    in-process).
     """
-    if platform != "linux" or SYSTEM_MALLOC_ENV in environ or not argv[1:]:
+    settled = SYSTEM_MALLOC_ENV in environ and "glibc.malloc.tcache_count" in environ.get(TUNABLES_ENV, "")
+    if platform != "linux" or not argv[1:] or settled:
         return None
     if orig_argv[len(orig_argv) - len(argv) + 1:] != argv[1:] or "viz" not in argv[1:]:
         return None
     return list(orig_argv)
-
-
-TUNABLES_ENV = "GLIBC_TUNABLES"
-NO_THREAD_CACHE = "glibc.malloc.tcache_count=0"
 
 
 def system_malloc_environment(environ: dict[str, str]) -> dict[str, str]:
@@ -117,7 +118,7 @@ def system_malloc_environment(environ: dict[str, str]) -> dict[str, str]:
     (``docs/performance.md``). Without the cache, malloc takes its arena's lock for every call:
     no slower here, as the GIL already lets one thread allocate at a time. A user's own
     ``tcache_count`` in ``GLIBC_TUNABLES`` is kept."""
-    env = {**environ, SYSTEM_MALLOC_ENV: "malloc"}
+    env = {SYSTEM_MALLOC_ENV: "malloc", **environ}  # a user's own PYTHONMALLOC is kept
     tunables = environ.get(TUNABLES_ENV, "")
     if "glibc.malloc.tcache_count" not in tunables:
         env[TUNABLES_ENV] = f"{tunables}:{NO_THREAD_CACHE}" if tunables else NO_THREAD_CACHE

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
+import math
 import os
 import threading
 import time
@@ -26,7 +27,7 @@ from typing import Any
 
 from coprod_sim.params import Parameters
 from coprod_sim.town.table import town_geometry
-from coprod_sim.viz.charts import Chart, shared_chart
+from coprod_sim.viz.charts import Chart, forget_widened_ranges, shared_chart
 from coprod_sim.viz.controls import FEEDBACK_KEY, FEEDBACK_OFF, TownModel, kwarg_name, lever_keys
 from coprod_sim.viz.cycle import CycleTracker
 from coprod_sim.viz.town import COLOUR_BY, TownView
@@ -210,13 +211,13 @@ def session_count() -> int:
 
 def close_session(kernel_id: str) -> None:
     """Free a closed tab's town, and give the memory back to the system."""
+    global _last_close, _passes_left
     with _lock:
         town = SESSIONS.pop(kernel_id, None)
+        _last_close = time.monotonic()
+        _passes_left = AFTER_CLASS_PASSES
     if town is not None:
         town.release()
-    global _last_close
-    _last_close = time.monotonic()
-    _closed_since_empty.set()
     give_back_memory_soon()
 
 
@@ -267,23 +268,33 @@ def give_back_memory() -> None:
             pass
 
 
-_closed_since_empty = threading.Event()
-_last_close = 0.0
 THREADS_IDLE_AFTER = 12.0
-"""Seconds after the last tab closed when the server's idle worker threads can be retired:
-anyio retires a worker idle for 10 s (``WorkerThread.MAX_IDLE_TIME``)."""
+"""Seconds after the last tab closed (and between two passes) before the server's idle worker
+threads are retired: anyio retires a worker idle for 10 s (``WorkerThread.MAX_IDLE_TIME``)."""
+AFTER_CLASS_PASSES = 3
+"""How many times memory is given back after a class: a thread that Solara kept busy tearing a
+tab down is idle long enough only at a later pass."""
+_last_close = 0.0
+_last_pass = -math.inf
+_passes_left = 0
 
 
 def give_back_after_the_class(now: float | None = None) -> bool:
-    """Once every town is closed, retire the server's idle threads and give memory back once
-    more (the janitor asks every 10 s): the give-back 5 s after a class's first tab closes can
-    run while the last tabs are still closing, or Solara is still tearing them down. Waits until
-    :data:`THREADS_IDLE_AFTER` seconds after the last close. True if it did."""
+    """Once every town is closed, forget the plots' widened ranges, retire the server's idle
+    threads and give memory back (the janitor asks every 10 s): the give-back 5 s after a
+    class's first tab closes can run while the last tabs are still closing, or Solara is still
+    tearing them down. Each of the :data:`AFTER_CLASS_PASSES` passes waits until
+    :data:`THREADS_IDLE_AFTER` seconds after the last close and the pass before. True if it
+    made one."""
+    global _passes_left, _last_pass
     now = time.monotonic() if now is None else now
     with _lock:
-        if SESSIONS or not _closed_since_empty.is_set() or now - _last_close < THREADS_IDLE_AFTER:
+        if (SESSIONS or not _passes_left or now - _last_close < THREADS_IDLE_AFTER
+                or now - _last_pass < THREADS_IDLE_AFTER):
             return False
-        _closed_since_empty.clear()
+        _passes_left -= 1
+        _last_pass = now
+    forget_widened_ranges()
     if retire_idle_threads():
         time.sleep(1.0)  # the retired threads end on their own, soon after
     give_back_memory()
