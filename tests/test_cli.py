@@ -203,11 +203,17 @@ def test_impossible_option_values_exit_2_with_a_message_and_write_nothing(args, 
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """In the child: Ctrl+C does what it does in a terminal, even when these tests were started
+    from a background shell job, whose children inherit SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(args: list[str], ready: str | None, delay: float) -> subprocess.CompletedProcess:
     """Start ``coprod ARGS``, wait for the line ``ready`` (or ``delay`` s), press Ctrl+C."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **NARROW}
     proc = subprocess.Popen([*COPROD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+                            text=True, env=env, preexec_fn=ctrl_c_as_in_a_terminal)
     seen = ""
     if ready is not None:
         while ready not in seen:

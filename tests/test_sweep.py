@@ -178,10 +178,16 @@ def test_any_executor_with_bounded_runs_in_flight(reference, scenario_file, tmp_
 
 
 # ====================================================================== interruptions
+def ctrl_c_as_in_a_terminal() -> None:
+    """In the child: Ctrl+C does what it does in a terminal, even when these tests were started
+    from a background shell job, whose children inherit SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(scenario_file: Path, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([*COPROD, "sweep", str(scenario_file), "--out", str(out), "--workers", "2",
                              "--no-progress", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=ctrl_c_as_in_a_terminal)
 
 
 def wait_for_parts(out: Path, count: int, proc: subprocess.Popen, timeout: float = 240) -> int:
