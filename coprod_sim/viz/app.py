@@ -75,13 +75,14 @@ def prewarm() -> None:
     importlib.import_module("coprod_sim.viz.page")
 
     start_janitor()
+    town = Town(BASE, LANG or "en")
+    town.step()  # the compiled month: built (or read from its disk cache) before anyone clicks Step
+    town.town_frame()
     for lang in [LANG] if LANG else LANGUAGES:  # the plots, shared by the tabs, in each language
-        town = Town(BASE, lang)
-        town.step()  # the compiled month: built (or read from its disk cache) before anyone clicks Step
-        town.town_frame()
+        town.set_language(lang)
         for name in CHARTS:
             town.chart_frame(name)
-        town.release()
+    town.release()
     give_back_memory()  # what the warm-up town used goes back: the idle server is its true size
 
 

@@ -80,7 +80,8 @@ def port_is_free(host: str, port: int) -> bool:
 
 SYSTEM_MALLOC_ENV = "PYTHONMALLOC"
 TUNABLES_ENV = "GLIBC_TUNABLES"
-NO_THREAD_CACHE = "glibc.malloc.tcache_count=0"
+THREAD_CACHE_TUNABLE = "glibc.malloc.tcache_count"
+NO_THREAD_CACHE = f"{THREAD_CACHE_TUNABLE}=0"
 
 
 def system_malloc_command(orig_argv: list[str], argv: list[str], environ: dict[str, str],
@@ -100,7 +101,7 @@ def system_malloc_command(orig_argv: list[str], argv: list[str], environ: dict[s
     (glibc), and when ``coprod viz`` is not this process's own command line (a test calling it
     in-process).
     """
-    settled = SYSTEM_MALLOC_ENV in environ and "glibc.malloc.tcache_count" in environ.get(TUNABLES_ENV, "")
+    settled = SYSTEM_MALLOC_ENV in environ and THREAD_CACHE_TUNABLE in environ.get(TUNABLES_ENV, "")
     if platform != "linux" or not argv[1:] or settled:
         return None
     if orig_argv[len(orig_argv) - len(argv) + 1:] != argv[1:] or "viz" not in argv[1:]:
@@ -113,14 +114,14 @@ def system_malloc_environment(environ: dict[str, str]) -> dict[str, str]:
 
     glibc keeps a small cache of freed chunks in every thread (tcache), which ``malloc_trim``
     does not empty. Solara serves tabs from a pool of worker threads that outlives them: after
-    a class of 30 closes at once, some 60 idle threads each hold their cache, and each cached
+    a class of 30 closes at once, about 55 idle threads each hold their cache, and each cached
     chunk pins the page it lies on, so the server stayed 18-20% above idle instead of 8%
     (``docs/performance.md``). Without the cache, malloc takes its arena's lock for every call:
     no slower here, as the GIL already lets one thread allocate at a time. A user's own
     ``tcache_count`` in ``GLIBC_TUNABLES`` is kept."""
     env = {SYSTEM_MALLOC_ENV: "malloc", **environ}  # a user's own PYTHONMALLOC is kept
     tunables = environ.get(TUNABLES_ENV, "")
-    if "glibc.malloc.tcache_count" not in tunables:
+    if THREAD_CACHE_TUNABLE not in tunables:
         env[TUNABLES_ENV] = f"{tunables}:{NO_THREAD_CACHE}" if tunables else NO_THREAD_CACHE
     return env
 

@@ -316,7 +316,7 @@ def retire_idle_threads() -> int:
     loops were asked.
 
     Solara serves each tab from worker threads of the server's pool (anyio's), and a class
-    closing its 30 tabs at once leaves some 50 of them idle. Each keeps its stack and Python
+    closing its 30 tabs at once leaves about 55 of them idle. Each keeps its stack and Python
     state, which lie among the towns' freed memory and keep it from going back to the
     system: retiring them halved what a class of 30 left behind (``docs/performance.md``).
     anyio retires idle workers only when it next hands one a task, so each loop that owns
